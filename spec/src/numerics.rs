@@ -1,0 +1,287 @@
+//! Every number the device makes, defined once.
+//!
+//! A value is a signed two's-complement word of [`WL`] bits with FL fractional
+//! bits (value = raw * 2^-FL). Products are exact and accumulate in a
+//! [`ACC_BITS`]-bit register; each output is converted exactly once, by
+//! [`convert`].
+
+use std::fmt;
+
+/// Word length of every operand and result.
+pub const WL: u32 = 16;
+/// Accumulator width (a DSP48's P register).
+pub const ACC_BITS: u32 = 48;
+/// Largest fractional length a format may have.
+pub const MAX_FL: u8 = 15;
+/// Width of one LFSR draw: the widest shift that can occur is 2 * MAX_FL.
+pub const DRAW_BITS: u32 = 32;
+
+pub const WORD_MIN: i64 = -(1 << (WL - 1));
+pub const WORD_MAX: i64 = (1 << (WL - 1)) - 1;
+
+/// How an accumulator is brought to the output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Rounding {
+    /// floor: drop the low bits.
+    Truncate,
+    /// Round to nearest; a tie rounds down (Gupta et al.'s definition).
+    Nearest,
+    /// Add a uniform draw on [0, 2^s), then floor.
+    Stochastic,
+}
+
+impl Rounding {
+    pub const ALL: [Rounding; 3] = [Rounding::Truncate, Rounding::Nearest, Rounding::Stochastic];
+
+    /// The 2-bit code used on the wire and in the hardware.
+    pub fn code(self) -> u32 {
+        match self {
+            Rounding::Truncate => 0,
+            Rounding::Nearest => 1,
+            Rounding::Stochastic => 2,
+        }
+    }
+
+    pub fn from_code(code: u32) -> Option<Rounding> {
+        match code {
+            0 => Some(Rounding::Truncate),
+            1 => Some(Rounding::Nearest),
+            2 => Some(Rounding::Stochastic),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Rounding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Rounding::Truncate => "truncate",
+            Rounding::Nearest => "nearest",
+            Rounding::Stochastic => "stochastic",
+        })
+    }
+}
+
+impl std::str::FromStr for Rounding {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "truncate" | "trunc" => Ok(Rounding::Truncate),
+            "nearest" => Ok(Rounding::Nearest),
+            "stochastic" | "sr" => Ok(Rounding::Stochastic),
+            _ => Err(format!(
+                "unknown rounding mode '{s}' (expected truncate, nearest or stochastic)"
+            )),
+        }
+    }
+}
+
+/// The formats of one GEMM `out = round(c_in aligned + a x b)`: the
+/// fractional lengths of each operand and of the result (all WL = 16).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Formats {
+    pub fl_a: u8,
+    pub fl_b: u8,
+    pub fl_c: u8,
+    pub fl_out: u8,
+}
+
+/// Why a set of formats cannot be computed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FormatError {
+    FlTooLarge(u8),
+    /// FL_out > FL_a + FL_b would need a left shift of the product.
+    NegativeShift {
+        fl_ab: u8,
+        fl_out: u8,
+    },
+    /// FL_c > FL_a + FL_b would lose bits of C_in before accumulation.
+    CinFinerThanProduct {
+        fl_ab: u8,
+        fl_c: u8,
+    },
+}
+
+impl fmt::Display for FormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FormatError::FlTooLarge(fl) => write!(f, "fractional length {fl} exceeds {MAX_FL}"),
+            FormatError::NegativeShift { fl_ab, fl_out } => write!(
+                f,
+                "output FL {fl_out} is finer than the product's FL {fl_ab}"
+            ),
+            FormatError::CinFinerThanProduct { fl_ab, fl_c } => write!(
+                f,
+                "accumulate-init FL {fl_c} is finer than the product's FL {fl_ab}"
+            ),
+        }
+    }
+}
+
+impl Formats {
+    pub fn uniform(fl: u8) -> Formats {
+        Formats {
+            fl_a: fl,
+            fl_b: fl,
+            fl_c: fl,
+            fl_out: fl,
+        }
+    }
+
+    /// Checks the formats; `with_cin` says whether C_in takes part.
+    pub fn validate(&self, with_cin: bool) -> Result<(), FormatError> {
+        for fl in [self.fl_a, self.fl_b, self.fl_c, self.fl_out] {
+            if fl > MAX_FL {
+                return Err(FormatError::FlTooLarge(fl));
+            }
+        }
+        let fl_ab = self.fl_a + self.fl_b;
+        if self.fl_out > fl_ab {
+            return Err(FormatError::NegativeShift {
+                fl_ab,
+                fl_out: self.fl_out,
+            });
+        }
+        if with_cin && self.fl_c > fl_ab {
+            return Err(FormatError::CinFinerThanProduct {
+                fl_ab,
+                fl_c: self.fl_c,
+            });
+        }
+        Ok(())
+    }
+
+    /// Right shift from the accumulator to the output: FL_a + FL_b - FL_out.
+    pub fn shift(&self) -> u32 {
+        (self.fl_a + self.fl_b - self.fl_out) as u32
+    }
+
+    /// Left shift that aligns C_in with the accumulator: FL_a + FL_b - FL_c.
+    pub fn cin_align(&self) -> u32 {
+        (self.fl_a + self.fl_b - self.fl_c) as u32
+    }
+}
+
+/// Wraps to the accumulator's 48 bits, as the register does.
+pub fn wrap_acc(x: i64) -> i64 {
+    (x << (64 - ACC_BITS)) >> (64 - ACC_BITS)
+}
+
+/// The exact 48-bit accumulator start value for C_in (zero without it).
+pub fn cin_term(c_in: i16, f: &Formats) -> i64 {
+    wrap_acc((c_in as i64) << f.cin_align())
+}
+
+/// The one conversion of an accumulator to an output word.
+///
+/// `draw` is the column's LFSR draw for this output; only its low `shift`
+/// bits are used, and only in stochastic mode. `relu` clamps negative results
+/// to zero after saturation.
+pub fn convert(acc: i64, shift: u32, mode: Rounding, draw: u32, relu: bool) -> i16 {
+    debug_assert!(shift <= 2 * MAX_FL as u32);
+    let offset: i64 = match mode {
+        Rounding::Truncate => 0,
+        // A tie (exactly half) stays below: round half down.
+        Rounding::Nearest if shift > 0 => (1i64 << (shift - 1)) - 1,
+        Rounding::Nearest => 0,
+        Rounding::Stochastic => (draw as i64) & ((1i64 << shift) - 1),
+    };
+    // The hardware adds in 48 bits; |acc| < 2^47 - 2^31 by the K bound, so
+    // the sum never wraps (see protocol::MAX_K).
+    let shifted = wrap_acc(acc + offset) >> shift;
+    let sat = shifted.clamp(WORD_MIN, WORD_MAX);
+    let out = if relu && sat < 0 { 0 } else { sat };
+    out as i16
+}
+
+/// Converts a real number to the nearest word of format FL (saturating);
+/// for preparing test data and host-side quantisation.
+pub fn quantize(x: f64, fl: u8) -> i16 {
+    let scaled = (x * (1u64 << fl) as f64).round();
+    scaled.clamp(WORD_MIN as f64, WORD_MAX as f64) as i16
+}
+
+/// The real value of a word of format FL.
+pub fn value(raw: i16, fl: u8) -> f64 {
+    raw as f64 / (1u64 << fl) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncate_floors_negative_values() {
+        // -1.5 at shift 1 (raw -3) floors to -2.
+        assert_eq!(convert(-3, 1, Rounding::Truncate, 0, false), -2);
+        assert_eq!(convert(3, 1, Rounding::Truncate, 0, false), 1);
+    }
+
+    #[test]
+    fn nearest_rounds_ties_down() {
+        assert_eq!(convert(3, 1, Rounding::Nearest, 0, false), 1); // 1.5 -> 1
+        assert_eq!(convert(7, 2, Rounding::Nearest, 0, false), 2); // 1.75 -> 2
+        assert_eq!(convert(-3, 1, Rounding::Nearest, 0, false), -2); // -1.5 -> -2
+        assert_eq!(convert(-5, 2, Rounding::Nearest, 0, false), -1); // -1.25 -> -1
+    }
+
+    #[test]
+    fn stochastic_uses_only_dropped_bits() {
+        // 1.25 at shift 2: rounds up iff draw's low 2 bits >= 3.
+        assert_eq!(convert(5, 2, Rounding::Stochastic, 0b10, false), 1);
+        assert_eq!(convert(5, 2, Rounding::Stochastic, 0b11, false), 2);
+        assert_eq!(convert(5, 2, Rounding::Stochastic, 0xFFFF_FFFC, false), 1);
+        // shift 0: nothing is dropped, the draw is ignored.
+        assert_eq!(convert(5, 0, Rounding::Stochastic, 0xFFFF_FFFF, false), 5);
+    }
+
+    #[test]
+    fn saturates_both_ends_and_relu() {
+        assert_eq!(convert(1 << 40, 4, Rounding::Truncate, 0, false), i16::MAX);
+        assert_eq!(
+            convert(-(1 << 40), 4, Rounding::Truncate, 0, false),
+            i16::MIN
+        );
+        assert_eq!(convert(-(1 << 40), 4, Rounding::Truncate, 0, true), 0);
+        assert_eq!(convert(-16, 4, Rounding::Truncate, 0, true), 0);
+        assert_eq!(convert(16, 4, Rounding::Truncate, 0, true), 1);
+    }
+
+    #[test]
+    fn formats_validate() {
+        assert!(Formats::uniform(15).validate(true).is_ok());
+        let f = Formats {
+            fl_a: 2,
+            fl_b: 2,
+            fl_c: 5,
+            fl_out: 4,
+        };
+        assert_eq!(
+            f.validate(true),
+            Err(FormatError::CinFinerThanProduct { fl_ab: 4, fl_c: 5 })
+        );
+        assert!(f.validate(false).is_ok());
+        let f = Formats {
+            fl_a: 1,
+            fl_b: 1,
+            fl_c: 0,
+            fl_out: 3,
+        };
+        assert!(matches!(
+            f.validate(false),
+            Err(FormatError::NegativeShift { .. })
+        ));
+        assert!(Formats::uniform(16).validate(false).is_err());
+    }
+
+    #[test]
+    fn cin_aligns_exactly() {
+        let f = Formats {
+            fl_a: 8,
+            fl_b: 8,
+            fl_c: 4,
+            fl_out: 8,
+        };
+        assert_eq!(cin_term(-3, &f), -3 << 12);
+    }
+}

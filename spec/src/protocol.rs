@@ -1,0 +1,412 @@
+//! The word-stream protocol between a host and any SRSA device.
+//!
+//! Both directions carry 32-bit words. A command is a header word
+//! `opcode << 24 | arg` followed by a fixed number of argument words for its
+//! opcode (and, for WRITE, `arg` payload words). Every command gets exactly
+//! one response: a status word `opcode << 24 | status << 16`, followed by
+//! data words only when the status is OK. docs/PROTOCOL.md is the prose
+//! version of this file.
+
+use crate::numerics::{Formats, Rounding};
+use std::fmt;
+
+pub const VERSION: u32 = 1;
+/// First identify word: "SRSA" in ASCII.
+pub const MAGIC: u32 = 0x5352_5341;
+
+/// Buffers: A (left operand), B (right operand), C (accumulate-init and
+/// results). Each has N banks; element e of a buffer lives in bank e % N at
+/// row e / N.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Buffer {
+    A = 0,
+    B = 1,
+    C = 2,
+}
+
+impl Buffer {
+    pub const ALL: [Buffer; 3] = [Buffer::A, Buffer::B, Buffer::C];
+    pub fn from_code(code: u32) -> Option<Buffer> {
+        match code {
+            0 => Some(Buffer::A),
+            1 => Some(Buffer::B),
+            2 => Some(Buffer::C),
+            _ => None,
+        }
+    }
+}
+
+pub mod op {
+    /// No args. OK response: [`super::IDENTIFY_WORDS`] words.
+    pub const IDENTIFY: u32 = 0x01;
+    /// arg = payload words P (1..=MAX_XFER_WORDS); one word `buffer << 24 |
+    /// element address` (even); then P words, two elements each (low half
+    /// first). The payload is always consumed, even when rejected.
+    pub const WRITE: u32 = 0x02;
+    /// arg = words P to read; one word `buffer << 24 | element address`
+    /// (even). OK response: P words, two elements each.
+    pub const READ: u32 = 0x03;
+    /// arg = 0; [`super::GEMM_ARGS`] words, see [`super::Gemm`]. The response
+    /// comes when every output is written.
+    pub const GEMM: u32 = 0x04;
+    /// arg = column; two words: the LFSR state's low and high words.
+    pub const SEED: u32 = 0x05;
+    /// No args. OK response: [`super::COUNTER_WORDS`] words.
+    pub const COUNTERS: u32 = 0x06;
+}
+
+/// Status codes (bits 23..16 of a response's status word).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Ok = 0,
+    UnknownOpcode = 1,
+    BadBuffer = 2,
+    /// Address misaligned or a region beyond the buffer.
+    BadAddress = 3,
+    /// A zero or too large count or dimension.
+    BadSize = 4,
+    /// An unrepresentable format or rounding mode.
+    BadFormat = 5,
+    BadColumn = 6,
+}
+
+impl Status {
+    pub fn from_code(code: u32) -> Option<Status> {
+        use Status::*;
+        [
+            Ok,
+            UnknownOpcode,
+            BadBuffer,
+            BadAddress,
+            BadSize,
+            BadFormat,
+            BadColumn,
+        ]
+        .into_iter()
+        .find(|s| *s as u32 == code)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Status::Ok => "ok",
+            Status::UnknownOpcode => "unknown opcode",
+            Status::BadBuffer => "no such buffer",
+            Status::BadAddress => "address misaligned or out of range",
+            Status::BadSize => "zero or too large size",
+            Status::BadFormat => "format or rounding mode cannot be represented",
+            Status::BadColumn => "no such column",
+        })
+    }
+}
+
+pub const IDENTIFY_WORDS: usize = 8;
+pub const COUNTER_WORDS: usize = 6;
+pub const GEMM_ARGS: usize = 7;
+/// Largest payload of one WRITE or READ, in words (the header's 24-bit arg).
+pub const MAX_XFER_WORDS: u32 = (1 << 24) - 1;
+/// Largest K: keeps |acc + C_in + rounding offset| < 2^47 (no wrap).
+pub const MAX_K: u32 = (1 << 15) - 1;
+
+pub fn header(opcode: u32, arg: u32) -> u32 {
+    debug_assert!(arg < (1 << 24));
+    (opcode << 24) | arg
+}
+
+pub fn status_word(opcode: u32, status: Status) -> u32 {
+    ((opcode & 0xFF) << 24) | ((status as u32) << 16)
+}
+
+/// Decodes a status word into (opcode echoed, status code).
+pub fn parse_status(word: u32) -> (u32, u32) {
+    (word >> 24, (word >> 16) & 0xFF)
+}
+
+pub fn address_word(buffer: u32, address: u32) -> u32 {
+    (buffer << 24) | (address & 0xFF_FFFF)
+}
+
+/// What a device says of itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub version: u32,
+    /// Array rows and columns (the same N in this version).
+    pub rows: u32,
+    pub cols: u32,
+    pub word_bits: u32,
+    pub acc_bits: u32,
+    /// Elements per buffer (N banks x bank depth).
+    pub buffer_elems: u32,
+}
+
+impl Identity {
+    pub fn encode(&self) -> [u32; IDENTIFY_WORDS] {
+        [
+            MAGIC,
+            self.version,
+            self.rows,
+            self.cols,
+            self.word_bits,
+            self.acc_bits,
+            self.buffer_elems,
+            0,
+        ]
+    }
+
+    pub fn decode(w: &[u32]) -> Option<Identity> {
+        if w.len() != IDENTIFY_WORDS || w[0] != MAGIC {
+            return None;
+        }
+        Some(Identity {
+            version: w[1],
+            rows: w[2],
+            cols: w[3],
+            word_bits: w[4],
+            acc_bits: w[5],
+            buffer_elems: w[6],
+        })
+    }
+}
+
+/// Performance counters, each 64 bits on the wire as (low, high).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Clock cycles since power-up.
+    pub cycles: u64,
+    /// Cycles in which a GEMM was running (from its last argument word to
+    /// its response).
+    pub busy: u64,
+    /// Useful multiply-accumulates: M x K x Ncol per GEMM, padding excluded.
+    pub macs: u64,
+}
+
+impl Counters {
+    pub fn encode(&self) -> [u32; COUNTER_WORDS] {
+        let s = |x: u64| [x as u32, (x >> 32) as u32];
+        let (c, b, m) = (s(self.cycles), s(self.busy), s(self.macs));
+        [c[0], c[1], b[0], b[1], m[0], m[1]]
+    }
+
+    pub fn decode(w: &[u32]) -> Counters {
+        let j = |i: usize| w[i] as u64 | (w[i + 1] as u64) << 32;
+        Counters {
+            cycles: j(0),
+            busy: j(2),
+            macs: j(4),
+        }
+    }
+}
+
+/// One GEMM: `out = convert(C_in aligned + A x B)` for an M x K by K x Ncol
+/// product.
+///
+/// Layouts, with Mp and Np the dimensions rounded up to a multiple of N:
+/// - A (M x K) at `a_base + k * Mp + i`, i.e. A transposed, row-major;
+/// - B (K x Ncol) at `b_base + k * Np + j`, row-major;
+/// - C_in and out (Mp x Np) at `base + i * Np + j`, row-major.
+///
+/// Bases are multiples of N. The whole padded tile grid is computed: rows
+/// M..Mp and columns Ncol..Np of the output are written too.
+///
+/// Order of work (it fixes every LFSR draw): tiles of N x N outputs, tile
+/// rows outer, tile columns inner; within a tile, rows 0..N in order; output
+/// (i, j) is converted by column j % N's rounding unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gemm {
+    pub m: u32,
+    pub k: u32,
+    pub ncol: u32,
+    pub mode: Rounding,
+    pub relu: bool,
+    /// Add C_in (from `cin_base`) before rounding.
+    pub acc_init: bool,
+    pub formats: Formats,
+    pub a_base: u32,
+    pub b_base: u32,
+    pub cin_base: u32,
+    pub out_base: u32,
+}
+
+/// The raw argument words of a GEMM, kept separate from [`Gemm`] because a
+/// device must be able to receive (and reject) any words.
+pub fn encode_gemm(g: &Gemm) -> [u32; GEMM_ARGS] {
+    let f = &g.formats;
+    [
+        (g.m & 0xFFFF) | (g.ncol & 0xFFFF) << 16,
+        (g.k & 0xFFFF) | g.mode.code() << 16 | (g.relu as u32) << 18 | (g.acc_init as u32) << 19,
+        f.fl_a as u32 | (f.fl_b as u32) << 8 | (f.fl_c as u32) << 16 | (f.fl_out as u32) << 24,
+        g.a_base,
+        g.b_base,
+        g.cin_base,
+        g.out_base,
+    ]
+}
+
+/// Rounds up to a multiple of n.
+pub fn pad(x: u32, n: u32) -> u32 {
+    x.div_ceil(n) * n
+}
+
+/// Decodes and validates GEMM argument words for a device with an N x N
+/// array and `buffer_elems` elements per buffer: the device's own check.
+pub fn decode_gemm(w: &[u32; GEMM_ARGS], n: u32, buffer_elems: u32) -> Result<Gemm, Status> {
+    let m = w[0] & 0xFFFF;
+    let ncol = w[0] >> 16;
+    let k = w[1] & 0xFFFF;
+    let mode_code = (w[1] >> 16) & 3;
+    let relu = (w[1] >> 18) & 1 == 1;
+    let acc_init = (w[1] >> 19) & 1 == 1;
+    let formats = Formats {
+        fl_a: (w[2] & 0xFF) as u8,
+        fl_b: ((w[2] >> 8) & 0xFF) as u8,
+        fl_c: ((w[2] >> 16) & 0xFF) as u8,
+        fl_out: (w[2] >> 24) as u8,
+    };
+    let g = Gemm {
+        m,
+        k,
+        ncol,
+        mode: Rounding::from_code(mode_code).ok_or(Status::BadFormat)?,
+        relu,
+        acc_init,
+        formats,
+        a_base: w[3],
+        b_base: w[4],
+        cin_base: w[5],
+        out_base: w[6],
+    };
+    // Reserved bits must be zero.
+    if (w[1] >> 20) != 0 {
+        return Err(Status::BadFormat);
+    }
+    if m == 0 || k == 0 || ncol == 0 || k > MAX_K {
+        return Err(Status::BadSize);
+    }
+    formats.validate(acc_init).map_err(|_| Status::BadFormat)?;
+    let (mp, np) = (pad(m, n) as u64, pad(ncol, n) as u64);
+    let cap = buffer_elems as u64;
+    let fits = |base: u32, len: u64| base % n == 0 && base as u64 + len <= cap;
+    if !fits(g.a_base, k as u64 * mp)
+        || !fits(g.b_base, k as u64 * np)
+        || !fits(g.out_base, mp * np)
+        || (acc_init && !fits(g.cin_base, mp * np))
+    {
+        return Err(Status::BadAddress);
+    }
+    Ok(g)
+}
+
+/// Validates a WRITE/READ region: `words` words from element `address`.
+pub fn check_region(
+    buffer: u32,
+    address: u32,
+    words: u32,
+    buffer_elems: u32,
+) -> Result<Buffer, Status> {
+    let buf = Buffer::from_code(buffer).ok_or(Status::BadBuffer)?;
+    if words == 0 {
+        return Err(Status::BadSize);
+    }
+    if address % 2 != 0 || address as u64 + 2 * words as u64 > buffer_elems as u64 {
+        return Err(Status::BadAddress);
+    }
+    Ok(buf)
+}
+
+/// Why a link failed.
+#[derive(Debug)]
+pub enum LinkError {
+    /// No (or not enough) response within the bound.
+    Timeout { wanted: usize, got: usize },
+    /// The transport itself failed (I/O, a dead simulator).
+    Io(String),
+}
+
+impl fmt::Display for LinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LinkError::Timeout { wanted, got } => {
+                write!(f, "device timed out: got {got} of {wanted} response words")
+            }
+            LinkError::Io(e) => write!(f, "link failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for LinkError {}
+
+/// Anything that carries words to and from a device: the verilated RTL, the
+/// golden model, a board's serial line.
+pub trait Link {
+    /// Queues words for the device.
+    fn send(&mut self, words: &[u32]) -> Result<(), LinkError>;
+    /// Returns exactly `n` response words, or fails once the device has
+    /// run `max_cycles` clock cycles (or the link's equivalent in time)
+    /// without delivering them.
+    fn recv(&mut self, n: usize, max_cycles: u64) -> Result<Vec<u32>, LinkError>;
+    /// Short name for messages ("sim", "golden", ...).
+    fn name(&self) -> String;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gemm() -> Gemm {
+        Gemm {
+            m: 5,
+            k: 3,
+            ncol: 9,
+            mode: Rounding::Stochastic,
+            relu: true,
+            acc_init: true,
+            formats: Formats {
+                fl_a: 12,
+                fl_b: 10,
+                fl_c: 8,
+                fl_out: 9,
+            },
+            a_base: 8,
+            b_base: 16,
+            cin_base: 0,
+            out_base: 512,
+        }
+    }
+
+    #[test]
+    fn gemm_round_trips() {
+        let g = gemm();
+        assert_eq!(decode_gemm(&encode_gemm(&g), 8, 4096), Ok(g));
+    }
+
+    #[test]
+    fn gemm_rejects_bad_words() {
+        let mut w = encode_gemm(&gemm());
+        w[1] |= 3 << 16;
+        assert_eq!(decode_gemm(&w, 8, 4096), Err(Status::BadFormat));
+        let mut w = encode_gemm(&gemm());
+        w[3] = 4; // misaligned
+        assert_eq!(decode_gemm(&w, 8, 4096), Err(Status::BadAddress));
+        let w = encode_gemm(&gemm());
+        assert_eq!(decode_gemm(&w, 8, 512), Err(Status::BadAddress));
+        let mut w = encode_gemm(&gemm());
+        w[0] &= 0xFFFF_0000;
+        assert_eq!(decode_gemm(&w, 8, 4096), Err(Status::BadSize));
+    }
+
+    #[test]
+    fn status_and_counters_round_trip() {
+        let (op, st) = parse_status(status_word(op::GEMM, Status::BadFormat));
+        assert_eq!(
+            (op, Status::from_code(st)),
+            (op::GEMM, Some(Status::BadFormat))
+        );
+        let c = Counters {
+            cycles: 1 << 40,
+            busy: 7,
+            macs: u64::MAX,
+        };
+        assert_eq!(Counters::decode(&c.encode()), c);
+    }
+}
