@@ -1,0 +1,191 @@
+//! The rounding unit: one conversion of a 48-bit accumulator to a 16-bit
+//! word (spec: `srsa_spec::numerics::convert`). Purely combinational; the
+//! column that owns it registers its inputs.
+
+use rust_hdl::prelude::*;
+
+#[derive(LogicBlock)]
+pub struct RoundingUnit {
+    /// The exact sum, C_in already aligned and added.
+    pub value: Signal<In, Bits<48>>,
+    /// Bits to drop: FL_a + FL_b - FL_out (0..=30).
+    pub shift: Signal<In, Bits<5>>,
+    /// 0 truncate, 1 nearest (ties down), 2 stochastic.
+    pub mode: Signal<In, Bits<2>>,
+    pub draw: Signal<In, Bits<32>>,
+    pub relu: Signal<In, Bit>,
+    pub out: Signal<Out, Bits<16>>,
+    mask: Signal<Local, Bits<48>>,
+    offset: Signal<Local, Bits<48>>,
+    sum: Signal<Local, Bits<48>>,
+    shifted: Signal<Local, Bits<48>>,
+    high: Signal<Local, Bits<33>>,
+    one: Constant<Bits<48>>,
+    ones: Constant<Bits<48>>,
+    zero: Constant<Bits<48>>,
+    keep: Constant<Bits<8>>,
+    mode_nearest: Constant<Bits<2>>,
+    mode_stochastic: Constant<Bits<2>>,
+    word_max: Constant<Bits<16>>,
+    word_min: Constant<Bits<16>>,
+    word_zero: Constant<Bits<16>>,
+}
+
+impl Default for RoundingUnit {
+    fn default() -> Self {
+        Self {
+            value: Default::default(),
+            shift: Default::default(),
+            mode: Default::default(),
+            draw: Default::default(),
+            relu: Default::default(),
+            out: Default::default(),
+            mask: Default::default(),
+            offset: Default::default(),
+            sum: Default::default(),
+            shifted: Default::default(),
+            high: Default::default(),
+            one: Constant::new(1u64.into()),
+            ones: Constant::new(Bits::<48>::mask()),
+            zero: Constant::new(0u64.into()),
+            keep: Constant::new(15u64.into()),
+            mode_nearest: Constant::new(1u64.into()),
+            mode_stochastic: Constant::new(2u64.into()),
+            word_max: Constant::new(0x7FFFu64.into()),
+            word_min: Constant::new(0x8000u64.into()),
+            word_zero: Constant::new(0u64.into()),
+        }
+    }
+}
+
+impl Logic for RoundingUnit {
+    #[hdl_gen]
+    fn update(&mut self) {
+        // mask = 2^s - 1 covers exactly the dropped bits.
+        self.mask.next = (self.one.val() << self.shift.val()) - self.one.val();
+        self.offset.next = self.zero.val();
+        if self.mode.val() == self.mode_nearest.val() {
+            // 2^(s-1) - 1: a tie stays below (and s = 0 adds nothing).
+            self.offset.next = self.mask.val() >> self.one.val();
+        }
+        if self.mode.val() == self.mode_stochastic.val() {
+            self.offset.next = bit_cast::<48, 32>(self.draw.val()) & self.mask.val();
+        }
+        self.sum.next = self.value.val() + self.offset.val();
+        // Arithmetic shift: a logical shift with the sign filled back in.
+        self.shifted.next = self.sum.val() >> self.shift.val();
+        if self.sum.val().get_bit(47) {
+            self.shifted.next =
+                (self.sum.val() >> self.shift.val()) | !(self.ones.val() >> self.shift.val());
+        }
+        // The result fits in 16 bits iff bits 47..15 are all equal.
+        self.high.next = bit_cast::<33, 48>(self.shifted.val() >> self.keep.val());
+        self.out.next = bit_cast::<16, 48>(self.shifted.val());
+        if self.high.val().any() & !self.high.val().all() {
+            self.out.next = self.word_max.val();
+            if self.shifted.val().get_bit(47) {
+                self.out.next = self.word_min.val();
+            }
+        }
+        if self.relu.val() & self.shifted.val().get_bit(47) {
+            self.out.next = self.word_zero.val();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use srsa_spec::numerics::{convert, Rounding};
+
+    struct Case {
+        value: i64,
+        shift: u32,
+        mode: Rounding,
+        draw: u32,
+        relu: bool,
+    }
+
+    fn cases(seed: u64) -> Vec<Case> {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut v = Vec::new();
+        let edges = [
+            0i64,
+            1,
+            -1,
+            32767,
+            -32768,
+            32768,
+            -32769,
+            (1 << 46) - 1,
+            -(1 << 46),
+        ];
+        for &value in &edges {
+            for shift in [0, 1, 2, 15, 30] {
+                for mode in Rounding::ALL {
+                    for draw in [0u32, u32::MAX, 0x5555_5555] {
+                        v.push(Case {
+                            value: value << (shift.min(16)),
+                            shift,
+                            mode,
+                            draw,
+                            relu: false,
+                        });
+                        v.push(Case {
+                            value,
+                            shift,
+                            mode,
+                            draw,
+                            relu: true,
+                        });
+                    }
+                }
+            }
+        }
+        for _ in 0..3000 {
+            let bits = rng.gen_range(1..47);
+            v.push(Case {
+                value: rng.gen_range(-(1i64 << bits)..(1i64 << bits)),
+                shift: rng.gen_range(0..=30),
+                mode: Rounding::ALL[rng.gen_range(0..3)],
+                draw: rng.gen(),
+                relu: rng.gen_bool(0.2),
+            });
+        }
+        v
+    }
+
+    #[test]
+    fn rounding_unit_matches_spec() {
+        let seed = 0x5EED_0001;
+        println!("seed {seed:#x}");
+        let cases = cases(seed);
+        let mut uut = RoundingUnit::default();
+        uut.connect_all();
+        let mut sim = Simulation::new();
+        let n = cases.len();
+        sim.add_testbench(move |mut sim: Sim<RoundingUnit>| {
+            let mut x = sim.init()?;
+            for (i, c) in cases.iter().enumerate() {
+                x.value.next = ((c.value as u64) & ((1 << 48) - 1)).into();
+                x.shift.next = (c.shift as u64).into();
+                x.mode.next = (c.mode.code() as u64).into();
+                x.draw.next = (c.draw as u64).into();
+                x.relu.next = c.relu;
+                x = sim.wait(1, x)?;
+                let want = convert(c.value, c.shift, c.mode, c.draw, c.relu) as u16 as u64;
+                let got = x.out.val().to_u64();
+                sim_assert_eq!(sim, got, want, x);
+                if got != want {
+                    panic!(
+                        "case {i}: value {} shift {} {} draw {:#x} relu {}",
+                        c.value, c.shift, c.mode, c.draw, c.relu
+                    );
+                }
+            }
+            sim.done(x)
+        });
+        sim.run(Box::new(uut), n as u64 + 10).unwrap();
+    }
+}
