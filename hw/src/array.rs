@@ -18,9 +18,9 @@ pub struct Array<const N: usize> {
     pub first_in: [Signal<In, Bit>; N],
     pub last_in: [Signal<In, Bit>; N],
     pub b_in: [Signal<In, Bits<16>>; N],
-    /// The finished sum of the PE in this column that completed this cycle.
+    /// The finished sum of the PE in this column that completed this cycle
+    /// (zero when none did; the device's drain chain knows when).
     pub col_sum: [Signal<Out, Bits<48>>; N],
-    pub col_valid: [Signal<Out, Bit>; N],
     pub pe: Vec<Pe>,
     zero: Constant<Bits<48>>,
 }
@@ -35,7 +35,6 @@ impl<const N: usize> Default for Array<N> {
             last_in: std::array::from_fn(|_| Default::default()),
             b_in: std::array::from_fn(|_| Default::default()),
             col_sum: std::array::from_fn(|_| Default::default()),
-            col_valid: std::array::from_fn(|_| Default::default()),
             pe: (0..N * N).map(|_| Pe::default()).collect(),
             zero: Constant::new(0u64.into()),
         }
@@ -68,11 +67,9 @@ impl<const N: usize> Logic for Array<N> {
                     self.pe[r * n + c].b_in.next = self.pe[(r - 1) * n + c].b_out.val();
                 }
                 self.col_sum[c].next = self.zero.val();
-                self.col_valid[c].next = false;
                 for r in 0..N {
                     if self.pe[r * n + c].done.val() {
                         self.col_sum[c].next = self.pe[r * n + c].sum.val();
-                        self.col_valid[c].next = true;
                     }
                 }
             }

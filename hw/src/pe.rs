@@ -36,7 +36,6 @@ pub struct Pe {
     product48: Signal<Local, Bits<48>>,
     base: Signal<Local, Bits<48>>,
     zero: Constant<Bits<48>>,
-    zero32: Constant<Bits<32>>,
     half: Constant<Bits<8>>,
     sign_fill: Constant<Bits<48>>,
 }
@@ -68,7 +67,6 @@ impl Default for Pe {
             product48: Default::default(),
             base: Default::default(),
             zero: Constant::new(0u64.into()),
-            zero32: Constant::new(0u64.into()),
             half: Constant::new(16u64.into()),
             sign_fill: Constant::new(0xFFFF_0000_0000u64.into()),
         }
