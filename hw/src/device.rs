@@ -832,7 +832,9 @@ impl<const N: usize, const D: usize> Logic for Device<N, D> {
 mod tests {
     use super::*;
     use srsa_spec::numerics::{convert, Formats, Rounding};
-    use srsa_spec::protocol::{address_word, encode_gemm, header, status_word, Gemm};
+    use srsa_spec::protocol::{
+        address_word, encode_gemm, gemm_busy_cycles, header, status_word, Counters, Gemm,
+    };
     use std::sync::{Arc, Mutex};
 
     type Small = Device<4, 6>;
@@ -972,7 +974,12 @@ mod tests {
         cmd.push(header(op::GEMM, 0));
         cmd.extend(encode_gemm(&g));
         cmd.extend([header(op::READ, (mp * np / 2) as u32), address_word(2, 0)]);
-        let got = exchange(cmd, 4 + mp * np / 2, 2000);
+        cmd.push(header(op::COUNTERS, 0));
+        let got = exchange(cmd, 4 + mp * np / 2 + 7, 2000);
+        let counters = Counters::decode(&got[got.len() - 6..]);
+        assert_eq!(counters.busy, gemm_busy_cycles(4, &g));
+        assert_eq!(counters.macs, (m * k * ncol) as u64);
+        assert!(counters.cycles > counters.busy);
         assert_eq!(got[2], status_word(op::GEMM, Status::Ok), "{got:x?}");
         for i in 0..m {
             for j in 0..ncol {

@@ -297,6 +297,15 @@ pub fn decode_gemm(w: &[u32; GEMM_ARGS], n: u32, buffer_elems: u32) -> Result<Ge
     Ok(g)
 }
 
+/// The cycles a device with an N x N array is busy with `g`: one feed step
+/// per cycle, tiles at least N cycles apart, and 2N + 2 cycles for the last
+/// tile to leave the array and be written.
+pub fn gemm_busy_cycles(n: u32, g: &Gemm) -> u64 {
+    let tiles = (pad(g.m, n) / n) as u64 * (pad(g.ncol, n) / n) as u64;
+    let (k, n) = (g.k as u64, n as u64);
+    tiles * k + (tiles - 1) * n.saturating_sub(k) + 2 * n + 2
+}
+
 /// Validates a WRITE/READ region: `words` words from element `address`.
 pub fn check_region(
     buffer: u32,

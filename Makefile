@@ -1,0 +1,51 @@
+# SRSA: the two commands of the README are `make run` and `make test`;
+# both install what is missing first.
+
+N ?= 8
+OUT ?= out/verilog
+TRIALS ?= 200
+CARGO ?= cargo
+SRSA = $(CARGO) run --release --quiet --bin srsa --
+
+.PHONY: all deps build run test check verilog bench lint clean
+
+all: build
+
+# Verilator (simulation) and yosys (Verilog checks) from Debian's packages.
+deps:
+	@missing=""; \
+	command -v verilator >/dev/null 2>&1 || missing="$$missing verilator"; \
+	command -v yosys >/dev/null 2>&1 || missing="$$missing yosys"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	@command -v cargo >/dev/null 2>&1 || { echo "cargo not found: install Rust (rustup)"; exit 1; }
+
+build: deps
+	$(CARGO) build --release --workspace
+
+# The main job. Until training lands (issue 3) it is the bit-exactness
+# check of the simulated device against the golden model.
+run: build
+	$(SRSA) check --n $(N) --trials $(TRIALS)
+
+test: deps
+	$(CARGO) test --release --workspace
+
+check: build
+	$(SRSA) check --n $(N) --trials $(TRIALS)
+
+verilog: build
+	$(SRSA) verilog --n $(N) --out $(OUT)
+
+bench: build
+	$(SRSA) bench
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
+
+clean:
+	$(CARGO) clean
+	rm -rf out
