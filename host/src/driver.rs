@@ -1,0 +1,448 @@
+//! The device-independent driver: commands, responses and whole matrix
+//! products over any [`Link`].
+//!
+//! Every response is checked: its status word must echo the command's
+//! opcode (else [`DriverError::Protocol`]), and a non-OK status becomes
+//! [`DriverError::Device`]. Every receive carries a cycle bound derived from
+//! the work asked for, so a dead or confused device is an error, not a hang.
+
+use ndarray::{s, Array2, ArrayView2};
+use srsa_spec::lfsr::{column_state, state_words};
+use srsa_spec::numerics::{Formats, Rounding, ACC_BITS, WL};
+use srsa_spec::protocol::{
+    address_word, encode_gemm, header, op, pad, parse_status, Buffer, Counters, Gemm, Identity,
+    Link, LinkError, Status, COUNTER_WORDS, IDENTIFY_WORDS, MAX_K, MAX_XFER_WORDS, VERSION,
+};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum DriverError {
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    #[error(
+        "protocol error: expected the status of opcode {expected_op:#04x}, got word {got_word:#010x}"
+    )]
+    Protocol { expected_op: u32, got_word: u32 },
+    #[error("device rejected {op}: {status}")]
+    Device { op: &'static str, status: Status },
+    #[error("unsupported device: {0}")]
+    Unsupported(String),
+    #[error("too large for the device: {0}")]
+    TooLarge(String),
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+}
+
+/// How [`Driver::matmul`] computes and lays out one product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MatmulOpts {
+    pub formats: Formats,
+    pub mode: Rounding,
+    pub relu: bool,
+    /// The `a` given is A^T (K x M).
+    pub a_transposed: bool,
+    /// The `b` given is B^T (Ncol x K).
+    pub b_transposed: bool,
+}
+
+impl MatmulOpts {
+    pub fn new(formats: Formats, mode: Rounding) -> MatmulOpts {
+        MatmulOpts {
+            formats,
+            mode,
+            relu: false,
+            a_transposed: false,
+            b_transposed: false,
+        }
+    }
+}
+
+/// Fixed bound for commands that do no work proportional to data.
+const BASE_CYCLES: u64 = 10_000;
+
+fn transfer_cycles(words: u64) -> u64 {
+    8 * words + BASE_CYCLES
+}
+
+/// Far above the RTL's busy time (see `gemm_busy_cycles` in the spec), so
+/// only a stuck device reaches it.
+fn gemm_cycles(n: u32, g: &Gemm) -> u64 {
+    let tiles = (pad(g.m, n) / n) as u64 * (pad(g.ncol, n) / n) as u64;
+    let n = n as u64;
+    8 * tiles * ((g.k as u64).max(n) + 4 * n) + 100_000
+}
+
+fn op_name(opcode: u32) -> &'static str {
+    match opcode {
+        op::IDENTIFY => "IDENTIFY",
+        op::WRITE => "WRITE",
+        op::READ => "READ",
+        op::GEMM => "GEMM",
+        op::SEED => "SEED",
+        op::COUNTERS => "COUNTERS",
+        _ => "an unknown command",
+    }
+}
+
+fn pack(elems: &[i16]) -> Vec<u32> {
+    elems
+        .chunks_exact(2)
+        .map(|p| p[0] as u16 as u32 | (p[1] as u16 as u32) << 16)
+        .collect()
+}
+
+fn unpack(words: &[u32], out: &mut Vec<i16>) {
+    for &w in words {
+        out.extend([w as u16 as i16, (w >> 16) as u16 as i16]);
+    }
+}
+
+pub struct Driver<L: Link> {
+    link: L,
+    identity: Identity,
+}
+
+impl<L: Link> Driver<L> {
+    /// Identifies the device behind `link` and checks that this driver
+    /// speaks its version.
+    pub fn new(link: L) -> Result<Self, DriverError> {
+        let mut link = link;
+        link.send(&[header(op::IDENTIFY, 0)])?;
+        expect_ok(&mut link, op::IDENTIFY, BASE_CYCLES)?;
+        let words = recv_exact(&mut link, IDENTIFY_WORDS, BASE_CYCLES)?;
+        let id = Identity::decode(&words).ok_or_else(|| {
+            DriverError::Unsupported(format!("identify words {words:08x?} lack the magic"))
+        })?;
+        if id.version != VERSION
+            || id.word_bits != WL
+            || id.acc_bits != ACC_BITS
+            || id.rows != id.cols
+            || id.rows == 0
+        {
+            return Err(DriverError::Unsupported(format!(
+                "{} reports {id:?}; this driver speaks version {VERSION} with square arrays, \
+                 {WL}-bit words and {ACC_BITS}-bit accumulators",
+                link.name()
+            )));
+        }
+        Ok(Driver { link, identity: id })
+    }
+
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The array size N.
+    pub fn n(&self) -> u32 {
+        self.identity.rows
+    }
+
+    pub fn link_mut(&mut self) -> &mut L {
+        &mut self.link
+    }
+
+    pub fn into_link(self) -> L {
+        self.link
+    }
+
+    /// Writes `data` to `buf` from element `addr`.
+    ///
+    /// The protocol moves whole words (two elements from an even address);
+    /// an odd start or end is completed by a read-modify-write of the word
+    /// it shares with its neighbour, so neighbouring elements keep their
+    /// values. Long transfers are split at [`MAX_XFER_WORDS`].
+    pub fn write(&mut self, buf: Buffer, addr: u32, data: &[i16]) -> Result<(), DriverError> {
+        check_span(addr, data.len())?;
+        let (mut addr, mut data) = (addr, data);
+        if data.is_empty() {
+            return Ok(());
+        }
+        if addr % 2 == 1 {
+            let old = self.read(buf, addr - 1, 1)?;
+            self.write_words(buf, addr - 1, &[old[0], data[0]])?;
+            (addr, data) = (addr + 1, &data[1..]);
+        }
+        let even = data.len() & !1;
+        for (i, chunk) in data[..even].chunks(2 * MAX_XFER_WORDS as usize).enumerate() {
+            self.write_words(buf, addr + (i * 2 * MAX_XFER_WORDS as usize) as u32, chunk)?;
+        }
+        if even < data.len() {
+            let last = addr + even as u32;
+            let old = self.read(buf, last + 1, 1)?;
+            self.write_words(buf, last, &[data[even], old[0]])?;
+        }
+        Ok(())
+    }
+
+    /// One WRITE command: `addr` even, `data` an even number of elements.
+    fn write_words(&mut self, buf: Buffer, addr: u32, data: &[i16]) -> Result<(), DriverError> {
+        let payload = pack(data);
+        let mut cmd = Vec::with_capacity(2 + payload.len());
+        cmd.extend([
+            header(op::WRITE, payload.len() as u32),
+            address_word(buf as u32, addr),
+        ]);
+        cmd.extend(payload);
+        self.link.send(&cmd)?;
+        expect_ok(&mut self.link, op::WRITE, transfer_cycles(cmd.len() as u64))
+    }
+
+    /// Reads `len` elements of `buf` from element `addr`.
+    ///
+    /// An odd start or end reads the whole word around it and drops the
+    /// extra element; at the very end of a buffer with an odd number of
+    /// elements that word does not exist and the device refuses.
+    pub fn read(&mut self, buf: Buffer, addr: u32, len: usize) -> Result<Vec<i16>, DriverError> {
+        check_span(addr, len)?;
+        if len == 0 {
+            return Ok(vec![]);
+        }
+        let start = addr & !1;
+        let end = (addr as usize + len).next_multiple_of(2);
+        let mut elems = Vec::with_capacity(end - start as usize);
+        let mut at = start;
+        while (at as usize) < end {
+            let words = ((end - at as usize) / 2).min(MAX_XFER_WORDS as usize) as u32;
+            self.link
+                .send(&[header(op::READ, words), address_word(buf as u32, at)])?;
+            let bound = transfer_cycles(words as u64);
+            expect_ok(&mut self.link, op::READ, bound)?;
+            unpack(
+                &recv_exact(&mut self.link, words as usize, bound)?,
+                &mut elems,
+            );
+            at += 2 * words;
+        }
+        let skip = (addr - start) as usize;
+        Ok(elems[skip..skip + len].to_vec())
+    }
+
+    /// Seeds every column's LFSR with the host's rule
+    /// [`column_state`]`(seed, column)`.
+    pub fn seed(&mut self, seed: u64) -> Result<(), DriverError> {
+        let cols = self.identity.cols;
+        // All commands first, then all statuses: one round trip.
+        let mut cmd = Vec::with_capacity(3 * cols as usize);
+        for c in 0..cols {
+            let (lo, hi) = state_words(column_state(seed, c as usize));
+            cmd.extend([header(op::SEED, c), lo, hi]);
+        }
+        self.link.send(&cmd)?;
+        for _ in 0..cols {
+            expect_ok(&mut self.link, op::SEED, BASE_CYCLES)?;
+        }
+        Ok(())
+    }
+
+    /// Runs one GEMM on whatever the buffers hold.
+    pub fn gemm(&mut self, g: &Gemm) -> Result<(), DriverError> {
+        let mut cmd = vec![header(op::GEMM, 0)];
+        cmd.extend(encode_gemm(g));
+        let bound = gemm_cycles(self.n(), g);
+        self.link.send(&cmd)?;
+        expect_ok(&mut self.link, op::GEMM, bound)
+    }
+
+    pub fn counters(&mut self) -> Result<Counters, DriverError> {
+        self.link.send(&[header(op::COUNTERS, 0)])?;
+        expect_ok(&mut self.link, op::COUNTERS, BASE_CYCLES)?;
+        let w = recv_exact(&mut self.link, COUNTER_WORDS, BASE_CYCLES)?;
+        Ok(Counters::decode(&w))
+    }
+
+    /// `round(C_in + A x B)` for A (M x K), B (K x Ncol) and an optional
+    /// C_in (M x Ncol), all raw words in the formats of `opts.formats`.
+    ///
+    /// With `opts.a_transposed` the `a` given is A^T (K x M), with
+    /// `opts.b_transposed` the `b` given is B^T (Ncol x K): the host does
+    /// the transposition while it lays the operands out in the device's
+    /// layouts (A transposed, B row-major, zero padding to multiples of N),
+    /// so either orientation costs the same and the device never sees it.
+    ///
+    /// Products too large for the buffers are split into row and column
+    /// chunks, each with the full K, so every output is still rounded once.
+    /// Chunks run row-chunk-major; each is a GEMM of its own, so the LFSR
+    /// draws fall on outputs in a different order than one GEMM of the whole
+    /// product would give (same distribution, different bits). Operands are
+    /// written at base 0 of each buffer, overwriting what was there.
+    pub fn matmul(
+        &mut self,
+        a: ArrayView2<i16>,
+        b: ArrayView2<i16>,
+        cin: Option<ArrayView2<i16>>,
+        opts: &MatmulOpts,
+    ) -> Result<Array2<i16>, DriverError> {
+        // Logical views: A as M x K, B as K x Ncol.
+        let a = if opts.a_transposed {
+            a.reversed_axes()
+        } else {
+            a
+        };
+        let b = if opts.b_transposed {
+            b.reversed_axes()
+        } else {
+            b
+        };
+        let ((m, k), (kb, ncol)) = (a.dim(), b.dim());
+        if k != kb {
+            return Err(DriverError::InvalidArgument(format!(
+                "A is {m} x {k} but B is {kb} x {ncol}"
+            )));
+        }
+        if let Some(c) = &cin {
+            if c.dim() != (m, ncol) {
+                return Err(DriverError::InvalidArgument(format!(
+                    "C_in is {:?}, the product is {m} x {ncol}",
+                    c.dim()
+                )));
+            }
+        }
+        if m == 0 || ncol == 0 {
+            return Ok(Array2::zeros((m, ncol)));
+        }
+        if k == 0 {
+            return Err(DriverError::InvalidArgument("K = 0".into()));
+        }
+        opts.formats
+            .validate(cin.is_some())
+            .map_err(|e| DriverError::InvalidArgument(format!("formats: {e}")))?;
+        let plan = self.plan(m, k, ncol)?;
+
+        let n = self.n() as usize;
+        let mut out = Array2::zeros((m, ncol));
+        let mut b_chunk_loaded = None;
+        for r0 in (0..m).step_by(plan.rows) {
+            let rows = plan.rows.min(m - r0);
+            let mp = rows.next_multiple_of(n);
+            // A transposed (K x Mp), zero padding.
+            let mut at = Array2::<i16>::zeros((k, mp));
+            at.slice_mut(s![.., ..rows])
+                .assign(&a.slice(s![r0..r0 + rows, ..]).t());
+            self.write(
+                Buffer::A,
+                0,
+                at.as_slice().expect("fresh arrays are contiguous"),
+            )?;
+            for c0 in (0..ncol).step_by(plan.cols) {
+                let cols = plan.cols.min(ncol - c0);
+                let np = cols.next_multiple_of(n);
+                if b_chunk_loaded != Some(c0) {
+                    let mut bl = Array2::<i16>::zeros((k, np));
+                    bl.slice_mut(s![.., ..cols])
+                        .assign(&b.slice(s![.., c0..c0 + cols]));
+                    self.write(Buffer::B, 0, bl.as_slice().expect("contiguous"))?;
+                    b_chunk_loaded = Some(c0);
+                }
+                if let Some(c) = &cin {
+                    let mut cl = Array2::<i16>::zeros((mp, np));
+                    cl.slice_mut(s![..rows, ..cols])
+                        .assign(&c.slice(s![r0..r0 + rows, c0..c0 + cols]));
+                    self.write(Buffer::C, 0, cl.as_slice().expect("contiguous"))?;
+                }
+                self.gemm(&Gemm {
+                    m: rows as u32,
+                    k: k as u32,
+                    ncol: cols as u32,
+                    mode: opts.mode,
+                    relu: opts.relu,
+                    acc_init: cin.is_some(),
+                    formats: opts.formats,
+                    a_base: 0,
+                    b_base: 0,
+                    cin_base: 0,
+                    out_base: 0,
+                })?;
+                // Rows beyond M are padding; read only the real ones.
+                let res = self.read(Buffer::C, 0, rows * np)?;
+                let res = ArrayView2::from_shape((rows, np), &res).expect("read length");
+                out.slice_mut(s![r0..r0 + rows, c0..c0 + cols])
+                    .assign(&res.slice(s![.., ..cols]));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Chunk sizes (multiples of N) such that A (K x rows), B (K x cols)
+    /// and C (rows x cols) each fit a buffer and the GEMM's 16-bit fields.
+    fn plan(&self, m: usize, k: usize, ncol: usize) -> Result<Plan, DriverError> {
+        let n = self.n() as usize;
+        let elems = self.identity.buffer_elems as usize;
+        if k > MAX_K as usize {
+            return Err(DriverError::TooLarge(format!(
+                "K = {k} exceeds the device's maximum of {MAX_K}"
+            )));
+        }
+        let cap = elems / k / n * n;
+        if cap < n || elems < n * n {
+            return Err(DriverError::TooLarge(format!(
+                "K = {k}: one {n}-row slice of A needs {} elements but a buffer holds {elems}; \
+                 max K = {}",
+                n * k,
+                elems / n
+            )));
+        }
+        let field = (u16::MAX as usize) / n * n;
+        let mut rows = m.next_multiple_of(n).min(cap).min(field);
+        let mut cols = ncol.next_multiple_of(n).min(cap).min(field);
+        // Shrink the larger side until the output fits buffer C; n x n
+        // always does (checked above).
+        while rows * cols > elems {
+            let halve = |x: usize| (x / 2 / n * n).max(n);
+            if rows >= cols {
+                rows = halve(rows);
+            } else {
+                cols = halve(cols);
+            }
+        }
+        Ok(Plan { rows, cols })
+    }
+}
+
+struct Plan {
+    rows: usize,
+    cols: usize,
+}
+
+/// Element addresses travel in 24 bits; refuse what would wrap.
+fn check_span(addr: u32, len: usize) -> Result<(), DriverError> {
+    if addr as u64 + len as u64 > 1 << 24 {
+        return Err(DriverError::InvalidArgument(format!(
+            "{len} elements from {addr} go beyond the 24-bit address space"
+        )));
+    }
+    Ok(())
+}
+
+fn recv_exact<L: Link>(link: &mut L, n: usize, max_cycles: u64) -> Result<Vec<u32>, DriverError> {
+    let words = link.recv(n, max_cycles)?;
+    if words.len() != n {
+        return Err(DriverError::Link(LinkError::Io(format!(
+            "{} returned {} words, {n} asked for",
+            link.name(),
+            words.len()
+        ))));
+    }
+    Ok(words)
+}
+
+/// Reads one status word and checks it is `opcode`'s OK.
+fn expect_ok<L: Link>(link: &mut L, opcode: u32, max_cycles: u64) -> Result<(), DriverError> {
+    let word = recv_exact(link, 1, max_cycles)?[0];
+    let (echo, code) = parse_status(word);
+    let protocol = DriverError::Protocol {
+        expected_op: opcode,
+        got_word: word,
+    };
+    // The low 16 bits are unused and zero in every status word.
+    if echo != opcode || word & 0xFFFF != 0 {
+        return Err(protocol);
+    }
+    match Status::from_code(code) {
+        Some(Status::Ok) => Ok(()),
+        Some(status) => Err(DriverError::Device {
+            op: op_name(opcode),
+            status,
+        }),
+        None => Err(protocol),
+    }
+}

@@ -1,0 +1,498 @@
+//! The golden device: the whole SRSA device in software, bit for bit.
+//!
+//! It speaks the word-stream protocol of [`srsa_spec::protocol`] over the
+//! same [`Link`] trait as the RTL, so any command stream can be run on both
+//! and the responses compared word by word. It takes every rule from the
+//! spec crate (validation, numerics, LFSRs, draw order) and adds only what
+//! the spec leaves to a device: buffering and the order of side effects.
+//!
+//! The golden device has no clock. It answers as soon as a command is
+//! complete, and its counters report each GEMM's busy time with the RTL's
+//! formula ([`modelled_gemm_cycles`]) and cycles equal to busy.
+
+use crate::kernel::Workspace;
+use srsa_spec::lfsr::{column_state, load_state, Lfsr, POWER_UP_SEED};
+use srsa_spec::numerics::{cin_term, convert, wrap_acc, ACC_BITS, WL};
+use srsa_spec::protocol::{
+    check_region, decode_gemm, gemm_busy_cycles, op, pad, status_word, Buffer, Counters, Gemm,
+    Identity, Link, LinkError, Status, GEMM_ARGS, VERSION,
+};
+use std::collections::VecDeque;
+
+/// Cycles the device is busy with one GEMM, as the golden model reports
+/// them: the RTL's exact count, so that counters compare equal too.
+pub fn modelled_gemm_cycles(n: u32, g: &Gemm) -> u64 {
+    gemm_busy_cycles(n, g)
+}
+
+pub struct GoldenDevice {
+    n: usize,
+    buffer_elems: u32,
+    /// A, B, C in `Buffer` code order.
+    buffers: [Vec<i16>; 3],
+    /// One per output column.
+    lfsrs: Vec<Lfsr>,
+    counters: Counters,
+    /// Words received but not yet forming a whole command.
+    input: VecDeque<u32>,
+    output: VecDeque<u32>,
+    kernel: Workspace,
+}
+
+impl GoldenDevice {
+    /// A device with an `n x n` array and three buffers of `buffer_elems`
+    /// elements each, in its power-up state (buffers zero, LFSRs seeded with
+    /// [`POWER_UP_SEED`]).
+    ///
+    /// # Panics
+    /// If `n` is not a power of two >= 2: no such hardware exists.
+    pub fn new(n: usize, buffer_elems: u32) -> GoldenDevice {
+        assert!(
+            n >= 2 && n.is_power_of_two(),
+            "array size {n} is not a power of two >= 2"
+        );
+        let buf = || vec![0i16; buffer_elems as usize];
+        GoldenDevice {
+            n,
+            buffer_elems,
+            buffers: [buf(), buf(), buf()],
+            lfsrs: (0..n)
+                .map(|c| Lfsr::new(column_state(POWER_UP_SEED, c)))
+                .collect(),
+            counters: Counters::default(),
+            input: VecDeque::new(),
+            output: VecDeque::new(),
+            kernel: Workspace::new(),
+        }
+    }
+
+    pub fn identity(&self) -> Identity {
+        Identity {
+            version: VERSION,
+            rows: self.n as u32,
+            cols: self.n as u32,
+            word_bits: WL,
+            acc_bits: ACC_BITS,
+            buffer_elems: self.buffer_elems,
+        }
+    }
+
+    /// A buffer's contents, for tests and debugging.
+    pub fn buffer(&self, b: Buffer) -> &[i16] {
+        &self.buffers[b as usize]
+    }
+
+    /// The column LFSRs in their current state.
+    pub fn lfsrs(&self) -> &[Lfsr] {
+        &self.lfsrs
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// Response words queued and not yet received.
+    pub fn pending_output(&self) -> usize {
+        self.output.len()
+    }
+
+    /// Runs the command at the front of the input if it is complete;
+    /// returns whether it did.
+    fn step(&mut self) -> bool {
+        let Some(&head) = self.input.front() else {
+            return false;
+        };
+        let (opcode, arg) = (head >> 24, head & 0xFF_FFFF);
+        let args = match opcode {
+            op::IDENTIFY | op::COUNTERS => 0,
+            // The address word, then the payload (consumed even if rejected).
+            op::WRITE => 1 + arg as usize,
+            op::READ => 1,
+            op::GEMM => GEMM_ARGS,
+            op::SEED => 2,
+            // Nothing after an unknown header is consumed.
+            _ => 0,
+        };
+        if self.input.len() <= args {
+            return false;
+        }
+        self.input.pop_front();
+        let words: Vec<u32> = self.input.drain(..args).collect();
+        self.execute(opcode, arg, &words);
+        true
+    }
+
+    fn respond(&mut self, opcode: u32, result: Result<Vec<u32>, Status>) {
+        match result {
+            Ok(data) => {
+                self.output.push_back(status_word(opcode, Status::Ok));
+                self.output.extend(data);
+            }
+            Err(status) => self.output.push_back(status_word(opcode, status)),
+        }
+    }
+
+    /// `words` holds exactly the argument words `step` counted for `opcode`.
+    fn execute(&mut self, opcode: u32, arg: u32, words: &[u32]) {
+        let result = match opcode {
+            op::IDENTIFY => Ok(self.identity().encode().to_vec()),
+            op::WRITE => self.write(arg, words[0], &words[1..]).map(|()| vec![]),
+            op::READ => self.read(arg, words[0]),
+            op::GEMM => {
+                let w: &[u32; GEMM_ARGS] = words.try_into().expect("step counts GEMM_ARGS");
+                decode_gemm(w, self.n as u32, self.buffer_elems).map(|g| {
+                    self.gemm(&g);
+                    vec![]
+                })
+            }
+            op::SEED => self.seed(arg, words[0], words[1]).map(|()| vec![]),
+            op::COUNTERS => Ok(self.counters.encode().to_vec()),
+            _ => Err(Status::UnknownOpcode),
+        };
+        self.respond(opcode, result);
+    }
+
+    fn write(&mut self, words: u32, addr_word: u32, payload: &[u32]) -> Result<(), Status> {
+        let (buffer, addr) = (addr_word >> 24, addr_word & 0xFF_FFFF);
+        let buf = check_region(buffer, addr, words, self.buffer_elems)?;
+        let dst = &mut self.buffers[buf as usize][addr as usize..][..2 * payload.len()];
+        for (pair, &w) in dst.chunks_exact_mut(2).zip(payload) {
+            pair[0] = w as u16 as i16;
+            pair[1] = (w >> 16) as u16 as i16;
+        }
+        Ok(())
+    }
+
+    fn read(&self, words: u32, addr_word: u32) -> Result<Vec<u32>, Status> {
+        let (buffer, addr) = (addr_word >> 24, addr_word & 0xFF_FFFF);
+        let buf = check_region(buffer, addr, words, self.buffer_elems)?;
+        let src = &self.buffers[buf as usize][addr as usize..][..2 * words as usize];
+        Ok(src
+            .chunks_exact(2)
+            .map(|p| p[0] as u16 as u32 | (p[1] as u16 as u32) << 16)
+            .collect())
+    }
+
+    fn seed(&mut self, column: u32, lo: u32, hi: u32) -> Result<(), Status> {
+        let lfsr = self
+            .lfsrs
+            .get_mut(column as usize)
+            .ok_or(Status::BadColumn)?;
+        *lfsr = Lfsr::new(load_state(lo, hi));
+        Ok(())
+    }
+
+    /// Runs a validated GEMM (regions checked by `decode_gemm`).
+    fn gemm(&mut self, g: &Gemm) {
+        let n = self.n;
+        let (mp, np) = (pad(g.m, n as u32) as usize, pad(g.ncol, n as u32) as usize);
+        let k = g.k as usize;
+        let a = &self.buffers[Buffer::A as usize][g.a_base as usize..][..k * mp];
+        let b = &self.buffers[Buffer::B as usize][g.b_base as usize..][..k * np];
+        let products = self.kernel.gemm_i16(a, b, mp, k, np);
+
+        // The conversions in the device's order: it fixes every draw and,
+        // where C_in and the output overlap at different offsets, what each
+        // output reads (each reads its C_in, then writes its result).
+        let shift = g.formats.shift();
+        let c = &mut self.buffers[Buffer::C as usize];
+        let (cin_base, out_base) = (g.cin_base as usize, g.out_base as usize);
+        for ti in (0..mp).step_by(n) {
+            for tj in (0..np).step_by(n) {
+                for i in ti..ti + n {
+                    for (col, lfsr) in self.lfsrs.iter_mut().enumerate() {
+                        let j = tj + col;
+                        let cin = if g.acc_init {
+                            cin_term(c[cin_base + i * np + j], &g.formats)
+                        } else {
+                            0
+                        };
+                        let acc = wrap_acc(cin + products[i * np + j]);
+                        c[out_base + i * np + j] = convert(acc, shift, g.mode, lfsr.draw(), g.relu);
+                    }
+                }
+            }
+        }
+
+        let cycles = modelled_gemm_cycles(n as u32, g);
+        self.counters.busy += cycles;
+        self.counters.cycles += cycles;
+        self.counters.macs += g.m as u64 * g.k as u64 * g.ncol as u64;
+    }
+}
+
+impl Link for GoldenDevice {
+    fn send(&mut self, words: &[u32]) -> Result<(), LinkError> {
+        self.input.extend(words);
+        while self.step() {}
+        Ok(())
+    }
+
+    /// Takes `n` queued response words. A device without a clock either has
+    /// them or never will, so a shortfall is a timeout at once, and nothing
+    /// is consumed by it.
+    fn recv(&mut self, n: usize, _max_cycles: u64) -> Result<Vec<u32>, LinkError> {
+        if self.output.len() < n {
+            return Err(LinkError::Timeout {
+                wanted: n,
+                got: self.output.len(),
+            });
+        }
+        Ok(self.output.drain(..n).collect())
+    }
+
+    fn name(&self) -> String {
+        "golden".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use srsa_spec::lfsr::state_words;
+    use srsa_spec::numerics::{Formats, Rounding};
+    use srsa_spec::protocol::{address_word, encode_gemm, header, IDENTIFY_WORDS};
+
+    fn dev() -> GoldenDevice {
+        GoldenDevice::new(4, 256)
+    }
+
+    /// Sends `cmd` and returns every response word it produced.
+    fn exchange(d: &mut GoldenDevice, cmd: &[u32]) -> Vec<u32> {
+        d.send(cmd).unwrap();
+        let n = d.pending_output();
+        d.recv(n, 0).unwrap()
+    }
+
+    fn st(opcode: u32, s: Status) -> u32 {
+        status_word(opcode, s)
+    }
+
+    fn gemm_words(g: &Gemm) -> Vec<u32> {
+        let mut w = vec![header(op::GEMM, 0)];
+        w.extend(encode_gemm(g));
+        w
+    }
+
+    fn small_gemm() -> Gemm {
+        Gemm {
+            m: 3,
+            k: 2,
+            ncol: 5,
+            mode: Rounding::Truncate,
+            relu: false,
+            acc_init: false,
+            formats: Formats::uniform(4),
+            a_base: 0,
+            b_base: 0,
+            cin_base: 0,
+            out_base: 0,
+        }
+    }
+
+    #[test]
+    fn identify_reports_the_configuration() {
+        let mut d = dev();
+        let r = exchange(&mut d, &[header(op::IDENTIFY, 0x1234)]);
+        assert_eq!(r.len(), 1 + IDENTIFY_WORDS);
+        assert_eq!(r[0], st(op::IDENTIFY, Status::Ok));
+        let id = Identity::decode(&r[1..]).unwrap();
+        assert_eq!((id.rows, id.cols, id.buffer_elems), (4, 4, 256));
+        assert_eq!((id.word_bits, id.acc_bits, id.version), (16, 48, VERSION));
+    }
+
+    #[test]
+    fn write_then_read_round_trips_in_pieces() {
+        let mut d = dev();
+        let mut cmd = vec![header(op::WRITE, 3), address_word(1, 10)];
+        cmd.extend([0x0002_0001, 0xFFFF_8000, 0x7FFF_0003]);
+        // Split mid-command: nothing answers until the payload is complete.
+        d.send(&cmd[..1]).unwrap();
+        d.send(&cmd[1..3]).unwrap();
+        assert_eq!(d.pending_output(), 0);
+        d.send(&cmd[3..]).unwrap();
+        assert_eq!(d.recv(1, 0).unwrap(), vec![st(op::WRITE, Status::Ok)]);
+        assert_eq!(
+            &d.buffer(Buffer::B)[10..16],
+            &[1, 2, i16::MIN, -1, 3, i16::MAX]
+        );
+        let r = exchange(&mut d, &[header(op::READ, 3), address_word(1, 10)]);
+        assert_eq!(r, [st(op::READ, Status::Ok), cmd[2], cmd[3], cmd[4]]);
+    }
+
+    #[test]
+    fn recv_shortfall_times_out_and_consumes_nothing() {
+        let mut d = dev();
+        d.send(&[header(op::COUNTERS, 0)]).unwrap();
+        match d.recv(8, 100) {
+            Err(LinkError::Timeout { wanted: 8, got: 7 }) => {}
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(d.recv(7, 100).unwrap()[0], st(op::COUNTERS, Status::Ok));
+    }
+
+    #[test]
+    fn malformed_commands_get_their_status_and_the_stream_stays_in_step() {
+        let mut d = dev();
+        let ident = header(op::IDENTIFY, 0);
+        let cases: Vec<(Vec<u32>, u32)> = vec![
+            (vec![0x7F00_0000], st(0x7F, Status::UnknownOpcode)),
+            (vec![0], st(0, Status::UnknownOpcode)),
+            (
+                vec![header(op::WRITE, 2), address_word(3, 0), 1, 2],
+                st(op::WRITE, Status::BadBuffer),
+            ),
+            (
+                vec![header(op::WRITE, 2), address_word(0, 3), 1, 2],
+                st(op::WRITE, Status::BadAddress),
+            ),
+            (
+                vec![header(op::WRITE, 2), address_word(2, 254), 1, 2],
+                st(op::WRITE, Status::BadAddress),
+            ),
+            (
+                vec![header(op::WRITE, 0), address_word(0, 0)],
+                st(op::WRITE, Status::BadSize),
+            ),
+            (
+                vec![header(op::READ, 1), address_word(9, 0)],
+                st(op::READ, Status::BadBuffer),
+            ),
+            (
+                vec![header(op::READ, 129), address_word(0, 0)],
+                st(op::READ, Status::BadAddress),
+            ),
+            (
+                vec![header(op::READ, 0), address_word(0, 0)],
+                st(op::READ, Status::BadSize),
+            ),
+            (
+                vec![header(op::SEED, 4), 1, 2],
+                st(op::SEED, Status::BadColumn),
+            ),
+        ];
+        for (cmd, want) in cases {
+            // Each bad command is followed by an IDENTIFY, which must be
+            // understood: the bad one consumed exactly its own words.
+            let mut words = cmd.clone();
+            words.push(ident);
+            let r = exchange(&mut d, &words);
+            assert_eq!(r[0], want, "{cmd:x?}");
+            assert_eq!(r.len(), 2 + IDENTIFY_WORDS, "{cmd:x?}");
+            assert_eq!(r[1], st(op::IDENTIFY, Status::Ok), "{cmd:x?}");
+        }
+        // A rejected WRITE did not touch the buffers.
+        assert!(d.buffer(Buffer::A).iter().all(|&x| x == 0));
+        assert!(d.buffer(Buffer::C).iter().all(|&x| x == 0));
+    }
+
+    #[test]
+    fn malformed_gemms_are_rejected() {
+        let mut d = dev();
+        let good = small_gemm();
+        let bad_mode = {
+            let mut w = gemm_words(&good);
+            w[2] |= 3 << 16;
+            w
+        };
+        let reserved = {
+            let mut w = gemm_words(&good);
+            w[2] |= 1 << 25;
+            w
+        };
+        let cases: Vec<(Vec<u32>, Status)> = vec![
+            (bad_mode, Status::BadFormat),
+            (reserved, Status::BadFormat),
+            (gemm_words(&Gemm { k: 0, ..good }), Status::BadSize),
+            (gemm_words(&Gemm { m: 0, ..good }), Status::BadSize),
+            (
+                gemm_words(&Gemm {
+                    formats: Formats {
+                        fl_out: 9,
+                        ..Formats::uniform(4)
+                    },
+                    ..good
+                }),
+                Status::BadFormat,
+            ),
+            (
+                gemm_words(&Gemm {
+                    formats: Formats::uniform(16),
+                    ..good
+                }),
+                Status::BadFormat,
+            ),
+            (gemm_words(&Gemm { a_base: 2, ..good }), Status::BadAddress),
+            (
+                gemm_words(&Gemm {
+                    out_base: 256 - 16,
+                    ..good
+                }),
+                Status::BadAddress,
+            ),
+            (
+                gemm_words(&Gemm {
+                    acc_init: true,
+                    cin_base: 1 << 20,
+                    ..good
+                }),
+                Status::BadAddress,
+            ),
+        ];
+        for (cmd, want) in cases {
+            let r = exchange(&mut d, &cmd);
+            assert_eq!(r, [st(op::GEMM, want)], "{cmd:x?}");
+        }
+        // Nothing ran: no MACs counted, LFSRs untouched.
+        assert_eq!(d.counters(), Counters::default());
+        assert_eq!(d.lfsrs()[0], Lfsr::new(column_state(POWER_UP_SEED, 0)));
+        let r = exchange(&mut d, &gemm_words(&good));
+        assert_eq!(r, [st(op::GEMM, Status::Ok)]);
+    }
+
+    #[test]
+    fn seed_loads_the_column_state() {
+        let mut d = dev();
+        let (lo, hi) = state_words(0x0123_4567_89AB_CDEE);
+        let r = exchange(&mut d, &[header(op::SEED, 3), lo, hi]);
+        assert_eq!(r, [st(op::SEED, Status::Ok)]);
+        // Bit 0 forced on.
+        assert_eq!(d.lfsrs()[3].state(), 0x0123_4567_89AB_CDEF);
+        assert_eq!(d.lfsrs()[2], Lfsr::new(column_state(POWER_UP_SEED, 2)));
+    }
+
+    #[test]
+    fn counters_count_useful_macs_and_modelled_cycles() {
+        let mut d = dev();
+        let g = small_gemm();
+        exchange(&mut d, &gemm_words(&g));
+        exchange(&mut d, &gemm_words(&g));
+        let r = exchange(&mut d, &[header(op::COUNTERS, 0)]);
+        let c = Counters::decode(&r[1..]);
+        assert_eq!(c.macs, 2 * 3 * 2 * 5);
+        assert_eq!(c.busy, 2 * modelled_gemm_cycles(4, &g));
+        assert_eq!(c.cycles, c.busy);
+    }
+
+    #[test]
+    fn every_output_draws_once_in_every_mode() {
+        // 3 x 5 pads to 4 x 8: two tiles of 4 rows, so 8 draws per column.
+        for mode in Rounding::ALL {
+            let mut d = dev();
+            exchange(
+                &mut d,
+                &gemm_words(&Gemm {
+                    mode,
+                    ..small_gemm()
+                }),
+            );
+            for (c, l) in d.lfsrs().iter().enumerate() {
+                let mut want = Lfsr::new(column_state(POWER_UP_SEED, c));
+                for _ in 0..8 {
+                    want.draw();
+                }
+                assert_eq!(*l, want, "{mode} column {c}");
+            }
+        }
+    }
+}
