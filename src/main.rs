@@ -1,1 +1,81 @@
-fn main() {}
+//! `srsa`: the command-line program. It is the only place that puts a
+//! concrete device (Verilator RTL or golden model) under the driver.
+
+mod bench;
+mod check;
+mod devices;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "srsa",
+    version,
+    about = "Stochastic-rounding systolic array: hardware, simulation and host"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write the device's synthesizable Verilog (module `top`) to DIR/top.v.
+    Verilog {
+        /// Array size N (the array is N x N).
+        #[arg(long, default_value_t = 8)]
+        n: usize,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Ask a device what it is.
+    Identify {
+        #[arg(long, default_value = "sim")]
+        device: devices::Kind,
+        #[arg(long, default_value_t = 8)]
+        n: usize,
+    },
+    /// Random GEMMs on the simulated RTL and the golden model in lockstep;
+    /// stops at the first differing response word.
+    Check(check::Args),
+    /// Simulation speed, array efficiency and golden-model throughput.
+    Bench(bench::Args),
+}
+
+fn main() {
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Verilog { n, out } => {
+            let v = srsa_hw::top_verilog(n).map_err(anyhow::Error::msg)?;
+            std::fs::create_dir_all(&out)
+                .with_context(|| format!("cannot create output directory {}", out.display()))?;
+            let path = out.join("top.v");
+            std::fs::write(&path, &v)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            println!(
+                "wrote {} ({} bytes, {n}x{n} array)",
+                path.display(),
+                v.len()
+            );
+            Ok(())
+        }
+        Command::Identify { device, n } => {
+            let id = *devices::open(device, n)?.identity();
+            println!(
+                "{device}: protocol v{}, {}x{} array, {}-bit words, {}-bit accumulators, {} elements per buffer",
+                id.version, id.rows, id.cols, id.word_bits, id.acc_bits, id.buffer_elems
+            );
+            Ok(())
+        }
+        Command::Check(args) => check::run(&args),
+        Command::Bench(args) => bench::run(&args),
+    }
+}

@@ -10,13 +10,10 @@
 
 pub mod array;
 pub mod device;
-pub mod echo_stub;
 pub mod lfsr;
 pub mod output_stage;
 pub mod pe;
 pub mod rounding;
 pub mod verilog;
 
-/// Placeholder until the sim crate switches to the device.
-pub use echo_stub::echo_verilog as top_verilog;
-pub use verilog::{device_verilog, SIZES};
+pub use verilog::{top_verilog, SIZES};

@@ -92,7 +92,7 @@ fn generate<const N: usize>() -> Result<String, String> {
 }
 
 /// Verilog of the whole device with an n x n array, top module `top`.
-pub fn device_verilog(n: usize) -> Result<String, String> {
+pub fn top_verilog(n: usize) -> Result<String, String> {
     match n {
         4 => generate::<4>(),
         8 => generate::<8>(),

@@ -32,7 +32,7 @@ fn generated_verilog_is_lint_clean() {
     for n in srsa_hw::SIZES {
         let dir = std::env::temp_dir().join(format!("srsa-lint-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let v = srsa_hw::device_verilog(n).unwrap();
+        let v = srsa_hw::top_verilog(n).unwrap();
         // Named after its top module, as DECLFILENAME expects.
         std::fs::write(dir.join("top.v"), v).unwrap();
         println!("n = {n}: verilator lint");
@@ -57,6 +57,6 @@ fn generated_verilog_is_lint_clean() {
 
 #[test]
 fn unsupported_size_is_an_error() {
-    let err = srsa_hw::device_verilog(5).unwrap_err();
+    let err = srsa_hw::top_verilog(5).unwrap_err();
     assert!(err.contains("unsupported array size 5"), "{err}");
 }

@@ -1,1 +1,284 @@
+//! The SRSA hardware (crate `srsa-hw`'s `top`) verilated and driven as a
+//! [`Link`].
+//!
+//! Words given to [`Link::send`] wait in a queue and are offered to the
+//! device (`cmd_valid`) only while [`Link::recv`] clocks it, in order, each
+//! until the device accepts it (`cmd_ready`). `rsp_ready` is high only while
+//! a `recv` still wants words, so the device never loses a response: words
+//! it has not been asked for stay in the device.
+//!
+//! On [`LinkError::Timeout`] the words received so far are kept, not
+//! dropped: the next `recv` returns them first. A caller that gives up on a
+//! response can still resynchronise by reading what did come.
 
+mod ffi;
+mod sizes;
+
+pub use sizes::SIZES;
+
+use srsa_spec::protocol::{Link, LinkError};
+use std::collections::VecDeque;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Cycles per crossing into C++: large enough that the crossing costs
+/// nothing, small enough that a long `recv` checks for `$finish` often.
+const BATCH_CYCLES: u64 = 1 << 20;
+/// Most response words collected per crossing.
+const CHUNK_WORDS: usize = 1 << 16;
+
+/// Why the simulator could not do what was asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SimError {
+    /// No model of this array size was built.
+    UnsupportedSize(usize),
+    /// A trace window that records nothing (`end <= start`).
+    EmptyTraceWindow { start: u64, end: u64 },
+    /// The trace file could not be created (or the path holds a NUL byte).
+    TraceOpen(PathBuf),
+    /// The models were verilated without `--trace`.
+    TraceUnsupported,
+}
+
+impl fmt::Display for SimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SimError::UnsupportedSize(n) => {
+                write!(f, "no simulator for a {n}x{n} array: supported sizes are ")?;
+                let names: Vec<String> = SIZES.iter().map(|s| format!("{s}x{s}")).collect();
+                f.write_str(&names.join(", "))
+            }
+            SimError::EmptyTraceWindow { start, end } => {
+                write!(f, "trace window [{start}, {end}) holds no cycle")
+            }
+            SimError::TraceOpen(p) => write!(f, "cannot create trace file {}", p.display()),
+            SimError::TraceUnsupported => f.write_str("simulator built without trace support"),
+        }
+    }
+}
+
+impl std::error::Error for SimError {}
+
+/// One verilated device with an n x n array, at power-up state.
+pub struct SimDevice {
+    n: usize,
+    model: ffi::Model,
+    /// Sent, not yet accepted by the device.
+    pending: VecDeque<u32>,
+    /// Accepted from the device, not yet returned by `recv`.
+    received: VecDeque<u32>,
+}
+
+impl SimDevice {
+    /// A device with an n x n array; n must be one of [`SIZES`].
+    pub fn new(n: usize) -> Result<SimDevice, SimError> {
+        let model = ffi::Model::new(n).ok_or(SimError::UnsupportedSize(n))?;
+        Ok(SimDevice {
+            n,
+            model,
+            pending: VecDeque::new(),
+            received: VecDeque::new(),
+        })
+    }
+
+    /// The array's size N.
+    pub fn size(&self) -> usize {
+        self.n
+    }
+
+    /// Clock cycles run since power-up.
+    pub fn cycles(&self) -> u64 {
+        self.model.cycles()
+    }
+
+    /// Sent words the device has not accepted yet.
+    pub fn pending_words(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Received words not yet returned by `recv` (left by a timeout).
+    pub fn buffered_words(&self) -> usize {
+        self.received.len()
+    }
+
+    /// Runs `cycles` clock cycles offering no word and accepting none
+    /// (queued words stay queued).
+    pub fn idle(&mut self, cycles: u64) {
+        self.model.idle(cycles);
+    }
+
+    /// Records cycles `start..end` (absolute, as counted by [`cycles`]) to
+    /// a VCD file at `path`, replacing any open trace. Cycles already past
+    /// are not recorded. The file is complete once cycle `end` has run, or
+    /// after [`close_trace`] or drop. Each cycle is two time steps: inputs
+    /// change with the clock low at `10 * cycle`, the rising edge is at
+    /// `10 * cycle + 5`.
+    ///
+    /// [`cycles`]: SimDevice::cycles
+    /// [`close_trace`]: SimDevice::close_trace
+    pub fn trace(&mut self, path: impl AsRef<Path>, start: u64, end: u64) -> Result<(), SimError> {
+        let path = path.as_ref();
+        if end <= start {
+            return Err(SimError::EmptyTraceWindow { start, end });
+        }
+        self.model
+            .trace_open(path.as_os_str().as_encoded_bytes(), start, end)
+            .map_err(|e| match e {
+                ffi::TraceOpenError::Unsupported => SimError::TraceUnsupported,
+                _ => SimError::TraceOpen(path.to_path_buf()),
+            })
+    }
+
+    /// Flushes and closes the trace file, if one is open.
+    pub fn close_trace(&mut self) {
+        self.model.trace_close();
+    }
+
+    fn finished_error() -> LinkError {
+        LinkError::Io("the simulation executed $finish".into())
+    }
+}
+
+impl Link for SimDevice {
+    fn send(&mut self, words: &[u32]) -> Result<(), LinkError> {
+        if self.model.finished() {
+            return Err(Self::finished_error());
+        }
+        self.pending.extend(words);
+        Ok(())
+    }
+
+    fn recv(&mut self, n: usize, max_cycles: u64) -> Result<Vec<u32>, LinkError> {
+        // Bounded, so that an absurd `n` times out instead of aborting on
+        // allocation.
+        let mut chunk = vec![0u32; n.saturating_sub(self.received.len()).min(CHUNK_WORDS)];
+        let mut ran = 0u64;
+        while self.received.len() < n && ran < max_cycles {
+            if self.model.finished() {
+                return Err(Self::finished_error());
+            }
+            let want = (n - self.received.len()).min(chunk.len());
+            let batch = (max_cycles - ran).min(BATCH_CYCLES);
+            let r = self
+                .model
+                .run(self.pending.make_contiguous(), &mut chunk[..want], batch);
+            // Both counts are bounded by the slices' lengths (usize).
+            self.pending.drain(..r.consumed as usize);
+            self.received.extend(&chunk[..r.produced as usize]);
+            ran += r.cycles;
+        }
+        if self.received.len() < n {
+            return Err(LinkError::Timeout {
+                wanted: n,
+                got: self.received.len(),
+            });
+        }
+        Ok(self.received.drain(..n).collect())
+    }
+
+    fn name(&self) -> String {
+        "sim".into()
+    }
+}
+
+impl fmt::Debug for SimDevice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimDevice")
+            .field("n", &self.n)
+            .field("cycles", &self.cycles())
+            .field("pending", &self.pending.len())
+            .field("received", &self.received.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>() {}
+
+    #[test]
+    fn device_is_send() {
+        assert_send::<SimDevice>();
+    }
+
+    #[test]
+    fn every_size_builds_and_others_are_refused() {
+        for n in SIZES {
+            let mut d = SimDevice::new(n).unwrap();
+            assert_eq!((d.size(), d.cycles(), d.name()), (n, 0, "sim".to_string()));
+            d.idle(10);
+            assert_eq!(d.cycles(), 10);
+        }
+        for n in [0, 1, 2, 5, 32, usize::MAX] {
+            let e = SimDevice::new(n).unwrap_err();
+            assert_eq!(e, SimError::UnsupportedSize(n));
+            assert!(e.to_string().contains("4x4, 8x8, 16x16"), "{e}");
+        }
+    }
+
+    #[test]
+    fn is_a_link_object() {
+        let mut l: Box<dyn Link + Send> = Box::new(SimDevice::new(4).unwrap());
+        assert_eq!(l.name(), "sim");
+        assert!(l.send(&[]).is_ok());
+    }
+
+    #[test]
+    fn silence_times_out_after_exactly_max_cycles() {
+        // No command, no response: holds for any device.
+        let mut d = SimDevice::new(8).unwrap();
+        match d.recv(3, 5000) {
+            Err(LinkError::Timeout { wanted: 3, got: 0 }) => {}
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(d.cycles(), 5000);
+        // Longer than one batch.
+        assert!(d.recv(1, BATCH_CYCLES * 2 + 7).is_err());
+        assert_eq!(d.cycles(), 5000 + BATCH_CYCLES * 2 + 7);
+    }
+
+    #[test]
+    fn absurd_requests_time_out() {
+        let mut d = SimDevice::new(4).unwrap();
+        match d.recv(usize::MAX, 100) {
+            Err(LinkError::Timeout { got: 0, .. }) => {}
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(d.cycles(), 100);
+    }
+
+    #[test]
+    fn recv_without_cycles_times_out_at_once() {
+        let mut d = SimDevice::new(4).unwrap();
+        match d.recv(1, 0) {
+            Err(LinkError::Timeout { wanted: 1, got: 0 }) => {}
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(d.cycles(), 0);
+        assert_eq!(d.recv(0, 0).unwrap(), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn bad_trace_requests_are_errors() {
+        let mut d = SimDevice::new(4).unwrap();
+        assert_eq!(
+            d.trace("/tmp/x.vcd", 5, 5),
+            Err(SimError::EmptyTraceWindow { start: 5, end: 5 })
+        );
+        let bad = Path::new("/nonexistent-dir/sub/t.vcd");
+        assert_eq!(
+            d.trace(bad, 0, 10),
+            Err(SimError::TraceOpen(bad.to_path_buf()))
+        );
+        let nul = Path::new("a\0b.vcd");
+        assert_eq!(
+            d.trace(nul, 0, 10),
+            Err(SimError::TraceOpen(nul.to_path_buf()))
+        );
+        // The device still runs after refused traces.
+        d.idle(3);
+        assert_eq!(d.cycles(), 3);
+    }
+}

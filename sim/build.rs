@@ -1,0 +1,363 @@
+//! Verilates the hardware crate's top for every size in SIZES and links the
+//! models, Verilator's runtime and csrc/shim.cpp into this crate.
+//!
+//! Verilator 5.006's own `--build` only makes `V<name>__ALL.a` without the
+//! runtime, and the `verilator` crates target other versions, so this script
+//! drives `verilator --cc` and the `cc` crate itself.
+//!
+//! Any change to srsa-hw reruns this script, yet many such changes (tests,
+//! comments) leave the Verilog as it was: each model's objects, and the
+//! runtime's, are kept in OUT_DIR with the exact inputs that made them and
+//! reused while those match. Only the shim is always recompiled.
+
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::{env, fs};
+
+#[path = "src/sizes.rs"]
+mod sizes;
+use sizes::SIZES;
+
+/// Every variant is verilated with `--trace`. With no trace file open the
+/// compiled-in tracing only sets activity flags: measured, its cost was
+/// within run-to-run noise (< 5%), both on the placeholder top (~24 M
+/// cycles/s) and on a synthetic 8x8 multiply-accumulate array (~2.5 M
+/// cycles/s), far under the 10% budget. So one model per size serves traced
+/// and untraced runs alike, instead of doubling the build for a separate
+/// traced set.
+const TRACE: bool = true;
+
+const VERILATOR_ARGS: &[&str] = &[
+    "--cc",
+    "-O3",
+    "--x-assign",
+    "fast",
+    "--x-initial",
+    "fast",
+    "--noassert",
+    "--top-module",
+    "top",
+    // Warnings are the hardware crate's business (lint it there); they
+    // must not stop the simulator build. They are logged in OUT_DIR.
+    "-Wno-fatal",
+];
+
+const NOT_FOUND: &str = "verilator not found: run `make deps` (apt-get install -y verilator)";
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=csrc/shim.cpp");
+    println!("cargo:rerun-if-changed=src/sizes.rs");
+    println!("cargo:rerun-if-env-changed=VERILATOR");
+    // srsa-hw needs no rerun-if line: a changed build-dependency rebuilds and
+    // so reruns this script.
+
+    let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let verilator = env::var("VERILATOR").unwrap_or_else(|_| "verilator".into());
+    let (version, include) = verilator_install(&verilator);
+    let build = cxx_build(&include);
+    // Everything that shapes an object besides its sources' text: the
+    // tools' versions and this script (its flags).
+    let config = format!(
+        "{version}\n{}\n{}",
+        compiler_version(&build),
+        include_str!("build.rs")
+    );
+
+    let mut units = vec![runtime_unit(&out, &include, &config)];
+    units.extend(verilate_all(&verilator, &out, &config));
+
+    // The shim includes every model's headers, so it is always rebuilt.
+    let shim = PathBuf::from("csrc/shim.cpp");
+    let mut stale: Vec<(Option<usize>, &Path)> = vec![(None, &shim)];
+    for (i, u) in units.iter().enumerate() {
+        if u.objects.is_none() {
+            stale.extend(u.sources.iter().map(|f| (Some(i), f.as_path())));
+        }
+    }
+    let mut build = build;
+    for dir in units.iter().filter_map(|u| u.mdir.as_ref()) {
+        build.include(dir);
+    }
+    let compiled = compile_split(&build, &stale);
+
+    let mut objects = vec![Vec::new(); units.len()];
+    let mut shim_obj = None;
+    for ((unit, _), obj) in stale.iter().zip(compiled) {
+        match unit {
+            Some(i) => objects[*i].push(obj),
+            None => shim_obj = Some(obj),
+        }
+    }
+    let mut all = Vec::from_iter(shim_obj);
+    for (u, fresh) in units.iter_mut().zip(objects) {
+        match u.objects.take() {
+            Some(cached) => all.extend(cached),
+            None => {
+                u.store(&fresh);
+                all.extend(fresh);
+            }
+        }
+    }
+    // One archive: GNU ld resolves symbols among its members in any order.
+    build.objects(&all).compile("srsa_vtop");
+}
+
+/// Compiles `files` (in order: returns one object per file). Verilator's
+/// `__Slow` files (construction, trace declarations: run once) get -O0 as
+/// in Verilator's own makefile; at -O2 they took most of a 16x16 build. The
+/// two sets compile concurrently, sharing cargo's job slots through cc's
+/// process-wide jobserver client.
+fn compile_split(build: &cc::Build, files: &[(Option<usize>, &Path)]) -> Vec<PathBuf> {
+    let is_slow = |f: &Path| f.to_string_lossy().ends_with("__Slow.cpp");
+    let (mut fast, mut slow) = (build.clone(), build.clone());
+    slow.opt_level(0);
+    let (mut n_fast, mut n_slow) = (0, 0);
+    for (_, f) in files {
+        if is_slow(f) {
+            slow.file(f);
+            n_slow += 1;
+        } else {
+            fast.file(f);
+            n_fast += 1;
+        }
+    }
+    let compile = |b: &cc::Build, n: usize| match n {
+        0 => Vec::new(),
+        _ => b.compile_intermediates(),
+    };
+    let (fast_objs, slow_objs) = std::thread::scope(|s| {
+        let slow_job = s.spawn(|| compile(&slow, n_slow));
+        let fast_objs = compile(&fast, n_fast);
+        (fast_objs, slow_job.join().expect("slow compile thread"))
+    });
+    assert_eq!((fast_objs.len(), slow_objs.len()), (n_fast, n_slow));
+    let (mut fast_objs, mut slow_objs) = (fast_objs.into_iter(), slow_objs.into_iter());
+    files
+        .iter()
+        .map(|(_, f)| {
+            let next = if is_slow(f) {
+                slow_objs.next()
+            } else {
+                fast_objs.next()
+            };
+            next.expect("one object per file")
+        })
+        .collect()
+}
+
+/// The C++ flags shared by the models, the runtime and the shim.
+fn cxx_build(include: &Path) -> cc::Build {
+    let mut b = cc::Build::new();
+    b.cpp(true)
+        .std("c++17")
+        // Even in debug builds: an -O0 model is several times slower, and
+        // Verilator's own -Os about 2x slower than -O2.
+        .opt_level(2)
+        .debug(false)
+        .warnings(false)
+        .extra_warnings(false)
+        .cargo_warnings(false)
+        .flag("-faligned-new")
+        .include(include)
+        .include(include.join("vltstd"))
+        .define("VM_COVERAGE", "0")
+        .define("VM_SC", "0")
+        .define("VM_TRACE", if TRACE { "1" } else { "0" })
+        .define("VM_TRACE_VCD", if TRACE { "1" } else { "0" })
+        .define("VM_TRACE_FST", "0")
+        .define("SRSA_TRACE", if TRACE { "1" } else { "0" });
+    b
+}
+
+fn compiler_version(build: &cc::Build) -> String {
+    let cxx = build.get_compiler();
+    let out = Command::new(cxx.path()).arg("--version").output();
+    let v = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    format!("{}: {}", cxx.path().display(), v.unwrap_or_default())
+}
+
+/// A set of sources compiled together and cached as a whole.
+struct Unit {
+    /// Names the cache: OUT_DIR/<name>.key and OUT_DIR/<name>.obj/.
+    cache: PathBuf,
+    /// What must match for the cached objects to be reused.
+    key: String,
+    sources: Vec<PathBuf>,
+    /// Verilator's output directory (headers), for models.
+    mdir: Option<PathBuf>,
+    /// The cached objects, when still valid.
+    objects: Option<Vec<PathBuf>>,
+}
+
+impl Unit {
+    fn new(cache: PathBuf, key: String) -> Unit {
+        let objects = Unit::cached(&cache, &key);
+        Unit {
+            cache,
+            key,
+            sources: Vec::new(),
+            mdir: None,
+            objects,
+        }
+    }
+
+    fn key_file(cache: &Path) -> PathBuf {
+        cache.with_extension("key")
+    }
+
+    fn obj_dir(cache: &Path) -> PathBuf {
+        cache.with_extension("obj")
+    }
+
+    fn cached(cache: &Path, key: &str) -> Option<Vec<PathBuf>> {
+        if fs::read_to_string(Unit::key_file(cache)).ok()? != key {
+            return None;
+        }
+        let mut objs: Vec<PathBuf> = fs::read_dir(Unit::obj_dir(cache))
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        objs.sort();
+        (!objs.is_empty()).then_some(objs)
+    }
+
+    /// Moves freshly compiled objects into the cache, the key last so that
+    /// an interrupted build never leaves a valid-looking cache.
+    fn store(&self, objects: &[PathBuf]) {
+        let dir = Unit::obj_dir(&self.cache);
+        let _ = fs::remove_file(Unit::key_file(&self.cache));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("create object cache");
+        for (i, o) in objects.iter().enumerate() {
+            let name = o.file_name().expect("object file name").to_string_lossy();
+            fs::copy(o, dir.join(format!("{i:03}-{name}"))).expect("cache object");
+        }
+        fs::write(Unit::key_file(&self.cache), &self.key).expect("write cache key");
+    }
+}
+
+/// Runs `cmd`, failing the build with NOT_FOUND when the program is missing.
+fn spawn(cmd: &mut Command) -> Child {
+    match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) if e.kind() == ErrorKind::NotFound => panic!("{NOT_FOUND}"),
+        Err(e) => panic!("cannot run {cmd:?}: {e}"),
+    }
+}
+
+fn output_of(verilator: &str, args: &[&str]) -> String {
+    let out = spawn(
+        Command::new(verilator)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )
+    .wait_with_output()
+    .unwrap_or_else(|e| panic!("verilator {args:?}: {e}"));
+    if !out.status.success() {
+        panic!("verilator {args:?} failed: {NOT_FOUND}");
+    }
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The version and runtime sources of the installation that will verilate.
+fn verilator_install(verilator: &str) -> (String, PathBuf) {
+    let version = output_of(verilator, &["--version"]);
+    let root = output_of(verilator, &["--getenv", "VERILATOR_ROOT"]);
+    let include = Path::new(&root).join("include");
+    if !include.join("verilated.cpp").exists() {
+        panic!("Verilator's runtime is missing from {root:?}: {NOT_FOUND}");
+    }
+    (version, include)
+}
+
+fn runtime_unit(out: &Path, include: &Path, config: &str) -> Unit {
+    let mut u = Unit::new(out.join("runtime"), config.to_string());
+    u.sources = [
+        "verilated.cpp",
+        "verilated_threads.cpp",
+        "verilated_vcd_c.cpp",
+    ]
+    .iter()
+    .map(|f| include.join(f))
+    .collect();
+    u
+}
+
+/// Generates every size's Verilog and verilates those whose cache is stale,
+/// the verilator runs concurrently (each is single-threaded).
+fn verilate_all(verilator: &str, out: &Path, config: &str) -> Vec<Unit> {
+    let mut jobs = Vec::new();
+    for n in SIZES {
+        let verilog = srsa_hw::top_verilog(n)
+            .unwrap_or_else(|e| panic!("srsa_hw::top_verilog({n}) failed: {e}"));
+        let vfile = out.join(format!("top{n}.v"));
+        fs::write(&vfile, &verilog).expect("write Verilog to OUT_DIR");
+        let mdir = out.join(format!("vtop{n}"));
+        let mut unit = Unit::new(
+            out.join(format!("model{n}")),
+            format!("{config}\n{verilog}"),
+        );
+        unit.mdir = Some(mdir.clone());
+        if unit.objects.is_some() && mdir.join(format!("Vtop{n}.h")).exists() {
+            jobs.push((n, unit, None));
+            continue;
+        }
+        // Stale files from an earlier configuration must not be compiled in.
+        let _ = fs::remove_dir_all(&mdir);
+        let mut cmd = Command::new(verilator);
+        cmd.args(VERILATOR_ARGS)
+            .args(["--prefix", &format!("Vtop{n}")])
+            .arg("--Mdir")
+            .arg(&mdir);
+        if TRACE {
+            cmd.arg("--trace");
+        }
+        cmd.arg(&vfile)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        jobs.push((n, unit, Some(spawn(&mut cmd))));
+    }
+    let mut units = Vec::new();
+    for (n, mut unit, child) in jobs {
+        if let Some(child) = child {
+            let res = child.wait_with_output().expect("wait for verilator");
+            let log = out.join(format!("verilator{n}.log"));
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&res.stdout),
+                String::from_utf8_lossy(&res.stderr)
+            );
+            fs::write(&log, &text).expect("write verilator log");
+            if !res.status.success() {
+                panic!(
+                    "verilator failed on the {n}x{n} top ({}):\n{text}",
+                    res.status
+                );
+            }
+            let warnings = text.matches("%Warning").count();
+            if warnings > 0 {
+                println!(
+                    "cargo:warning=verilator: {warnings} warning(s) on the {n}x{n} top, see {}",
+                    log.display()
+                );
+            }
+            unit.sources = generated_sources(unit.mdir.as_ref().expect("model unit"));
+        }
+        units.push(unit);
+    }
+    units
+}
+
+/// The C++ files Verilator wrote for one model, in a stable order.
+fn generated_sources(mdir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(mdir)
+        .expect("read verilator output directory")
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "cpp"))
+        .collect();
+    files.sort();
+    files
+}

@@ -1,0 +1,192 @@
+// C ABI over the verilated `top` models, one set of functions per size.
+//
+// The Rust side crosses into C++ once per batch of cycles, so a batch loop
+// lives here. Every model has its own VerilatedContext: devices are
+// independent (time, finish flag) and may live on different threads.
+
+#include <cstdint>
+#include <cstddef>
+#include <memory>
+
+#include "verilated.h"
+#if SRSA_TRACE
+#include "verilated_vcd_c.h"
+#endif
+
+#include "Vtop4.h"
+#include "Vtop8.h"
+#include "Vtop16.h"
+
+extern "C" {
+// Mirrors `RunResult` in src/ffi.rs.
+struct SrsaRun {
+    uint64_t consumed;  // input words the device accepted
+    uint64_t produced;  // output words collected
+    uint64_t cycles;    // rising edges run
+};
+}
+
+namespace {
+
+// Simulated time per clock period; one VCD step per half period.
+constexpr uint64_t HALF = 5;
+
+template <class M>
+struct Dev {
+    std::unique_ptr<VerilatedContext> ctx;
+    std::unique_ptr<M> model;
+    uint64_t cycle = 0;  // rising edges so far
+#if SRSA_TRACE
+    std::unique_ptr<VerilatedVcdC> vcd;
+    uint64_t trace_start = 0, trace_end = 0;
+#endif
+
+    Dev() : ctx(new VerilatedContext) {
+#if SRSA_TRACE
+        // Must precede the model: the model registers its trace hooks with
+        // the context only when this is on.
+        ctx->traceEverOn(true);
+#endif
+        // "TOP" is Verilator's usual name: the VCD shows the ports in scope TOP
+        // above the module instance `top`.
+        model.reset(new M(ctx.get(), "TOP"));
+        model->clock = 0;
+        model->cmd_valid = 0;
+        model->cmd_data = 0;
+        model->rsp_ready = 0;
+        // Runs initial blocks (the DFFs' power-up values) before any edge.
+        model->eval();
+    }
+
+    ~Dev() {
+        trace_close();
+        model->final();
+    }
+
+    void trace_dump(uint64_t time) {
+#if SRSA_TRACE
+        if (vcd && cycle >= trace_start && cycle < trace_end) vcd->dump(time);
+#else
+        (void)time;
+#endif
+    }
+
+    // One clock period. Inputs change with the clock low (the falling edge
+    // of the previous period); ready/valid are sampled after that eval, so
+    // they are exactly what the registers see at the rising edge that
+    // follows (outputs may depend combinationally on inputs).
+    void tick(bool cmd_valid, uint32_t cmd_data, bool rsp_ready, bool* cmd_fire,
+              bool* rsp_fire, uint32_t* rsp_data) {
+        M& m = *model;
+        m.clock = 0;
+        m.cmd_valid = cmd_valid;
+        m.cmd_data = cmd_data;
+        m.rsp_ready = rsp_ready;
+        m.eval();
+        trace_dump(cycle * 2 * HALF);
+        *cmd_fire = cmd_valid && m.cmd_ready;
+        *rsp_fire = rsp_ready && m.rsp_valid;
+        *rsp_data = m.rsp_data;
+        m.clock = 1;
+        m.eval();
+        trace_dump(cycle * 2 * HALF + HALF);
+        ++cycle;
+#if SRSA_TRACE
+        // Close as soon as the window is over so the file is complete
+        // without an explicit close.
+        if (vcd && cycle >= trace_end) trace_close();
+#endif
+    }
+
+    void run(const uint32_t* in, size_t n_in, uint32_t* out, size_t n_out, uint64_t max_cycles,
+             SrsaRun* res) {
+        size_t consumed = 0, produced = 0;
+        uint64_t cycles = 0;
+        while (produced < n_out && cycles < max_cycles && !ctx->gotFinish()) {
+            const bool valid = consumed < n_in;
+            bool cmd_fire, rsp_fire;
+            uint32_t data;
+            // rsp_ready is 1 only while out has room, so no word is lost.
+            tick(valid, valid ? in[consumed] : 0, true, &cmd_fire, &rsp_fire, &data);
+            if (cmd_fire) ++consumed;
+            if (rsp_fire) out[produced++] = data;
+            ++cycles;
+        }
+        res->consumed = consumed;
+        res->produced = produced;
+        res->cycles = cycles;
+    }
+
+    // Clock with nothing offered and nothing accepted.
+    uint64_t idle(uint64_t cycles) {
+        uint64_t done = 0;
+        for (; done < cycles && !ctx->gotFinish(); ++done) {
+            bool a, b;
+            uint32_t d;
+            tick(false, 0, false, &a, &b, &d);
+        }
+        return done;
+    }
+
+    // 0 on success, -1 if the file cannot be opened, -2 without trace support.
+    int trace_open(const char* path, uint64_t start, uint64_t end) {
+#if SRSA_TRACE
+        trace_close();
+        std::unique_ptr<VerilatedVcdC> v(new VerilatedVcdC);
+        model->trace(v.get(), 99);
+        v->open(path);
+        if (!v->isOpen()) return -1;
+        vcd = std::move(v);
+        trace_start = start;
+        trace_end = end;
+        return 0;
+#else
+        (void)path, (void)start, (void)end;
+        return -2;
+#endif
+    }
+
+    void trace_close() {
+#if SRSA_TRACE
+        if (vcd) {
+            vcd->close();
+            vcd.reset();
+        }
+#endif
+    }
+};
+
+template <class M>
+Dev<M>* dev(void* d) {
+    return static_cast<Dev<M>*>(d);
+}
+
+}  // namespace
+
+// Stamps out the C ABI for one model class (declared in src/ffi.rs). Null
+// pointers are the Rust side's bug, not an input error, and are not checked
+// here. noexcept: an exception must terminate here rather than unwind into
+// Rust frames.
+#define SRSA_VARIANT(name, M)                                                              \
+    extern "C" void* name##_new() noexcept { return new Dev<M>(); }                        \
+    extern "C" void name##_free(void* d) noexcept { delete dev<M>(d); }                    \
+    extern "C" void name##_run(void* d, const uint32_t* in, size_t n_in, uint32_t* out,    \
+                               size_t n_out, uint64_t max_cycles, SrsaRun* res) noexcept { \
+        dev<M>(d)->run(in, n_in, out, n_out, max_cycles, res);                             \
+    }                                                                                      \
+    extern "C" uint64_t name##_idle(void* d, uint64_t cycles) noexcept {                   \
+        return dev<M>(d)->idle(cycles);                                                    \
+    }                                                                                      \
+    extern "C" int name##_trace_open(void* d, const char* path, uint64_t start,            \
+                                     uint64_t end) noexcept {                              \
+        return dev<M>(d)->trace_open(path, start, end);                                    \
+    }                                                                                      \
+    extern "C" void name##_trace_close(void* d) noexcept { dev<M>(d)->trace_close(); }     \
+    extern "C" uint64_t name##_cycles(void* d) noexcept { return dev<M>(d)->cycle; }       \
+    extern "C" int name##_finished(void* d) noexcept {                                     \
+        return dev<M>(d)->ctx->gotFinish() ? 1 : 0;                                        \
+    }
+
+SRSA_VARIANT(vtop4, Vtop4)
+SRSA_VARIANT(vtop8, Vtop8)
+SRSA_VARIANT(vtop16, Vtop16)

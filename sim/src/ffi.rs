@@ -1,0 +1,220 @@
+//! The only unsafe code of the crate: the C ABI of csrc/shim.cpp and a safe
+//! owner of one verilated model.
+//!
+//! Why it is sound:
+//! - `Model` owns the pointer from `*_new` (never null: C++ `new` throws, and
+//!   an exception crossing `extern "C"` aborts rather than returning null),
+//!   passes it only to the functions of the same variant (the `Variant`
+//!   table is chosen once, from the size), and frees it exactly once in Drop.
+//! - Every slice handed to `run` is passed with its own length; the shim
+//!   reads at most `input.len()` words and writes at most `out.len()`.
+//! - The model is only reached through `&mut self`, so never from two
+//!   threads at once. Moving it to another thread is fine: each model has
+//!   its own VerilatedContext and no thread-local state survives a call.
+
+use std::ffi::{c_char, c_int, c_void, CString};
+
+/// Mirrors `SrsaRun` in csrc/shim.cpp.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunResult {
+    /// Input words the device accepted.
+    pub consumed: u64,
+    /// Output words collected.
+    pub produced: u64,
+    /// Clock cycles run.
+    pub cycles: u64,
+}
+
+type NewFn = unsafe extern "C" fn() -> *mut c_void;
+type FreeFn = unsafe extern "C" fn(*mut c_void);
+type RunFn =
+    unsafe extern "C" fn(*mut c_void, *const u32, usize, *mut u32, usize, u64, *mut RunResult);
+type IdleFn = unsafe extern "C" fn(*mut c_void, u64) -> u64;
+type TraceOpenFn = unsafe extern "C" fn(*mut c_void, *const c_char, u64, u64) -> c_int;
+type VoidFn = unsafe extern "C" fn(*mut c_void);
+type CyclesFn = unsafe extern "C" fn(*mut c_void) -> u64;
+type FinishedFn = unsafe extern "C" fn(*mut c_void) -> c_int;
+
+/// The functions of one size's model.
+struct Variant {
+    new: NewFn,
+    free: FreeFn,
+    run: RunFn,
+    idle: IdleFn,
+    trace_open: TraceOpenFn,
+    trace_close: VoidFn,
+    cycles: CyclesFn,
+    finished: FinishedFn,
+}
+
+/// Declares one variant's C functions and its `Variant` table.
+macro_rules! variant {
+    ($table:ident, $new:ident, $free:ident, $run:ident, $idle:ident, $topen:ident,
+     $tclose:ident, $cycles:ident, $finished:ident) => {
+        unsafe extern "C" {
+            fn $new() -> *mut c_void;
+            fn $free(d: *mut c_void);
+            fn $run(
+                d: *mut c_void,
+                input: *const u32,
+                n_in: usize,
+                out: *mut u32,
+                n_out: usize,
+                max_cycles: u64,
+                res: *mut RunResult,
+            );
+            fn $idle(d: *mut c_void, cycles: u64) -> u64;
+            fn $topen(d: *mut c_void, path: *const c_char, start: u64, end: u64) -> c_int;
+            fn $tclose(d: *mut c_void);
+            fn $cycles(d: *mut c_void) -> u64;
+            fn $finished(d: *mut c_void) -> c_int;
+        }
+        static $table: Variant = Variant {
+            new: $new,
+            free: $free,
+            run: $run,
+            idle: $idle,
+            trace_open: $topen,
+            trace_close: $tclose,
+            cycles: $cycles,
+            finished: $finished,
+        };
+    };
+}
+
+variant!(
+    VTOP4,
+    vtop4_new,
+    vtop4_free,
+    vtop4_run,
+    vtop4_idle,
+    vtop4_trace_open,
+    vtop4_trace_close,
+    vtop4_cycles,
+    vtop4_finished
+);
+variant!(
+    VTOP8,
+    vtop8_new,
+    vtop8_free,
+    vtop8_run,
+    vtop8_idle,
+    vtop8_trace_open,
+    vtop8_trace_close,
+    vtop8_cycles,
+    vtop8_finished
+);
+variant!(
+    VTOP16,
+    vtop16_new,
+    vtop16_free,
+    vtop16_run,
+    vtop16_idle,
+    vtop16_trace_open,
+    vtop16_trace_close,
+    vtop16_cycles,
+    vtop16_finished
+);
+
+/// Why a trace could not be opened.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TraceOpenError {
+    /// The path holds a NUL byte.
+    BadPath,
+    /// The file could not be created.
+    CannotOpen,
+    /// The models were built without `--trace`.
+    Unsupported,
+}
+
+/// One verilated `top`, owned.
+pub struct Model {
+    ptr: *mut c_void,
+    v: &'static Variant,
+}
+
+// SAFETY: see the module comment; the model has no thread affinity and is
+// only used through `&mut self`.
+unsafe impl Send for Model {}
+
+impl Model {
+    /// A fresh model (power-up state, cycle 0) of an n x n array, if n is a
+    /// verilated size.
+    pub fn new(n: usize) -> Option<Model> {
+        let v = match n {
+            4 => &VTOP4,
+            8 => &VTOP8,
+            16 => &VTOP16,
+            _ => return None,
+        };
+        // SAFETY: `new` takes no arguments and returns an owned model.
+        let ptr = unsafe { (v.new)() };
+        Some(Model { ptr, v })
+    }
+
+    /// Drives `input` (in order, each word until accepted) and collects
+    /// output words into `out` until it is full or `max_cycles` cycles ran.
+    pub fn run(&mut self, input: &[u32], out: &mut [u32], max_cycles: u64) -> RunResult {
+        let mut res = RunResult::default();
+        // SAFETY: lengths travel with their pointers; `res` is a valid
+        // out-parameter for the duration of the call.
+        unsafe {
+            (self.v.run)(
+                self.ptr,
+                input.as_ptr(),
+                input.len(),
+                out.as_mut_ptr(),
+                out.len(),
+                max_cycles,
+                &mut res,
+            )
+        };
+        res
+    }
+
+    /// Runs `cycles` cycles offering and accepting nothing; returns the
+    /// cycles run (fewer only if the model finished).
+    pub fn idle(&mut self, cycles: u64) -> u64 {
+        // SAFETY: plain values only.
+        unsafe { (self.v.idle)(self.ptr, cycles) }
+    }
+
+    /// Opens a VCD file that records cycles `start..end` (absolute cycle
+    /// numbers), replacing any trace already open.
+    pub fn trace_open(&mut self, path: &[u8], start: u64, end: u64) -> Result<(), TraceOpenError> {
+        let c = CString::new(path).map_err(|_| TraceOpenError::BadPath)?;
+        // SAFETY: `c` outlives the call; the shim copies the path.
+        match unsafe { (self.v.trace_open)(self.ptr, c.as_ptr(), start, end) } {
+            0 => Ok(()),
+            -2 => Err(TraceOpenError::Unsupported),
+            _ => Err(TraceOpenError::CannotOpen),
+        }
+    }
+
+    /// Flushes and closes the trace, if one is open.
+    pub fn trace_close(&mut self) {
+        // SAFETY: no arguments beyond the model.
+        unsafe { (self.v.trace_close)(self.ptr) }
+    }
+
+    /// Rising clock edges since power-up.
+    pub fn cycles(&self) -> u64 {
+        // SAFETY: read-only query.
+        unsafe { (self.v.cycles)(self.ptr) }
+    }
+
+    /// True once the Verilog executed `$finish` (or `$stop`): the model
+    /// then refuses to run.
+    pub fn finished(&self) -> bool {
+        // SAFETY: read-only query.
+        unsafe { (self.v.finished)(self.ptr) != 0 }
+    }
+}
+
+impl Drop for Model {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from this variant's `new` and is freed once.
+        unsafe { (self.v.free)(self.ptr) }
+    }
+}

@@ -1,0 +1,216 @@
+//! `srsa bench`: the figures of docs/BENCHMARKS.md, measured in one run.
+//!
+//! Every figure is a median over `--runs` repetitions; ratios are taken
+//! between medians of the same run.
+
+use crate::devices;
+use anyhow::{Context, Result};
+use ndarray::Array2;
+use rand::{rngs::StdRng, Rng, SeedableRng};
+use srsa_host::driver::{Driver, MatmulOpts};
+use srsa_spec::numerics::{Formats, Rounding};
+use srsa_spec::protocol::{Buffer, Counters, Gemm};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Array sizes whose simulation speed is measured.
+    #[arg(long, value_delimiter = ',', default_value = "4,8,16")]
+    sizes: Vec<usize>,
+    /// Array size for the efficiency measurement.
+    #[arg(long, default_value_t = 8)]
+    n: usize,
+    /// Repetitions per figure (medians are reported).
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Also write the report (Markdown) to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// The GEMM shape of one MNIST training step (batch 100, 784 -> 256).
+const MNIST: (usize, usize, usize) = (100, 784, 256);
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn random_matrix(rng: &mut StdRng, rows: usize, cols: usize) -> Array2<i16> {
+    Array2::from_shape_simple_fn((rows, cols), || rng.gen_range(-4096..4096))
+}
+
+fn opts() -> MatmulOpts {
+    MatmulOpts {
+        formats: Formats::uniform(12),
+        mode: Rounding::Stochastic,
+        relu: false,
+        a_transposed: false,
+        b_transposed: false,
+    }
+}
+
+pub fn run(args: &Args) -> Result<()> {
+    anyhow::ensure!(args.runs >= 1, "--runs must be at least 1");
+    let mut report = String::new();
+    let mut rng = StdRng::seed_from_u64(7);
+    writeln!(report, "## `srsa bench` (runs = {}, medians)\n", args.runs)?;
+
+    // 1. Simulation speed: cycles per second while the array computes.
+    writeln!(report, "### Simulation speed (Verilator, one thread)\n")?;
+    writeln!(report, "| array | GEMM (M x K x Ncol) | cycles per GEMM | cycles/s while computing | idle cycles/s |")?;
+    writeln!(report, "|---|---|---|---|---|")?;
+    for &n in &args.sizes {
+        let mut driver = Driver::new(devices::sim(n)?).context("sim did not identify")?;
+        let (m, k, ncol) = (4 * n, 4096, 4 * n);
+        let a = random_matrix(&mut rng, m, k);
+        let b = random_matrix(&mut rng, k, ncol);
+        driver.matmul(a.view(), b.view(), None, &opts())?;
+        // Rerun only the GEMM command on the loaded buffers.
+        let g = Gemm {
+            m: m as u32,
+            k: k as u32,
+            ncol: ncol as u32,
+            mode: Rounding::Stochastic,
+            relu: false,
+            acc_init: false,
+            formats: Formats::uniform(12),
+            a_base: 0,
+            b_base: 0,
+            cin_base: 0,
+            out_base: 0,
+        };
+        let mut rates = Vec::new();
+        let mut per_gemm = 0;
+        for _ in 0..args.runs {
+            let c0 = driver.link_mut().cycles();
+            let t = Instant::now();
+            driver.gemm(&g)?;
+            let secs = t.elapsed().as_secs_f64();
+            per_gemm = driver.link_mut().cycles() - c0;
+            rates.push(per_gemm as f64 / secs);
+        }
+        let mut idle = Vec::new();
+        for _ in 0..args.runs {
+            let t = Instant::now();
+            driver.link_mut().idle(200_000);
+            idle.push(200_000.0 / t.elapsed().as_secs_f64());
+        }
+        writeln!(
+            report,
+            "| {n}x{n} | {m} x {k} x {ncol} | {per_gemm} | {:.3} M | {:.3} M |",
+            median(rates) / 1e6,
+            median(idle) / 1e6
+        )?;
+    }
+
+    // 2. Array efficiency on the MNIST-sized GEMM.
+    let n = args.n;
+    let (m, k, ncol) = MNIST;
+    let mut driver = Driver::new(devices::sim(n)?).context("sim did not identify")?;
+    let a = random_matrix(&mut rng, m, k);
+    let b = random_matrix(&mut rng, k, ncol);
+    let before: Counters = driver.counters()?;
+    let c0 = driver.link_mut().cycles();
+    let t = Instant::now();
+    driver.matmul(a.view(), b.view(), None, &opts())?;
+    let wall = t.elapsed().as_secs_f64();
+    let cycles = driver.link_mut().cycles() - c0;
+    let after = driver.counters()?;
+    let (busy, macs) = (after.busy - before.busy, after.macs - before.macs);
+    let peak = (n * n) as f64;
+    let plain = k as f64 / (k as f64 + 2.0 * n as f64);
+    writeln!(
+        report,
+        "\n### Array efficiency ({n}x{n}, {m}x{k} by {k}x{ncol})\n"
+    )?;
+    writeln!(
+        report,
+        "| measure | cycles | useful MACs | MACs / cycle / N^2 |"
+    )?;
+    writeln!(report, "|---|---|---|---|")?;
+    writeln!(
+        report,
+        "| array busy (feed, fill, drain, rounding) | {busy} | {macs} | {:.1}% |",
+        100.0 * macs as f64 / busy as f64 / peak
+    )?;
+    writeln!(
+        report,
+        "| end to end (host link: writes, GEMMs, reads) | {cycles} | {macs} | {:.1}% |",
+        100.0 * macs as f64 / cycles as f64 / peak
+    )?;
+    writeln!(
+        report,
+        "\nFor comparison, a plain output-stationary array without drain overlap: K/(K+2N) = {:.1}%. \
+         Simulated wall time of the end-to-end run: {wall:.2} s ({:.3} M cycles/s).",
+        100.0 * plain,
+        cycles as f64 / wall / 1e6
+    )?;
+
+    // 3. Golden model throughput against an f32 GEMM of the same shape.
+    let (mp, np) = (m.div_ceil(n) * n, ncol.div_ceil(n) * n);
+    let mut golden = Driver::new(devices::golden(n))?;
+    let a_t: Vec<i16> = (0..k * mp).map(|_| rng.gen_range(-4096..4096)).collect();
+    let bb: Vec<i16> = (0..k * np).map(|_| rng.gen_range(-4096..4096)).collect();
+    golden.write(Buffer::A, 0, &a_t)?;
+    golden.write(Buffer::B, 0, &bb)?;
+    let g = Gemm {
+        m: mp as u32,
+        k: k as u32,
+        ncol: np as u32,
+        mode: Rounding::Stochastic,
+        relu: false,
+        acc_init: false,
+        formats: Formats::uniform(12),
+        a_base: 0,
+        b_base: 0,
+        cin_base: 0,
+        out_base: 0,
+    };
+    let macs = (mp * k * np) as f64;
+    let mut dev_rate = Vec::new();
+    let mut kernel_rate = Vec::new();
+    let mut f32_rate = Vec::new();
+    let af = Array2::from_shape_fn((mp, k), |(i, kk)| a_t[kk * mp + i] as f32);
+    let bf = Array2::from_shape_fn((k, np), |(kk, j)| bb[kk * np + j] as f32);
+    for _ in 0..args.runs {
+        let t = Instant::now();
+        golden.gemm(&g)?;
+        dev_rate.push(macs / t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        std::hint::black_box(srsa_host::kernel::gemm_i16(&a_t, &bb, mp, k, np));
+        kernel_rate.push(macs / t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        std::hint::black_box(af.dot(&bf));
+        f32_rate.push(macs / t.elapsed().as_secs_f64());
+    }
+    let (dev, kern, f32r) = (median(dev_rate), median(kernel_rate), median(f32_rate));
+    writeln!(
+        report,
+        "\n### Golden model ({mp}x{k} by {k}x{np}, one thread)\n"
+    )?;
+    writeln!(report, "| what | G MAC/s | vs ndarray f32 |")?;
+    writeln!(report, "|---|---|---|")?;
+    writeln!(
+        report,
+        "| golden GEMM command (exact sums, C_in, LFSR draws, rounding) | {:.2} | {:.2}x |",
+        dev / 1e9,
+        dev / f32r
+    )?;
+    writeln!(
+        report,
+        "| exact int16 kernel alone | {:.2} | {:.2}x |",
+        kern / 1e9,
+        kern / f32r
+    )?;
+    writeln!(report, "| ndarray f32 `dot` | {:.2} | 1.00x |", f32r / 1e9)?;
+
+    print!("{report}");
+    if let Some(path) = &args.out {
+        std::fs::write(path, &report)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
