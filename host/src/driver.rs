@@ -7,11 +7,12 @@
 //! the work asked for, so a dead or confused device is an error, not a hang.
 
 use ndarray::{s, Array2, ArrayView2};
-use srsa_spec::lfsr::{column_state, state_words};
+use srsa_spec::lfsr::column_state;
 use srsa_spec::numerics::{Formats, Rounding, ACC_BITS, WL};
 use srsa_spec::protocol::{
     address_word, encode_gemm, header, op, pad, parse_status, Buffer, Counters, Gemm, Identity,
-    Link, LinkError, Status, COUNTER_WORDS, IDENTIFY_WORDS, MAX_K, MAX_XFER_WORDS, VERSION,
+    Link, LinkError, Status, COUNTER_WORDS, IDENTIFY_WORDS, MAX_K, MAX_XFER_WORDS, SEED_ARGS,
+    VERSION,
 };
 use thiserror::Error;
 
@@ -222,10 +223,10 @@ impl<L: Link> Driver<L> {
     pub fn seed(&mut self, seed: u64) -> Result<(), DriverError> {
         let cols = self.identity.cols;
         // All commands first, then all statuses: one round trip.
-        let mut cmd = Vec::with_capacity(3 * cols as usize);
+        let mut cmd = Vec::with_capacity((1 + SEED_ARGS) * cols as usize);
         for c in 0..cols {
-            let (lo, hi) = state_words(column_state(seed, c as usize));
-            cmd.extend([header(op::SEED, c), lo, hi]);
+            cmd.push(header(op::SEED, c));
+            cmd.extend(column_state(seed, c as usize));
         }
         self.link.send(&cmd)?;
         for _ in 0..cols {

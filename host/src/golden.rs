@@ -15,7 +15,7 @@ use srsa_spec::lfsr::{column_state, load_state, Lfsr, POWER_UP_SEED};
 use srsa_spec::numerics::{cin_term, convert, wrap_acc, ACC_BITS, WL};
 use srsa_spec::protocol::{
     check_region, decode_gemm, gemm_busy_cycles, op, pad, status_word, Buffer, Counters, Gemm,
-    Identity, Link, LinkError, Status, GEMM_ARGS, VERSION,
+    Identity, Link, LinkError, Status, GEMM_ARGS, SEED_ARGS, VERSION,
 };
 use std::collections::VecDeque;
 
@@ -109,7 +109,7 @@ impl GoldenDevice {
             op::WRITE => 1 + arg as usize,
             op::READ => 1,
             op::GEMM => GEMM_ARGS,
-            op::SEED => 2,
+            op::SEED => SEED_ARGS,
             // Nothing after an unknown header is consumed.
             _ => 0,
         };
@@ -145,7 +145,7 @@ impl GoldenDevice {
                     vec![]
                 })
             }
-            op::SEED => self.seed(arg, words[0], words[1]).map(|()| vec![]),
+            op::SEED => self.seed(arg, &words).map(|()| vec![]),
             op::COUNTERS => Ok(self.counters.encode().to_vec()),
             _ => Err(Status::UnknownOpcode),
         };
@@ -173,12 +173,12 @@ impl GoldenDevice {
             .collect())
     }
 
-    fn seed(&mut self, column: u32, lo: u32, hi: u32) -> Result<(), Status> {
+    fn seed(&mut self, column: u32, words: &[u32]) -> Result<(), Status> {
         let lfsr = self
             .lfsrs
             .get_mut(column as usize)
             .ok_or(Status::BadColumn)?;
-        *lfsr = Lfsr::new(load_state(lo, hi));
+        *lfsr = Lfsr::new(load_state([words[0], words[1], words[2]]));
         Ok(())
     }
 
@@ -249,7 +249,6 @@ impl Link for GoldenDevice {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use srsa_spec::lfsr::state_words;
     use srsa_spec::numerics::{Formats, Rounding};
     use srsa_spec::protocol::{address_word, encode_gemm, header, IDENTIFY_WORDS};
 
@@ -367,7 +366,7 @@ mod tests {
                 st(op::READ, Status::BadSize),
             ),
             (
-                vec![header(op::SEED, 4), 1, 2],
+                vec![header(op::SEED, 4), 1, 2, 3],
                 st(op::SEED, Status::BadColumn),
             ),
         ];
@@ -453,11 +452,10 @@ mod tests {
     #[test]
     fn seed_loads_the_column_state() {
         let mut d = dev();
-        let (lo, hi) = state_words(0x0123_4567_89AB_CDEE);
-        let r = exchange(&mut d, &[header(op::SEED, 3), lo, hi]);
+        let r = exchange(&mut d, &[header(op::SEED, 3), 0x0123_4567, 0x89AB_CDE0, 0]);
         assert_eq!(r, [st(op::SEED, Status::Ok)]);
-        // Bit 0 forced on.
-        assert_eq!(d.lfsrs()[3].state(), 0x0123_4567_89AB_CDEF);
+        // Each component's lowest state bit forced on.
+        assert_eq!(d.lfsrs()[3].state(), [0x0123_4567, 0x89AB_CDE8, 0x10]);
         assert_eq!(d.lfsrs()[2], Lfsr::new(column_state(POWER_UP_SEED, 2)));
     }
 

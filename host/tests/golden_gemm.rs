@@ -8,7 +8,7 @@ use common::{exchange, rng, words, Reference};
 use rand::rngs::StdRng;
 use rand::Rng;
 use srsa_host::golden::GoldenDevice;
-use srsa_spec::lfsr::{column_state, state_words};
+use srsa_spec::lfsr::column_state;
 use srsa_spec::numerics::{Formats, Rounding};
 use srsa_spec::protocol::{
     address_word, encode_gemm, header, op, pad, status_word, Buffer, Gemm, Status,
@@ -98,8 +98,9 @@ fn random_gemms_match_the_reference() {
             if rng.gen_bool(0.3) {
                 let seed: u64 = rng.gen();
                 let col = rng.gen_range(0..n);
-                let (lo, hi) = state_words(column_state(seed, col));
-                let r = exchange(&mut dev, &[header(op::SEED, col as u32), lo, hi]);
+                let mut cmd = vec![header(op::SEED, col as u32)];
+                cmd.extend(column_state(seed, col));
+                let r = exchange(&mut dev, &cmd);
                 assert_eq!(r, [status_word(op::SEED, Status::Ok)]);
                 reference.lfsrs[col] = srsa_spec::lfsr::Lfsr::new(column_state(seed, col));
             }

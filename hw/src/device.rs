@@ -16,10 +16,8 @@ use crate::array::Array;
 use crate::output_stage::OutputStage;
 use rust_hdl::prelude::*;
 use rust_hdl::widgets::ramrom::ram::RAM;
-use srsa_spec::lfsr::{column_state, POWER_UP_SEED, WIDTH};
+use srsa_spec::lfsr::{column_state, POWER_UP_SEED};
 use srsa_spec::protocol::{op, Status, MAGIC, VERSION};
-
-const SEED_BITS: usize = WIDTH as usize;
 
 #[derive(Copy, Clone, PartialEq, Debug, LogicState)]
 pub enum State {
@@ -34,8 +32,7 @@ pub enum State {
     GemmRun,
     GemmGap,
     GemmFlush,
-    SeedLo,
-    SeedHi,
+    SeedArgs,
     EmitStatus,
     EmitIdent,
     EmitCounters,
@@ -68,7 +65,8 @@ pub struct Device<const N: usize, const D: usize> {
     elem: DFF<Bits<24>>,
     buffer: DFF<Bits<8>>,
     index: DFF<Bits<4>>,
-    seed_lo: DFF<Bits<32>>,
+    /// The first two SEED words; the third arrives as the load happens.
+    seed_word: Vec<DFF<Bits<32>>>,
     gemm_arg: Vec<DFF<Bits<32>>>,
 
     // Sequencer.
@@ -213,7 +211,7 @@ impl<const N: usize, const D: usize> Default for Device<N, D> {
             elem: Default::default(),
             buffer: Default::default(),
             index: Default::default(),
-            seed_lo: Default::default(),
+            seed_word: dffs(2),
             gemm_arg: dffs(7),
             running: Default::default(),
             k_step: Default::default(),
@@ -320,7 +318,6 @@ impl<const N: usize, const D: usize> Logic for Device<N, D> {
             elem,
             buffer,
             index,
-            seed_lo,
             running,
             k_step,
             tile_row,
@@ -343,6 +340,10 @@ impl<const N: usize, const D: usize> Logic for Device<N, D> {
             macs_per_step
         );
         self.array.clock.next = self.clock.val();
+        for i in 0..2 {
+            self.seed_word[i].clock.next = self.clock.val();
+            self.seed_word[i].d.next = self.seed_word[i].q.val();
+        }
         for i in 0..7 {
             self.gemm_arg[i].clock.next = self.clock.val();
             self.gemm_arg[i].d.next = self.gemm_arg[i].q.val();
@@ -545,7 +546,7 @@ impl<const N: usize, const D: usize> Logic for Device<N, D> {
                     } else if self.cmd_data.val().get_bits::<8>(24) == self.op_gemm.val() {
                         self.state.d.next = State::GemmArgs;
                     } else if self.cmd_data.val().get_bits::<8>(24) == self.op_seed.val() {
-                        self.state.d.next = State::SeedLo;
+                        self.state.d.next = State::SeedArgs;
                     } else if self.cmd_data.val().get_bits::<8>(24) == self.op_counters.val() {
                         self.snapshot.d.next = self.cycles.q.val();
                     } else if self.cmd_data.val().get_bits::<8>(24) != self.op_identify.val() {
@@ -696,24 +697,25 @@ impl<const N: usize, const D: usize> Logic for Device<N, D> {
                     self.state.d.next = State::EmitStatus;
                 }
             }
-            State::SeedLo => {
+            State::SeedArgs => {
                 self.cmd_ready.next = true;
                 if self.cmd_valid.val() {
-                    self.seed_lo.d.next = self.cmd_data.val();
-                    self.state.d.next = State::SeedHi;
-                }
-            }
-            State::SeedHi => {
-                self.cmd_ready.next = true;
-                if self.cmd_valid.val() {
-                    self.status.d.next = self.st_bad_column.val();
-                    for c in 0..N {
-                        if self.arg.q.val().index() == c {
-                            self.out[c].seed_load.next = true;
-                            self.status.d.next = self.st_ok.val();
+                    for i in 0..2 {
+                        if self.index.q.val().index() == i {
+                            self.seed_word[i].d.next = self.cmd_data.val();
                         }
                     }
-                    self.state.d.next = State::EmitStatus;
+                    self.index.d.next = self.index.q.val() + 1;
+                    if self.index.q.val() == 2 {
+                        self.status.d.next = self.st_bad_column.val();
+                        for c in 0..N {
+                            if self.arg.q.val().index() == c {
+                                self.out[c].seed_load.next = true;
+                                self.status.d.next = self.st_ok.val();
+                            }
+                        }
+                        self.state.d.next = State::EmitStatus;
+                    }
                 }
             }
             State::EmitStatus => {
@@ -789,8 +791,9 @@ impl<const N: usize, const D: usize> Logic for Device<N, D> {
             self.out[c].shift.next = self.g_shift.val();
             self.out[c].mode.next = self.g_mode.val();
             self.out[c].relu.next = self.g_relu.val();
-            self.out[c].seed.next = (bit_cast::<SEED_BITS, 32>(self.cmd_data.val()) << 32)
-                | bit_cast::<SEED_BITS, 32>(self.seed_lo.q.val());
+            self.out[c].seed0.next = self.seed_word[0].q.val();
+            self.out[c].seed1.next = self.seed_word[1].q.val();
+            self.out[c].seed2.next = self.cmd_data.val();
             // Host writes land on the pair of banks holding elem, elem + 1.
             self.a_bank[c].write_address.next = self.elem_row.val();
             self.b_bank[c].write_address.next = self.elem_row.val();
@@ -907,6 +910,7 @@ mod tests {
             header(op::SEED, 4),
             1,
             2,
+            3,
             header(op::IDENTIFY, 0),
         ];
         let got = exchange(cmd, 6, 200);

@@ -1,89 +1,124 @@
-//! Leap-forward LFSR: one draw of K fresh bits per advance (spec: `srsa_spec::lfsr`).
-//!
-//! Generic in the state width W and the leap K so that a small instance can
-//! be simulated through its whole period; the device uses W = 63, K = 32.
+//! A column's random source: three leap-forward LFSRs combined by XOR
+//! (spec and reasons: `srsa_spec::lfsr`). Each component is a block of its
+//! own; the combination is one XOR.
 
 use rust_hdl::prelude::*;
+use srsa_spec::lfsr::Component;
 
+/// One Tausworthe component: an LFSR on x^k + x^q + 1 in the top k bits of a
+/// 32-bit word, leaping s steps per advance.
 #[derive(LogicBlock)]
-pub struct Lfsr<const W: usize, const K: usize> {
+pub struct TausComponent {
     pub clock: Signal<In, Clock>,
-    /// Take the current draw and move to the next state.
     pub advance: Signal<In, Bit>,
-    /// Load `seed | 1` (wins over advance).
     pub load: Signal<In, Bit>,
-    pub seed: Signal<In, Bits<W>>,
-    /// The K fresh bits of the next leap: valid in every cycle.
-    pub draw: Signal<Out, Bits<K>>,
-    state: DFFWithInit<Bits<W>>,
-    /// Tap offsets W-1-K and W-K as constants: index arithmetic on const
-    /// generics cannot appear in generated Verilog.
-    tap_lo: Constant<Bits<8>>,
-    tap_hi: Constant<Bits<8>>,
-    leap: Constant<Bits<8>>,
-    one: Constant<Bits<W>>,
-    fresh: Signal<Local, Bits<W>>,
+    pub seed: Signal<In, Bits<32>>,
+    /// The state after the next leap (what a draw returns).
+    pub ahead: Signal<Out, Bits<32>>,
+    state: DFFWithInit<Bits<32>>,
+    mask: Constant<Bits<32>>,
+    forced: Constant<Bits<32>>,
+    q: Constant<Bits<8>>,
+    s: Constant<Bits<8>>,
+    k_minus_s: Constant<Bits<8>>,
 }
 
-impl<const W: usize, const K: usize> Lfsr<W, K> {
-    /// `init` is the power-up state (bit 0 is forced to one).
-    pub fn new(init: u64) -> Self {
-        assert!(K < W && W <= 63);
+impl TausComponent {
+    pub fn new(c: Component, init: u32) -> Self {
+        Self {
+            clock: Default::default(),
+            advance: Default::default(),
+            load: Default::default(),
+            seed: Default::default(),
+            ahead: Default::default(),
+            state: DFFWithInit::new(((init | c.forced_bit()) as u64).into()),
+            mask: Constant::new((c.mask() as u64).into()),
+            forced: Constant::new((c.forced_bit() as u64).into()),
+            q: Constant::new((c.q as u64).into()),
+            s: Constant::new((c.s as u64).into()),
+            k_minus_s: Constant::new(((c.k - c.s) as u64).into()),
+        }
+    }
+}
+
+impl Logic for TausComponent {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(self, clock, state);
+        self.ahead.next = ((self.state.q.val() & self.mask.val()) << self.s.val())
+            ^ (((self.state.q.val() << self.q.val()) ^ self.state.q.val()) >> self.k_minus_s.val());
+        if self.load.val() {
+            self.state.d.next = self.seed.val() | self.forced.val();
+        } else if self.advance.val() {
+            self.state.d.next = self.ahead.val();
+        }
+    }
+}
+
+#[derive(LogicBlock)]
+pub struct Lfsr {
+    pub clock: Signal<In, Clock>,
+    /// Take the current draw and move every component one leap on.
+    pub advance: Signal<In, Bit>,
+    /// Load `seed` (wins over advance).
+    pub load: Signal<In, Bit>,
+    pub seed: [Signal<In, Bits<32>>; 3],
+    /// The draw the next advance takes: valid in every cycle.
+    pub draw: Signal<Out, Bits<32>>,
+    part: Vec<TausComponent>,
+}
+
+impl Lfsr {
+    /// `components` and their power-up `init` words.
+    pub fn new(components: [Component; 3], init: [u32; 3]) -> Self {
         Self {
             clock: Default::default(),
             advance: Default::default(),
             load: Default::default(),
             seed: Default::default(),
             draw: Default::default(),
-            state: DFFWithInit::new(Bits::from(init | 1)),
-            tap_lo: Constant::new(((W - 1 - K) as u64).into()),
-            tap_hi: Constant::new(((W - K) as u64).into()),
-            leap: Constant::new((K as u64).into()),
-            one: Constant::new(1u64.into()),
-            fresh: Default::default(),
+            part: (0..3)
+                .map(|i| TausComponent::new(components[i], init[i]))
+                .collect(),
         }
     }
 }
 
-impl<const W: usize, const K: usize> Logic for Lfsr<W, K> {
+impl Logic for Lfsr {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, state);
-        // Recurrence x_t = x_{t-(W-1)} ^ x_{t-W}: every tap lags by at least
-        // W-1 > K steps, so K new bits come from the current state at once.
-        self.fresh.next = ((self.state.q.val() >> self.tap_lo.val())
-            ^ (self.state.q.val() >> self.tap_hi.val()))
-            & ((self.one.val() << self.leap.val()) - self.one.val());
-        self.draw.next = bit_cast::<K, W>(self.fresh.val());
-        if self.load.val() {
-            self.state.d.next = self.seed.val() | self.one.val();
-        } else if self.advance.val() {
-            self.state.d.next = (self.state.q.val() << self.leap.val()) | self.fresh.val();
+        for i in 0..3 {
+            self.part[i].clock.next = self.clock.val();
+            self.part[i].advance.next = self.advance.val();
+            self.part[i].load.next = self.load.val();
+            self.part[i].seed.next = self.seed[i].val();
         }
+        self.draw.next =
+            self.part[0].ahead.val() ^ self.part[1].ahead.val() ^ self.part[2].ahead.val();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use srsa_spec::lfsr::Lfsr as Spec;
+    use srsa_spec::lfsr::{column_state, Lfsr as Spec, COMPONENTS};
 
     /// Steps the block through `draws` advances in rust-hdl's simulator and
     /// returns every draw.
-    fn simulate<const W: usize, const K: usize>(init: u64, draws: usize) -> Vec<u64> {
-        let mut uut = Lfsr::<W, K>::new(init);
+    fn simulate(components: [Component; 3], init: [u32; 3], draws: usize) -> Vec<u32> {
+        let mut uut = Lfsr::new(components, init);
         uut.connect_all();
         let mut sim = Simulation::new();
-        sim.add_clock(5, |x: &mut Box<Lfsr<W, K>>| x.clock.next = !x.clock.val());
+        sim.add_clock(5, |x: &mut Box<Lfsr>| x.clock.next = !x.clock.val());
         let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = out.clone();
-        sim.add_testbench(move |mut sim: Sim<Lfsr<W, K>>| {
+        sim.add_testbench(move |mut sim: Sim<Lfsr>| {
             let mut x = sim.init()?;
             x.advance.next = true;
             // Sample each draw while the clock is low, before the edge that
             // consumes it.
             for _ in 0..draws {
-                sink.lock().unwrap().push(x.draw.val().to_u64());
+                sink.lock().unwrap().push(x.draw.val().to_u64() as u32);
                 wait_clock_true!(sim, clock, x);
                 wait_clock_false!(sim, clock, x);
             }
@@ -95,28 +130,36 @@ mod tests {
     }
 
     #[test]
-    fn small_lfsr_matches_spec_over_full_period() {
-        // x^15 + x + 1 with a leap of 8: 32767 draws before the state repeats.
-        let got = simulate::<15, 8>(1, 32767 + 2);
-        let mut spec = Spec::with_params(15, 8, 1);
-        let want: Vec<u64> = (0..got.len()).map(|_| spec.draw() as u64).collect();
-        assert_eq!(got.len(), want.len());
-        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-            assert_eq!(g, w, "draw {i} differs: rtl {g:#x} spec {w:#x}");
+    fn small_generator_matches_spec_over_full_period() {
+        // Components with periods 127, 31, 7: the combined period is 27559.
+        let small = [
+            Component { k: 7, q: 1, s: 5 },
+            Component { k: 5, q: 2, s: 2 },
+            Component { k: 3, q: 1, s: 1 },
+        ];
+        let period = 127 * 31 * 7;
+        // A word's low bits (below the k state bits) only become functions
+        // of the state once the initial ones have shifted out (up to 29 leaps
+        // here): compare from draw 64 on.
+        let got = simulate(small, [0, 0, 0], period + 66);
+        let mut spec = Spec::with_components(small, [0, 0, 0]);
+        for (i, g) in got.iter().enumerate() {
+            let w = spec.draw();
+            assert_eq!(*g, w, "draw {i} differs: rtl {g:#010x} spec {w:#010x}");
         }
-        // The draw sequence has period 32767 exactly.
-        assert_eq!(got[0], got[32767]);
-        let first_repeat = (1..32767).find(|&p| got[p] == got[0] && got[p + 1] == got[1]);
-        assert_eq!(first_repeat, None);
+        // The draw sequence repeats with exactly that period, not before.
+        assert_eq!(got[64..66], got[period + 64..period + 66]);
+        let early = (65..period + 64).find(|&p| got[p..p + 2] == got[64..66]);
+        assert_eq!(early, None, "draws repeat early");
     }
 
     #[test]
-    fn device_lfsr_matches_spec() {
-        let init = srsa_spec::lfsr::column_state(7, 3);
-        let got = simulate::<63, 32>(init, 500);
+    fn device_generator_matches_spec() {
+        let init = column_state(7, 3);
+        let got = simulate(COMPONENTS, init, 2000);
         let mut spec = Spec::new(init);
         for (i, g) in got.iter().enumerate() {
-            assert_eq!(*g, spec.draw() as u64, "draw {i} differs");
+            assert_eq!(*g, spec.draw(), "draw {i} differs");
         }
     }
 }

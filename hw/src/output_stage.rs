@@ -9,10 +9,7 @@
 use crate::lfsr::Lfsr;
 use crate::rounding::RoundingUnit;
 use rust_hdl::prelude::*;
-use srsa_spec::lfsr::{LEAP, WIDTH};
-
-const W: usize = WIDTH as usize;
-const K: usize = LEAP as usize;
+use srsa_spec::lfsr::{State, COMPONENTS};
 
 #[derive(LogicBlock)]
 pub struct OutputStage<const D: usize> {
@@ -28,11 +25,15 @@ pub struct OutputStage<const D: usize> {
     pub mode: Signal<In, Bits<2>>,
     pub relu: Signal<In, Bit>,
     pub seed_load: Signal<In, Bit>,
-    pub seed: Signal<In, Bits<W>>,
+    /// The generator's three component words (separate ports: rust-hdl
+    /// cannot index a port array of an element of a block array).
+    pub seed0: Signal<In, Bits<32>>,
+    pub seed1: Signal<In, Bits<32>>,
+    pub seed2: Signal<In, Bits<32>>,
     pub write_enable: Signal<Out, Bit>,
     pub write_address: Signal<Out, Bits<D>>,
     pub write_data: Signal<Out, Bits<16>>,
-    lfsr: Lfsr<W, K>,
+    lfsr: Lfsr,
     round: RoundingUnit,
     valid: DFF<Bit>,
     held_sum: DFF<Bits<48>>,
@@ -42,8 +43,8 @@ pub struct OutputStage<const D: usize> {
 }
 
 impl<const D: usize> OutputStage<D> {
-    /// `lfsr_init`: the column's power-up LFSR state.
-    pub fn new(lfsr_init: u64) -> Self {
+    /// `lfsr_init`: the column's power-up generator state.
+    pub fn new(lfsr_init: State) -> Self {
         Self {
             clock: Default::default(),
             take: Default::default(),
@@ -56,11 +57,13 @@ impl<const D: usize> OutputStage<D> {
             mode: Default::default(),
             relu: Default::default(),
             seed_load: Default::default(),
-            seed: Default::default(),
+            seed0: Default::default(),
+            seed1: Default::default(),
+            seed2: Default::default(),
             write_enable: Default::default(),
             write_address: Default::default(),
             write_data: Default::default(),
-            lfsr: Lfsr::new(lfsr_init),
+            lfsr: Lfsr::new(COMPONENTS, lfsr_init),
             round: Default::default(),
             valid: Default::default(),
             held_sum: Default::default(),
@@ -97,7 +100,9 @@ impl<const D: usize> Logic for OutputStage<D> {
         self.round.draw.next = self.lfsr.draw.val();
         self.lfsr.advance.next = self.valid.q.val();
         self.lfsr.load.next = self.seed_load.val();
-        self.lfsr.seed.next = self.seed.val();
+        self.lfsr.seed[0].next = self.seed0.val();
+        self.lfsr.seed[1].next = self.seed1.val();
+        self.lfsr.seed[2].next = self.seed2.val();
         self.write_enable.next = self.valid.q.val();
         self.write_address.next = self.held_addr.q.val();
         self.write_data.next = self.round.out.val();

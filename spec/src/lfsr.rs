@@ -1,90 +1,141 @@
 //! The random bits of stochastic rounding.
 //!
-//! Each output column of the array owns one Fibonacci LFSR of [`WIDTH`] = 63
-//! bits on the primitive trinomial x^63 + x + 1 (recurrence
-//! x_t = x_{t-62} ^ x_{t-63}). Because both taps lag by at least 62 steps,
-//! 32 new bits can be computed in parallel from the current state: one draw
-//! is a leap of [`crate::numerics::DRAW_BITS`] = 32 steps, a shift and one
-//! XOR, no matrix. Consecutive draws are therefore disjoint blocks of one
-//! m-sequence, not overlapping windows.
+//! Each output column of the array owns one generator: three LFSRs combined
+//! by XOR (a maximally equidistributed combined Tausworthe generator,
+//! L'Ecuyer 1996, "taus88"). Component i is a Fibonacci LFSR on the
+//! primitive trinomial x^k + x^q + 1, held in the top k bits of a 32-bit
+//! word, which leaps s steps per draw with two shifts and two XORs:
 //!
-//! Spec of the state (bit 0 newest): S' = (S << 32 | N) mod 2^63 with
-//! N[i] = S[30 + i] ^ S[31 + i] for i in 0..32, and the draw is N.
+//! | component | k  | q  | s  | period      |
+//! |-----------|----|----|----|-------------|
+//! | 0         | 31 | 13 | 12 | 2^31 - 1    |
+//! | 1         | 29 | 2  | 4  | 2^29 - 1    |
+//! | 2         | 28 | 3  | 17 | 2^28 - 1    |
 //!
-//! When it advances: a column's LFSR draws exactly once for every output
-//! word its rounding unit converts, in every rounding mode, padding rows
-//! and columns of a tile included (see `protocol` for the order).
+//! The periods are coprime, so the combined period is their product, about
+//! 2^88. Why three and not one: a single LFSR's sequence obeys its sparse
+//! recurrence, so draws a fixed distance apart are nearly linear functions
+//! of each other (with one 63-bit trinomial LFSR leaping 32 steps, the
+//! rounding decisions of draws 2 and 4 apart correlated at r = -0.01 and
+//! -0.05). XOR of components with unrelated recurrences breaks that up.
 //!
-//! Seeding: a column state is loaded whole by the SEED command and bit 0 is
-//! forced to one, so the all-zero state (the one fixed point) cannot occur.
+//! Spec of one draw: every component steps,
+//! `x' = ((x & mask) << s) ^ (((x << q) ^ x) >> (k - s))` with `mask` the
+//! top k bits, and the draw is `x0' ^ x1' ^ x2'` (the new states).
+//!
+//! When it advances: a column's generator draws exactly once for every
+//! output word its rounding unit converts, in every rounding mode, padding
+//! rows and columns of a tile included (see `protocol` for the order).
+//!
+//! Seeding: SEED loads the three component words of one column; the lowest
+//! state bit of each component (bit 32 - k) is forced to one, so no
+//! component can be in its all-zero state (its one fixed point).
 
-/// State width of the hardware LFSR.
-pub const WIDTH: u32 = 63;
-/// Steps per draw.
-pub const LEAP: u32 = 32;
+/// One Tausworthe component: an LFSR on x^k + x^q + 1 leaping s steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Component {
+    pub k: u32,
+    pub q: u32,
+    pub s: u32,
+}
 
-/// A leap-forward Fibonacci LFSR on x^W + x + 1, generic so that small
-/// instances can be tested for their full period.
+impl Component {
+    /// The k state bits, at the top of the word.
+    pub fn mask(&self) -> u32 {
+        u32::MAX << (32 - self.k)
+    }
+
+    /// The state bit forced to one on every load.
+    pub fn forced_bit(&self) -> u32 {
+        1 << (32 - self.k)
+    }
+
+    /// One leap of s steps.
+    pub fn step(&self, x: u32) -> u32 {
+        let feedback = ((x << self.q) ^ x) >> (self.k - self.s);
+        ((x & self.mask()) << self.s) ^ feedback
+    }
+}
+
+/// The device's three components (taus88).
+pub const COMPONENTS: [Component; 3] = [
+    Component {
+        k: 31,
+        q: 13,
+        s: 12,
+    },
+    Component { k: 29, q: 2, s: 4 },
+    Component { k: 28, q: 3, s: 17 },
+];
+
+/// A generator state: one word per component (the SEED command's words).
+pub type State = [u32; 3];
+
+/// A column's generator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Lfsr {
-    width: u32,
-    leap: u32,
-    state: u64,
+    components: [Component; 3],
+    state: State,
 }
 
 impl Lfsr {
-    /// The hardware's generator, in `state` (bit 0 forced to one).
-    pub fn new(state: u64) -> Lfsr {
-        Lfsr::with_params(WIDTH, LEAP, state)
+    /// The device's generator in `state` (forced bits applied).
+    pub fn new(state: State) -> Lfsr {
+        Lfsr::with_components(COMPONENTS, state)
     }
 
-    /// Any width W whose trinomial x^W + x + 1 is primitive, leap k < W.
-    pub fn with_params(width: u32, leap: u32, state: u64) -> Lfsr {
-        assert!(width <= 63 && leap < width && leap >= 1);
+    /// Any components with 0 < s < k - q (s <= k - q makes the leap valid;
+    /// strictly less lets the bits below the state flush out, so the words
+    /// repeat with the state) and gcd(s, 2^k - 1) = 1; small ones let tests
+    /// walk a whole period.
+    pub fn with_components(components: [Component; 3], state: State) -> Lfsr {
+        for c in &components {
+            assert!(c.s >= 1 && c.s + c.q < c.k && c.k <= 32 && c.q >= 1);
+        }
         Lfsr {
-            width,
-            leap,
-            state: load_state_bits(state, width),
+            components,
+            state: load_with(&components, state),
         }
     }
 
-    pub fn state(&self) -> u64 {
+    pub fn state(&self) -> State {
         self.state
     }
 
-    /// Returns the next `leap` bits of the sequence and advances.
+    /// Advances every component one leap and returns the combined word.
     pub fn draw(&mut self) -> u32 {
-        let (w, k) = (self.width, self.leap);
-        let mask_k = (1u64 << k) - 1;
-        let fresh = ((self.state >> (w - 1 - k)) ^ (self.state >> (w - k))) & mask_k;
-        self.state = ((self.state << k) | fresh) & ((1u64 << w) - 1);
-        fresh as u32
+        let mut out = 0;
+        for (x, c) in self.state.iter_mut().zip(&self.components) {
+            *x = c.step(*x);
+            out ^= *x;
+        }
+        out
     }
 }
 
-fn load_state_bits(state: u64, width: u32) -> u64 {
-    (state & ((1u64 << width) - 1)) | 1
+fn load_with(components: &[Component; 3], words: State) -> State {
+    std::array::from_fn(|i| words[i] | components[i].forced_bit())
 }
 
-/// The state a column holds after `SEED` with the words (lo, hi).
-pub fn load_state(lo: u32, hi: u32) -> u64 {
-    load_state_bits(((hi as u64) << 32) | lo as u64, WIDTH)
-}
-
-/// Splits a state into the two SEED words (lo, hi).
-pub fn state_words(state: u64) -> (u32, u32) {
-    (state as u32, (state >> 32) as u32)
+/// The state a column holds after SEED with `words`.
+pub fn load_state(words: State) -> State {
+    load_with(&COMPONENTS, words)
 }
 
 /// The host's seeding rule: column `col` of a device seeded with `seed`
-/// gets splitmix64(seed, col), so neighbouring columns start from unrelated
-/// points of the sequence.
-pub fn column_state(seed: u64, col: usize) -> u64 {
-    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15u64.wrapping_mul(col as u64 + 1));
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    load_state_bits(z, WIDTH)
+/// gets words from splitmix64(seed, col), so neighbouring columns start
+/// from unrelated points of the sequence.
+pub fn column_state(seed: u64, col: usize) -> State {
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15u64.wrapping_mul(2 * col as u64 + 1));
+    let mut next = || {
+        z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut x = z;
+        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        x ^ (x >> 31)
+    };
+    let (a, b) = (next(), next());
+    load_state([a as u32, (a >> 32) as u32, b as u32])
 }
 
 /// The seed a device holds at power-up, before any SEED command.
@@ -94,23 +145,23 @@ pub const POWER_UP_SEED: u64 = 0x5352_5341; // "SRSA"
 mod tests {
     use super::*;
 
-    /// Multiplies polynomials over GF(2) modulo x^63 + x + 1.
-    fn mulmod(a: u64, b: u64) -> u64 {
-        let mut prod: u128 = 0;
-        for i in 0..63 {
-            if (b >> i) & 1 == 1 {
-                prod ^= (a as u128) << i;
+    /// x^e mod the trinomial x^k + x^q + 1 over GF(2), as a bit mask.
+    fn pow_x(k: u32, q: u32, mut e: u64) -> u64 {
+        let mulmod = |a: u64, b: u64| -> u64 {
+            let mut prod: u128 = 0;
+            for i in 0..k {
+                if (b >> i) & 1 == 1 {
+                    prod ^= (a as u128) << i;
+                }
             }
-        }
-        for i in (63..126).rev() {
-            if (prod >> i) & 1 == 1 {
-                prod ^= (1u128 << i) | (1u128 << (i - 62)) | (1u128 << (i - 63));
+            for i in (k..2 * k).rev() {
+                if (prod >> i) & 1 == 1 {
+                    let d = i - k;
+                    prod ^= (1u128 << i) | (1u128 << (d + q)) | (1u128 << d);
+                }
             }
-        }
-        prod as u64
-    }
-
-    fn pow_x(mut e: u64) -> u64 {
+            prod as u64
+        };
         let (mut base, mut acc) = (2u64, 1u64);
         while e > 0 {
             if e & 1 == 1 {
@@ -122,61 +173,101 @@ mod tests {
         acc
     }
 
-    #[test]
-    fn trinomial_63_is_primitive() {
-        // The order of x must be exactly 2^63 - 1 = 7^2*73*127*337*92737*649657.
-        let order = (1u64 << 63) - 1;
-        let primes = [7u64, 73, 127, 337, 92737, 649657];
-        assert_eq!(7 * 7 * 73 * 127 * 337 * 92737 * 649657u64, order);
-        assert_eq!(pow_x(order), 1, "x^(2^63-1) != 1");
-        for q in primes {
-            assert_ne!(pow_x(order / q), 1, "order of x divides (2^63-1)/{q}");
+    fn assert_primitive(k: u32, q: u32, primes: &[u64]) {
+        let order = (1u64 << k) - 1;
+        let mut rest = order;
+        for p in primes {
+            while rest % p == 0 {
+                rest /= p;
+            }
+        }
+        assert_eq!(rest, 1, "prime factors of 2^{k}-1 incomplete");
+        assert_eq!(pow_x(k, q, order), 1, "x^(2^{k}-1) != 1");
+        for p in primes {
+            assert_ne!(
+                pow_x(k, q, order / p),
+                1,
+                "order of x divides (2^{k}-1)/{p}"
+            );
         }
     }
 
     #[test]
-    fn leap_equals_single_steps() {
-        // A leap of 32 must equal 32 single steps of the same recurrence.
-        let mut leap = Lfsr::new(0x1234_5678_9ABC_DEF1);
-        let mut single = Lfsr::with_params(WIDTH, 1, 0x1234_5678_9ABC_DEF1);
-        for _ in 0..100 {
-            let d = leap.draw();
-            let mut bits = 0u32;
-            for _ in 0..32 {
-                bits = (bits << 1) | single.draw();
+    fn component_trinomials_are_primitive() {
+        assert_primitive(31, 13, &[2147483647]);
+        assert_primitive(29, 2, &[233, 1103, 2089]);
+        assert_primitive(28, 3, &[3, 5, 29, 43, 113, 127]);
+        // The small instance used to walk a whole period.
+        assert_primitive(7, 1, &[127]);
+        assert_primitive(5, 2, &[31]);
+        assert_primitive(3, 1, &[7]);
+    }
+
+    #[test]
+    fn a_leap_equals_single_steps() {
+        for c in COMPONENTS {
+            let one = Component { s: 1, ..c };
+            let mut x = 0x9E37_79B9 | c.forced_bit();
+            for _ in 0..1000 {
+                let mut y = x;
+                for _ in 0..c.s {
+                    y = one.step(y);
+                }
+                x = c.step(x);
+                assert_eq!(x & c.mask(), y & c.mask(), "component {c:?}");
             }
-            assert_eq!(d, bits);
-            assert_eq!(leap.state(), single.state());
         }
     }
+
+    #[test]
+    fn taus88_reference_values() {
+        // Cross-check against a direct transcription of L'Ecuyer's taus88.
+        let (mut s1, mut s2, mut s3) = (12345u32 | 2, 67890u32 | 8, 13579u32 | 16);
+        let mut g = Lfsr::new([12345, 67890, 13579]);
+        for _ in 0..1000 {
+            let b = ((s1 << 13) ^ s1) >> 19;
+            s1 = ((s1 & 0xFFFF_FFFE) << 12) ^ b;
+            let b = ((s2 << 2) ^ s2) >> 25;
+            s2 = ((s2 & 0xFFFF_FFF8) << 4) ^ b;
+            let b = ((s3 << 3) ^ s3) >> 11;
+            s3 = ((s3 & 0xFFFF_FFF0) << 17) ^ b;
+            assert_eq!(g.draw(), s1 ^ s2 ^ s3);
+        }
+    }
+
+    /// Components with periods 127, 31 and 7: combined period 27559.
+    pub const SMALL: [Component; 3] = [
+        Component { k: 7, q: 1, s: 5 },
+        Component { k: 5, q: 2, s: 2 },
+        Component { k: 3, q: 1, s: 1 },
+    ];
 
     #[test]
     fn small_instance_has_full_period() {
-        // x^15 + x + 1 is primitive: with a leap of 8 (coprime to 32767) the
-        // state visits all 2^15 - 1 nonzero values before repeating.
-        let mut l = Lfsr::with_params(15, 8, 1);
-        let start = l.state();
-        let mut seen = vec![false; 1 << 15];
-        for i in 1..=32767u32 {
-            l.draw();
-            let s = l.state() as usize;
-            assert_ne!(s, 0);
-            assert!(!seen[s], "state repeated after {i} draws");
-            seen[s] = true;
-            if l.state() == start {
-                assert_eq!(i, 32767);
+        // The true state is each word's top k bits (the rest are output
+        // bits derived from them).
+        let state = |g: &Lfsr| -> State { std::array::from_fn(|i| g.state()[i] & SMALL[i].mask()) };
+        let mut g = Lfsr::with_components(SMALL, [0, 0, 0]);
+        let start = state(&g);
+        let period = 127 * 31 * 7;
+        for i in 1..=period {
+            g.draw();
+            if state(&g) == start {
+                assert_eq!(i, period, "state repeated after {i} draws");
             }
         }
-        assert_eq!(l.state(), start);
+        assert_eq!(state(&g), start);
     }
 
     #[test]
     fn zero_state_is_impossible() {
-        assert_eq!(Lfsr::new(0).state(), 1);
-        assert_eq!(load_state(0, 0), 1);
-        assert_eq!(load_state(0, 0x8000_0000), 1); // bit 63 is not part of it
-        for c in 0..64 {
-            assert_ne!(column_state(0, c), 0);
+        for (x, c) in load_state([0, 0, 0]).iter().zip(COMPONENTS) {
+            assert_ne!(x & c.mask(), 0);
+        }
+        for col in 0..64 {
+            for (x, c) in column_state(0, col).iter().zip(COMPONENTS) {
+                assert_ne!(x & c.mask(), 0);
+            }
         }
     }
 }

@@ -49,7 +49,8 @@ pub mod op {
     /// arg = 0; [`super::GEMM_ARGS`] words, see [`super::Gemm`]. The response
     /// comes when every output is written.
     pub const GEMM: u32 = 0x04;
-    /// arg = column; two words: the LFSR state's low and high words.
+    /// arg = column; [`super::SEED_ARGS`] words: the column generator's
+    /// component states (see `lfsr`).
     pub const SEED: u32 = 0x05;
     /// No args. OK response: [`super::COUNTER_WORDS`] words.
     pub const COUNTERS: u32 = 0x06;
@@ -104,6 +105,8 @@ impl fmt::Display for Status {
 pub const IDENTIFY_WORDS: usize = 8;
 pub const COUNTER_WORDS: usize = 6;
 pub const GEMM_ARGS: usize = 7;
+/// Argument words of SEED: one per LFSR component.
+pub const SEED_ARGS: usize = 3;
 /// Largest payload of one WRITE or READ, in words (the header's 24-bit arg).
 pub const MAX_XFER_WORDS: u32 = (1 << 24) - 1;
 /// Largest K: keeps |acc + C_in + rounding offset| < 2^47 (no wrap).
@@ -286,7 +289,7 @@ pub fn decode_gemm(w: &[u32; GEMM_ARGS], n: u32, buffer_elems: u32) -> Result<Ge
     formats.validate(acc_init).map_err(|_| Status::BadFormat)?;
     let (mp, np) = (pad(m, n) as u64, pad(ncol, n) as u64);
     let cap = buffer_elems as u64;
-    let fits = |base: u32, len: u64| base % n == 0 && base as u64 + len <= cap;
+    let fits = |base: u32, len: u64| base.is_multiple_of(n) && base as u64 + len <= cap;
     if !fits(g.a_base, k as u64 * mp)
         || !fits(g.b_base, k as u64 * np)
         || !fits(g.out_base, mp * np)
@@ -317,7 +320,7 @@ pub fn check_region(
     if words == 0 {
         return Err(Status::BadSize);
     }
-    if address % 2 != 0 || address as u64 + 2 * words as u64 > buffer_elems as u64 {
+    if !address.is_multiple_of(2) || address as u64 + 2 * words as u64 > buffer_elems as u64 {
         return Err(Status::BadAddress);
     }
     Ok(buf)
