@@ -151,7 +151,8 @@ pub fn run(args: &Args) -> Result<()> {
 
     // 3. Golden model throughput against an f32 GEMM of the same shape.
     let (mp, np) = (m.div_ceil(n) * n, ncol.div_ceil(n) * n);
-    let mut golden = Driver::new(devices::golden(n))?;
+    // Buffers large enough for the whole product: the golden model is software.
+    let mut golden = Driver::new(srsa_host::golden::GoldenDevice::new(n, 1 << 20))?;
     let a_t: Vec<i16> = (0..k * mp).map(|_| rng.gen_range(-4096..4096)).collect();
     let bb: Vec<i16> = (0..k * np).map(|_| rng.gen_range(-4096..4096)).collect();
     golden.write(Buffer::A, 0, &a_t)?;
@@ -175,12 +176,13 @@ pub fn run(args: &Args) -> Result<()> {
     let mut f32_rate = Vec::new();
     let af = Array2::from_shape_fn((mp, k), |(i, kk)| a_t[kk * mp + i] as f32);
     let bf = Array2::from_shape_fn((k, np), |(kk, j)| bb[kk * np + j] as f32);
+    let mut workspace = srsa_host::kernel::Workspace::new();
     for _ in 0..args.runs {
         let t = Instant::now();
         golden.gemm(&g)?;
         dev_rate.push(macs / t.elapsed().as_secs_f64());
         let t = Instant::now();
-        std::hint::black_box(srsa_host::kernel::gemm_i16(&a_t, &bb, mp, k, np));
+        std::hint::black_box(workspace.gemm_i16(&a_t, &bb, mp, k, np));
         kernel_rate.push(macs / t.elapsed().as_secs_f64());
         let t = Instant::now();
         std::hint::black_box(af.dot(&bf));

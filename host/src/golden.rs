@@ -145,7 +145,7 @@ impl GoldenDevice {
                     vec![]
                 })
             }
-            op::SEED => self.seed(arg, &words).map(|()| vec![]),
+            op::SEED => self.seed(arg, words).map(|()| vec![]),
             op::COUNTERS => Ok(self.counters.encode().to_vec()),
             _ => Err(Status::UnknownOpcode),
         };

@@ -177,7 +177,7 @@ mod tests {
         let order = (1u64 << k) - 1;
         let mut rest = order;
         for p in primes {
-            while rest % p == 0 {
+            while rest.is_multiple_of(*p) {
                 rest /= p;
             }
         }
