@@ -108,3 +108,229 @@ impl<const D: usize> Logic for OutputStage<D> {
         self.write_data.next = self.round.out.val();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use srsa_spec::lfsr::{column_state, load_state, Lfsr as SpecLfsr};
+    use srsa_spec::numerics::{cin_term, convert, Formats, Rounding};
+
+    /// One run's settings (constant from a segment's first take to its last
+    /// write, as the device holds them for a whole GEMM).
+    #[derive(Clone, Copy)]
+    struct Config {
+        formats: Formats,
+        acc_init: bool,
+        mode: Rounding,
+        relu: bool,
+    }
+
+    /// What the testbench drives and expects in one cycle.
+    #[derive(Clone)]
+    struct Cycle {
+        take: bool,
+        sum: i64,
+        addr: u64,
+        /// C_in of the output taken last cycle (garbage otherwise).
+        cin: i16,
+        cfg: Config,
+        seed_load: bool,
+        seed: [u32; 3],
+        /// (write_address, write_data) if a write is due this cycle.
+        want: Option<(u64, u16)>,
+    }
+
+    fn random_config(rng: &mut rand::rngs::StdRng, segment: usize) -> Config {
+        let formats = match segment % 8 {
+            1 => Formats {
+                fl_a: 15,
+                fl_b: 15,
+                fl_c: 0,
+                fl_out: 0,
+            }, // shift 30, align 30
+            2 => Formats::uniform(0), // shift 0, align 0
+            _ => {
+                let fl_a = rng.gen_range(0..=15u8);
+                let fl_b = rng.gen_range(0..=15u8);
+                let top = (fl_a + fl_b).min(15);
+                Formats {
+                    fl_a,
+                    fl_b,
+                    fl_c: rng.gen_range(0..=top),
+                    fl_out: rng.gen_range(0..=top),
+                }
+            }
+        };
+        formats.validate(true).unwrap();
+        Config {
+            formats,
+            acc_init: rng.gen_bool(0.6),
+            mode: Rounding::ALL[rng.gen_range(0..3)],
+            relu: rng.gen_bool(0.25),
+        }
+    }
+
+    /// Random segments of takes (back to back and with gaps), random seed
+    /// loads, and the expected writes from the spec: one draw of the
+    /// column's generator per taken output, in every mode; a SEED load
+    /// restarts the generator (and wins over an advance in the same cycle,
+    /// whose write still uses the old draw).
+    fn schedule(seed: u64, segments: usize) -> (Vec<Cycle>, [usize; 3]) {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut v: Vec<Cycle> = Vec::new();
+        let garbage = |rng: &mut rand::rngs::StdRng, cfg: Config| Cycle {
+            take: false,
+            sum: rng.gen_range(-(1i64 << 47)..(1i64 << 47)),
+            addr: rng.gen_range(0..64),
+            cin: rng.gen(),
+            cfg,
+            seed_load: false,
+            seed: rng.gen(),
+            want: None,
+        };
+        for seg in 0..segments {
+            let cfg = random_config(&mut rng, seg);
+            let takes = rng.gen_range(1..=40);
+            for i in 0..takes {
+                let gap = if rng.gen_bool(0.6) {
+                    0
+                } else {
+                    rng.gen_range(1..4)
+                };
+                for _ in 0..(if i == 0 { 1 } else { gap }) {
+                    let g = garbage(&mut rng, cfg);
+                    v.push(g);
+                }
+                let shift = cfg.formats.shift();
+                let bits = if rng.gen_bool(0.5) {
+                    (shift + rng.gen_range(0..=17)).min(46)
+                } else {
+                    rng.gen_range(0..=46)
+                };
+                let mut c = garbage(&mut rng, cfg);
+                c.take = true;
+                c.sum = rng.gen_range(1 - (1i64 << bits)..(1i64 << bits));
+                v.push(c);
+            }
+            // The last take's write cycle, still under this config.
+            let g = garbage(&mut rng, cfg);
+            v.push(g);
+        }
+        let g = garbage(&mut rng, v[0].cfg);
+        v.push(g);
+        // C_in arrives the cycle after its take.
+        for t in 1..v.len() {
+            if v[t - 1].take {
+                v[t].cin = match rng.gen_range(0..10) {
+                    0 => i16::MIN,
+                    1 => i16::MAX,
+                    2 => -1,
+                    _ => rng.gen(),
+                };
+            }
+        }
+        // Seed loads anywhere: idle cycles, take cycles, write cycles.
+        for c in v.iter_mut() {
+            c.seed_load = rng.gen_bool(0.015);
+        }
+        // Reference.
+        let mut lfsr = SpecLfsr::new(column_state(seed, 0));
+        let mut counts = [0usize; 3]; // writes, seed loads, loads during a write
+        for t in 1..v.len() {
+            if v[t - 1].take {
+                let (p, c) = (&v[t - 1], &v[t]);
+                let cfg = c.cfg;
+                let value = p.sum
+                    + if cfg.acc_init {
+                        cin_term(c.cin, &cfg.formats)
+                    } else {
+                        0
+                    };
+                let out = convert(value, cfg.formats.shift(), cfg.mode, lfsr.draw(), cfg.relu);
+                v[t].want = Some((p.addr, out as u16));
+                counts[0] += 1;
+            }
+            if v[t].seed_load {
+                lfsr = SpecLfsr::new(load_state(v[t].seed));
+                counts[1] += 1;
+                counts[2] += v[t].want.is_some() as usize;
+            }
+        }
+        (v, counts)
+    }
+
+    #[test]
+    fn output_stage_matches_spec() {
+        let seed = 0x5EED_0006u64;
+        println!("seed {seed:#x}");
+        let (cycles, counts) = schedule(seed, 120);
+        println!(
+            "{} cycles, {} writes, {} seed loads ({} in a write cycle)",
+            cycles.len(),
+            counts[0],
+            counts[1],
+            counts[2]
+        );
+        assert!(counts[1] >= 20 && counts[2] >= 5, "too few seed loads");
+        let max_time = cycles.len() as u64 * 10 + 100;
+        let mut uut = OutputStage::<6>::new(column_state(seed, 0));
+        uut.connect_all();
+        let mut sim = Simulation::new();
+        sim.add_clock(5, |x: &mut Box<OutputStage<6>>| {
+            x.clock.next = !x.clock.val()
+        });
+        sim.add_testbench(move |mut sim: Sim<OutputStage<6>>| {
+            let mut x = sim.init()?;
+            let mut writes = 0usize;
+            for (t, cy) in cycles.iter().enumerate() {
+                let cfg = cy.cfg;
+                x.take.next = cy.take;
+                x.sum.next = ((cy.sum as u64) & ((1 << 48) - 1)).into();
+                x.out_addr.next = cy.addr.into();
+                x.cin.next = (cy.cin as u16 as u64).into();
+                x.acc_init.next = cfg.acc_init;
+                x.align.next = (cfg.formats.cin_align() as u64).into();
+                x.shift.next = (cfg.formats.shift() as u64).into();
+                x.mode.next = (cfg.mode.code() as u64).into();
+                x.relu.next = cfg.relu;
+                x.seed_load.next = cy.seed_load;
+                x.seed0.next = (cy.seed[0] as u64).into();
+                x.seed1.next = (cy.seed[1] as u64).into();
+                x.seed2.next = (cy.seed[2] as u64).into();
+                x = sim.wait(1, x)?;
+                let we = x.write_enable.val();
+                let got = (
+                    x.write_address.val().to_u64(),
+                    x.write_data.val().to_u64() as u16,
+                );
+                let ok = match cy.want {
+                    None => !we,
+                    Some(w) => we && got == w,
+                };
+                if !ok {
+                    println!(
+                        "cycle {t}: write_enable {we} address {} data {:#06x}; expected {:?} \
+                         (formats {:?} acc_init {} {} relu {} cin {} seed_load {})",
+                        got.0,
+                        got.1,
+                        cy.want.map(|(a, d)| (a, format!("{d:#06x}"))),
+                        cfg.formats,
+                        cfg.acc_init,
+                        cfg.mode,
+                        cfg.relu,
+                        cy.cin,
+                        cy.seed_load
+                    );
+                    return sim.halt(x);
+                }
+                writes += we as usize;
+                wait_clock_true!(sim, clock, x);
+                wait_clock_false!(sim, clock, x);
+            }
+            sim_assert_eq!(sim, writes, counts[0], x);
+            sim.done(x)
+        });
+        sim.run(Box::new(uut), max_time).unwrap();
+    }
+}
