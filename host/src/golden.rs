@@ -191,9 +191,9 @@ impl GoldenDevice {
         let b = &self.buffers[Buffer::B as usize][g.b_base as usize..][..k * np];
         let products = self.kernel.gemm_i16(a, b, mp, k, np);
 
-        // The conversions in the device's order: it fixes every draw and,
-        // where C_in and the output overlap at different offsets, what each
-        // output reads (each reads its C_in, then writes its result).
+        // The conversions in the device's order: it fixes every draw. C_in
+        // and the output are the same region or disjoint (decode_gemm), so
+        // each output's read of its C_in sees the value before the GEMM.
         let shift = g.formats.shift();
         let c = &mut self.buffers[Buffer::C as usize];
         let (cin_base, out_base) = (g.cin_base as usize, g.out_base as usize);

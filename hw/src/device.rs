@@ -392,7 +392,11 @@ impl<const N: usize, const D: usize> Logic for Device<N, D> {
             | (self.a_end.val() > self.depth.val())
             | (self.b_end.val() > self.depth.val())
             | (self.out_end.val() > self.depth.val()))
-            | (self.g_acc_init.val() & (self.cin_end.val() > self.depth.val()))
+            | (self.g_acc_init.val()
+                & ((self.cin_end.val() > self.depth.val())
+                    | ((self.cin_base.val() != self.out_base.val())
+                        & (self.cin_base.val() < self.out_end.val())
+                        & (self.out_base.val() < self.cin_end.val()))))
         {
             self.gemm_status.next = self.st_bad_address.val();
         }

@@ -209,7 +209,8 @@ impl Counters {
 /// - B (K x Ncol) at `b_base + k * Np + j`, row-major;
 /// - C_in and out (Mp x Np) at `base + i * Np + j`, row-major.
 ///
-/// Bases are multiples of N. The whole padded tile grid is computed: rows
+/// Bases are multiples of N. C_in and the output regions are either the same
+/// or disjoint. The whole padded tile grid is computed: rows
 /// M..Mp and columns Ncol..Np of the output are written too.
 ///
 /// Order of work (it fixes every LFSR draw): tiles of N x N outputs, tile
@@ -295,6 +296,13 @@ pub fn decode_gemm(w: &[u32; GEMM_ARGS], n: u32, buffer_elems: u32) -> Result<Ge
         || !fits(g.out_base, mp * np)
         || (acc_init && !fits(g.cin_base, mp * np))
     {
+        return Err(Status::BadAddress);
+    }
+    // C_in and the output may coincide (an in-place update) or be apart; a
+    // partial overlap would make outputs read C_in that earlier outputs of
+    // the same GEMM have already overwritten, which depends on the timing.
+    let (cin, out) = (g.cin_base as u64, g.out_base as u64);
+    if acc_init && cin != out && cin < out + mp * np && out < cin + mp * np {
         return Err(Status::BadAddress);
     }
     Ok(g)
@@ -402,6 +410,18 @@ mod tests {
         assert_eq!(decode_gemm(&w, 8, 4096), Err(Status::BadAddress));
         let w = encode_gemm(&gemm());
         assert_eq!(decode_gemm(&w, 8, 512), Err(Status::BadAddress));
+        // C_in and output: the same region or disjoint, never in between.
+        let mut g = gemm();
+        g.out_base = g.cin_base + 16;
+        assert_eq!(
+            decode_gemm(&encode_gemm(&g), 8, 4096),
+            Err(Status::BadAddress)
+        );
+        g.out_base = g.cin_base;
+        assert_eq!(decode_gemm(&encode_gemm(&g), 8, 4096), Ok(g));
+        g.acc_init = false;
+        g.out_base = 16;
+        assert_eq!(decode_gemm(&encode_gemm(&g), 8, 4096), Ok(g));
         let mut w = encode_gemm(&gemm());
         w[0] &= 0xFFFF_0000;
         assert_eq!(decode_gemm(&w, 8, 4096), Err(Status::BadSize));

@@ -1,0 +1,142 @@
+//! The `srsa` program as a user runs it: exit codes, files written and the
+//! lines it prints.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn srsa(args: &[&str], cwd: &Path) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_srsa"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run srsa {args:?}: {e}"));
+    println!(
+        "$ srsa {}\n  exit {:?}\n  stdout: {}\n  stderr: {}",
+        args.join(" "),
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).trim_end(),
+        String::from_utf8_lossy(&out.stderr).trim_end()
+    );
+    out
+}
+
+/// A fresh, empty directory of this test's own; removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!("srsa-cli-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn verilog_writes_the_top_module() {
+    let dir = TempDir::new("verilog");
+    let out_dir = dir.0.join("out");
+    let o = srsa(
+        &["verilog", "--n", "4", "--out", out_dir.to_str().unwrap()],
+        &dir.0,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = std::fs::read_to_string(out_dir.join("top.v")).expect("top.v written");
+    assert!(v.contains("module top("), "top.v lacks `module top(`");
+    assert!(v.contains("endmodule"));
+}
+
+#[test]
+fn verilog_refuses_unsupported_sizes() {
+    let dir = TempDir::new("verilog5");
+    let o = srsa(&["verilog", "--n", "5", "--out", "x"], &dir.0);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    // Every supported size is named, whatever the wording.
+    let numbers: Vec<u64> = err
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    for n in srsa_sim::SIZES {
+        assert!(
+            numbers.contains(&(n as u64)),
+            "the message does not name size {n}: {err}"
+        );
+    }
+    assert!(
+        !dir.0.join("x").join("top.v").exists(),
+        "wrote a file anyway"
+    );
+}
+
+#[test]
+fn check_reports_bit_exact() {
+    let dir = TempDir::new("check");
+    let o = srsa(
+        &["check", "--n", "4", "--trials", "20", "--seed", "1"],
+        &dir.0,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let last = text.lines().last().unwrap_or("");
+    assert_eq!(last, "bit-exact: 20/20", "stdout:\n{text}");
+    assert!(text.contains("seed 1"), "the seed is not printed:\n{text}");
+}
+
+#[test]
+fn check_writes_a_vcd_trace() {
+    let dir = TempDir::new("vcd");
+    let vcd = dir.0.join("t.vcd");
+    let o = srsa(
+        &[
+            "check",
+            "--n",
+            "4",
+            "--vcd",
+            vcd.to_str().unwrap(),
+            "--vcd-window",
+            "0:500",
+            "--trials",
+            "2",
+            "--seed",
+            "3",
+        ],
+        &dir.0,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&vcd).expect("t.vcd written");
+    assert!(!text.is_empty(), "empty VCD");
+    assert!(text.contains("$enddefinitions"), "not a VCD header");
+    assert!(text.contains("#0"), "no time 0 in the trace");
+    assert_eq!(stdout(&o).lines().last(), Some("bit-exact: 2/2"));
+}
+
+#[test]
+fn unknown_flags_are_refused() {
+    let dir = TempDir::new("flags");
+    for args in [
+        &["check", "--bogus"][..],
+        &["verilog", "--n", "4", "--out", "o", "--frobnicate"],
+        &["no-such-command"],
+    ] {
+        let o = srsa(args, &dir.0);
+        assert!(!o.status.success(), "srsa {args:?} succeeded");
+        assert_eq!(o.status.code(), Some(2), "clap's usage error exit code");
+        let err = stderr(&o);
+        assert!(err.contains("error:") && err.contains("Usage"), "{err}");
+    }
+}
