@@ -43,12 +43,30 @@ fn random_matrix(rng: &mut StdRng, rows: usize, cols: usize) -> Array2<i16> {
 }
 
 fn opts() -> MatmulOpts {
+    let g = plain_gemm(1, 1, 1);
     MatmulOpts {
-        formats: Formats::uniform(12),
-        mode: Rounding::Stochastic,
+        formats: g.formats,
+        mode: g.mode,
         relu: false,
         a_transposed: false,
         b_transposed: false,
+    }
+}
+
+/// A GEMM on operands laid out at base 0, in the formats of `opts()`.
+fn plain_gemm(m: usize, k: usize, ncol: usize) -> Gemm {
+    Gemm {
+        m: m as u32,
+        k: k as u32,
+        ncol: ncol as u32,
+        mode: Rounding::Stochastic,
+        relu: false,
+        acc_init: false,
+        formats: Formats::uniform(12),
+        a_base: 0,
+        b_base: 0,
+        cin_base: 0,
+        out_base: 0,
     }
 }
 
@@ -69,19 +87,7 @@ pub fn run(args: &Args) -> Result<()> {
         let b = random_matrix(&mut rng, k, ncol);
         driver.matmul(a.view(), b.view(), None, &opts())?;
         // Rerun only the GEMM command on the loaded buffers.
-        let g = Gemm {
-            m: m as u32,
-            k: k as u32,
-            ncol: ncol as u32,
-            mode: Rounding::Stochastic,
-            relu: false,
-            acc_init: false,
-            formats: Formats::uniform(12),
-            a_base: 0,
-            b_base: 0,
-            cin_base: 0,
-            out_base: 0,
-        };
+        let g = plain_gemm(m, k, ncol);
         let mut rates = Vec::new();
         let mut per_gemm = 0;
         for _ in 0..args.runs {
@@ -157,19 +163,7 @@ pub fn run(args: &Args) -> Result<()> {
     let bb: Vec<i16> = (0..k * np).map(|_| rng.gen_range(-4096..4096)).collect();
     golden.write(Buffer::A, 0, &a_t)?;
     golden.write(Buffer::B, 0, &bb)?;
-    let g = Gemm {
-        m: mp as u32,
-        k: k as u32,
-        ncol: np as u32,
-        mode: Rounding::Stochastic,
-        relu: false,
-        acc_init: false,
-        formats: Formats::uniform(12),
-        a_base: 0,
-        b_base: 0,
-        cin_base: 0,
-        out_base: 0,
-    };
+    let g = plain_gemm(mp, k, np);
     let macs = (mp * k * np) as f64;
     let mut dev_rate = Vec::new();
     let mut kernel_rate = Vec::new();

@@ -66,9 +66,8 @@ fn random_gemm(rng: &mut StdRng, n: u32) -> Option<Gemm> {
         _ => base(rng, mp * np)?,
     };
     // The protocol rejects C_in partially overlapping the output.
-    let partial = out_base != cin_base
-        && cin_base < out_base + mp * np
-        && out_base < cin_base + mp * np;
+    let partial =
+        out_base != cin_base && cin_base < out_base + mp * np && out_base < cin_base + mp * np;
     Some(Gemm {
         m,
         k,
