@@ -25,10 +25,13 @@ deps:
 build: deps
 	$(CARGO) build --release --workspace
 
-# The main job. Until training lands (issue 3) it is the bit-exactness
-# check of the simulated device against the golden model.
+# The main job: train the default network (MLP 784-256-10, FL 14,
+# stochastic rounding) on the bundled MNIST subset on the simulated device,
+# with the f32 reference beside it.
+EPOCHS ?= 1
 run: build
-	$(SRSA) check --n $(N) --trials $(TRIALS)
+	@mkdir -p out
+	$(SRSA) train --device sim --n $(N) --epochs $(EPOCHS) --baseline --plot out/train.svg
 
 test: deps
 	$(CARGO) test --release --workspace

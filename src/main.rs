@@ -4,6 +4,8 @@
 mod bench;
 mod check;
 mod devices;
+mod plot;
+mod train_cmd;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -42,6 +44,9 @@ enum Command {
     Check(check::Args),
     /// Simulation speed, array efficiency and golden-model throughput.
     Bench(bench::Args),
+    /// Train a network on MNIST on the simulated device, the golden model
+    /// or the f32 reference.
+    Train(train_cmd::Args),
 }
 
 fn main() {
@@ -77,5 +82,6 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Check(args) => check::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Train(args) => train_cmd::run(&args),
     }
 }

@@ -334,21 +334,23 @@ fn gemm_commands(n: u32) -> Vec<Cmd> {
         );
     }
     for (what, f) in [
-        ("FL_a 16", fl(16, 8, 8, 8)),
-        ("FL_b 16", fl(8, 16, 8, 8)),
-        ("FL_c 16", fl(8, 8, 16, 8)),
-        ("FL_out 16", fl(8, 8, 8, 16)),
+        ("FL_a 32", fl(32, 8, 8, 8)),
+        ("FL_b 32", fl(8, 32, 8, 8)),
+        ("FL_c 32", fl(8, 8, 32, 8)),
+        ("FL_out 32", fl(8, 8, 8, 32)),
         ("FL_a 255", fl(255, 8, 8, 8)),
+        ("output shift 31", fl(16, 15, 0, 0)),
+        ("C_in align 31 with accumulate-init", fl(16, 15, 0, 15)),
         ("FL_out > FL_a + FL_b", fl(3, 4, 0, 8)),
         ("FL_c > FL_a + FL_b with accumulate-init", fl(3, 4, 8, 7)),
     ] {
         push_bad(what, with(&|g| g.formats = f), &none, BadFormat);
     }
     push_bad(
-        "FL_c 16 without accumulate-init",
+        "FL_c 32 without accumulate-init",
         with(&|g| {
             g.acc_init = false;
-            g.formats = fl(8, 8, 16, 8)
+            g.formats = fl(8, 8, 32, 8)
         }),
         &none,
         BadFormat,
@@ -410,10 +412,10 @@ fn gemm_commands(n: u32) -> Vec<Cmd> {
         BadFormat,
     );
     push_bad(
-        "M = 0 and FL 16",
+        "M = 0 and FL 32",
         with(&|g| {
             g.m = 0;
-            g.formats = fl(16, 8, 8, 8)
+            g.formats = fl(32, 8, 8, 8)
         }),
         &none,
         BadSize,
@@ -428,9 +430,9 @@ fn gemm_commands(n: u32) -> Vec<Cmd> {
         BadSize,
     );
     push_bad(
-        "FL 16 and a misaligned base",
+        "FL 32 and a misaligned base",
         with(&|g| {
-            g.formats = fl(8, 8, 8, 16);
+            g.formats = fl(8, 8, 8, 32);
             g.b_base = 1
         }),
         &none,

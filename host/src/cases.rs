@@ -4,7 +4,7 @@
 use crate::driver::{Driver, DriverError, MatmulOpts};
 use ndarray::Array2;
 use rand::Rng;
-use srsa_spec::numerics::{Formats, Rounding, MAX_FL};
+use srsa_spec::numerics::{Formats, Rounding, MAX_FL, MAX_SHIFT};
 use srsa_spec::protocol::{pad, Buffer, Identity, Link};
 
 /// One GEMM to run on a device.
@@ -104,10 +104,15 @@ pub fn random_case(rng: &mut impl Rng, id: &Identity) -> Case {
     } else {
         rng.gen_range(1..=kmax)
     };
-    let fl_a = rng.gen_range(0..=MAX_FL);
-    let fl_b = rng.gen_range(0..=MAX_FL);
-    let fl_out = rng.gen_range(0..=(fl_a + fl_b).min(MAX_FL));
-    let fl_c = rng.gen_range(0..=(fl_a + fl_b).min(MAX_FL));
+    // Mostly the classic <IL, FL> range, sometimes the wide formats
+    // (FL > 15) that scaled gradients and learning-rate shifts use.
+    let top = if rng.gen_bool(0.3) { MAX_FL } else { 15 };
+    let fl_a = rng.gen_range(0..=top);
+    let fl_b = rng.gen_range(0..=top);
+    let fl_ab = fl_a + fl_b;
+    let lowest = fl_ab.saturating_sub(MAX_SHIFT as u8);
+    let fl_out = rng.gen_range(lowest..=fl_ab.min(top));
+    let fl_c = rng.gen_range(lowest..=fl_ab.min(top));
     let opts = MatmulOpts {
         formats: Formats {
             fl_a,

@@ -138,6 +138,17 @@ impl<L: Link> Driver<L> {
         self.identity.rows
     }
 
+    /// The link's name ("sim", "golden", ...).
+    pub fn link_name(&self) -> String {
+        self.link.name()
+    }
+
+    /// The largest K a [`Driver::matmul`] accepts: one N-row slice of A
+    /// must fit a buffer, and K must fit the GEMM's field.
+    pub fn max_k(&self) -> usize {
+        (self.identity.buffer_elems as usize / self.n() as usize).min(MAX_K as usize)
+    }
+
     pub fn link_mut(&mut self) -> &mut L {
         &mut self.link
     }

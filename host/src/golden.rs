@@ -416,7 +416,7 @@ mod tests {
             ),
             (
                 gemm_words(&Gemm {
-                    formats: Formats::uniform(16),
+                    formats: Formats::uniform(32),
                     ..good
                 }),
                 Status::BadFormat,

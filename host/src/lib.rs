@@ -14,3 +14,5 @@ pub mod driver;
 pub mod golden;
 pub mod kernel;
 pub mod lockstep;
+pub mod mnist;
+pub mod train;

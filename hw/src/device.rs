@@ -17,6 +17,7 @@ use crate::output_stage::OutputStage;
 use rust_hdl::prelude::*;
 use rust_hdl::widgets::ramrom::ram::RAM;
 use srsa_spec::lfsr::{column_state, POWER_UP_SEED};
+use srsa_spec::numerics::MAX_SHIFT;
 use srsa_spec::protocol::{op, Status, MAGIC, VERSION};
 
 #[derive(Copy, Clone, PartialEq, Debug, LogicState)]
@@ -159,6 +160,7 @@ pub struct Device<const N: usize, const D: usize> {
     st_bad_address: Constant<Bits<8>>,
     st_bad_size: Constant<Bits<8>>,
     st_bad_format: Constant<Bits<8>>,
+    max_shift: Constant<Bits<16>>,
     st_bad_column: Constant<Bits<8>>,
     op_identify: Constant<Bits<8>>,
     op_write: Constant<Bits<8>>,
@@ -293,6 +295,7 @@ impl<const N: usize, const D: usize> Default for Device<N, D> {
             st_bad_address: Constant::new((Status::BadAddress as u64).into()),
             st_bad_size: Constant::new((Status::BadSize as u64).into()),
             st_bad_format: Constant::new((Status::BadFormat as u64).into()),
+            max_shift: Constant::new((MAX_SHIFT as u64).into()),
             st_bad_column: Constant::new((Status::BadColumn as u64).into()),
             op_identify: Constant::new((op::IDENTIFY as u64).into()),
             op_write: Constant::new((op::WRITE as u64).into()),
@@ -400,12 +403,15 @@ impl<const N: usize, const D: usize> Logic for Device<N, D> {
         {
             self.gemm_status.next = self.st_bad_address.val();
         }
-        if (self.fl_a.val() > 15)
-            | (self.fl_b.val() > 15)
-            | (self.fl_c.val() > 15)
-            | (self.fl_out.val() > 15)
+        if (self.fl_a.val() > 31)
+            | (self.fl_b.val() > 31)
+            | (self.fl_c.val() > 31)
+            | (self.fl_out.val() > 31)
             | (self.fl_out.val() > self.fl_ab.val())
-            | (self.g_acc_init.val() & (self.fl_c.val() > self.fl_ab.val()))
+            | (self.fl_ab.val() > self.fl_out.val() + self.max_shift.val())
+            | (self.g_acc_init.val()
+                & ((self.fl_c.val() > self.fl_ab.val())
+                    | (self.fl_ab.val() > self.fl_c.val() + self.max_shift.val())))
         {
             self.gemm_status.next = self.st_bad_format.val();
         }

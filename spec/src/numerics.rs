@@ -11,9 +11,14 @@ use std::fmt;
 pub const WL: u32 = 16;
 /// Accumulator width (a DSP48's P register).
 pub const ACC_BITS: u32 = 48;
-/// Largest fractional length a format may have.
-pub const MAX_FL: u8 = 15;
-/// Width of one LFSR draw: the widest shift that can occur is 2 * MAX_FL.
+/// Largest fractional length a format may have. A word with FL > 15 holds
+/// only values below 1 in magnitude (a negative integer length), which is
+/// what scaled gradients and learning-rate shifts need.
+pub const MAX_FL: u8 = 31;
+/// Largest right shift to the output, and largest left shift aligning C_in:
+/// both stay within one LFSR draw and keep the 48-bit sum from wrapping.
+pub const MAX_SHIFT: u32 = 30;
+/// Width of one LFSR draw: covers every shift up to [`MAX_SHIFT`].
 pub const DRAW_BITS: u32 = 32;
 
 pub const WORD_MIN: i64 = -(1 << (WL - 1));
@@ -100,6 +105,11 @@ pub enum FormatError {
         fl_ab: u8,
         fl_c: u8,
     },
+    /// FL_a + FL_b - FL_out, or with C_in FL_a + FL_b - FL_c, exceeds
+    /// [`MAX_SHIFT`].
+    ShiftTooLarge {
+        shift: u32,
+    },
 }
 
 impl fmt::Display for FormatError {
@@ -114,6 +124,9 @@ impl fmt::Display for FormatError {
                 f,
                 "accumulate-init FL {fl_c} is finer than the product's FL {fl_ab}"
             ),
+            FormatError::ShiftTooLarge { shift } => {
+                write!(f, "a shift of {shift} bits exceeds {MAX_SHIFT}")
+            }
         }
     }
 }
@@ -148,6 +161,14 @@ impl Formats {
                 fl_c: self.fl_c,
             });
         }
+        let widest = if with_cin {
+            self.shift().max(self.cin_align())
+        } else {
+            self.shift()
+        };
+        if widest > MAX_SHIFT {
+            return Err(FormatError::ShiftTooLarge { shift: widest });
+        }
         Ok(())
     }
 
@@ -178,7 +199,7 @@ pub fn cin_term(c_in: i16, f: &Formats) -> i64 {
 /// bits are used, and only in stochastic mode. `relu` clamps negative results
 /// to zero after saturation.
 pub fn convert(acc: i64, shift: u32, mode: Rounding, draw: u32, relu: bool) -> i16 {
-    debug_assert!(shift <= 2 * MAX_FL as u32);
+    debug_assert!(shift <= MAX_SHIFT);
     let offset: i64 = match mode {
         Rounding::Truncate => 0,
         // A tie (exactly half) stays below: round half down.
@@ -271,7 +292,38 @@ mod tests {
             f.validate(false),
             Err(FormatError::NegativeShift { .. })
         ));
-        assert!(Formats::uniform(16).validate(false).is_err());
+        assert!(Formats::uniform(30).validate(true).is_ok());
+        assert!(Formats::uniform(31).validate(false).is_err());
+        assert!(Formats::uniform(32).validate(false).is_err());
+        // A learning-rate shift: FL_b 24 is fine while every shift fits.
+        let f = Formats {
+            fl_a: 14,
+            fl_b: 24,
+            fl_c: 14,
+            fl_out: 14,
+        };
+        assert!(f.validate(true).is_ok());
+        let f = Formats {
+            fl_a: 16,
+            fl_b: 15,
+            fl_c: 15,
+            fl_out: 0,
+        };
+        assert_eq!(
+            f.validate(false),
+            Err(FormatError::ShiftTooLarge { shift: 31 })
+        );
+        let f = Formats {
+            fl_a: 16,
+            fl_b: 15,
+            fl_c: 0,
+            fl_out: 15,
+        };
+        assert!(f.validate(false).is_ok());
+        assert_eq!(
+            f.validate(true),
+            Err(FormatError::ShiftTooLarge { shift: 31 })
+        );
     }
 
     #[test]

@@ -1,0 +1,343 @@
+//! Where a network's matrix products run: a fixed-point SRSA device behind
+//! the driver (simulated RTL or golden model), or an f32 reference.
+//!
+//! The trainer is written once against [`Backend`]; a backend decides the
+//! element type (raw 16-bit words or f32) and how each product is rounded.
+
+use crate::driver::{Driver, DriverError, MatmulOpts};
+use ndarray::{Array2, ArrayView2, Zip};
+use srsa_spec::lfsr::{column_state, Lfsr};
+use srsa_spec::numerics::{quantize, value, Formats, Rounding, WORD_MAX, WORD_MIN};
+use srsa_spec::protocol::{Counters, Link, MAX_K};
+
+/// What a tensor holds: a raw fixed-point word or a real number.
+pub trait Element: Copy + Default + PartialOrd + Send + Sync + std::fmt::Debug + 'static {
+    /// Its name in checkpoints.
+    const NAME: &'static str;
+    const BYTES: usize;
+    fn put_le(self, out: &mut Vec<u8>);
+    fn get_le(b: &[u8]) -> Self;
+    /// +1 at the format's largest value, -1 at its smallest, else 0.
+    fn saturation(self) -> i8 {
+        0
+    }
+}
+
+impl Element for i16 {
+    const NAME: &'static str = "i16";
+    const BYTES: usize = 2;
+    fn put_le(self, out: &mut Vec<u8>) {
+        out.extend(self.to_le_bytes());
+    }
+    fn get_le(b: &[u8]) -> Self {
+        i16::from_le_bytes([b[0], b[1]])
+    }
+    fn saturation(self) -> i8 {
+        match self {
+            i16::MAX => 1,
+            i16::MIN => -1,
+            _ => 0,
+        }
+    }
+}
+
+impl Element for f32 {
+    const NAME: &'static str = "f32";
+    const BYTES: usize = 4;
+    fn put_le(self, out: &mut Vec<u8>) {
+        out.extend(self.to_le_bytes());
+    }
+    fn get_le(b: &[u8]) -> Self {
+        f32::from_le_bytes([b[0], b[1], b[2], b[3]])
+    }
+}
+
+/// One product `out = round(c_in + 2^-shift * a x b)`, with the fractional
+/// lengths of each operand (ignored by the float backend, which computes the
+/// same expression in f32).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Product {
+    pub fl_a: u8,
+    pub fl_b: u8,
+    pub fl_c: u8,
+    pub fl_out: u8,
+    /// Extra right shift of the product: the learning rate as a power of two.
+    pub shift: u8,
+    pub relu: bool,
+    /// The `a` given is A^T.
+    pub a_transposed: bool,
+    /// The `b` given is B^T.
+    pub b_transposed: bool,
+}
+
+impl Product {
+    pub fn new(fl_a: u8, fl_b: u8, fl_out: u8) -> Product {
+        Product {
+            fl_a,
+            fl_b,
+            fl_c: fl_out,
+            fl_out,
+            shift: 0,
+            relu: false,
+            a_transposed: false,
+            b_transposed: false,
+        }
+    }
+
+    /// The device formats: the shift folds into B's fractional length.
+    pub fn formats(&self) -> Formats {
+        Formats {
+            fl_a: self.fl_a,
+            fl_b: self.fl_b + self.shift,
+            fl_c: self.fl_c,
+            fl_out: self.fl_out,
+        }
+    }
+}
+
+/// How the host turns a real number into an element.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostRounding {
+    /// Round to nearest, for data (pixels).
+    Nearest,
+    /// The run's rounding mode, for values the host computes (the loss
+    /// gradient), so that host and device round alike.
+    RunMode,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error(transparent)]
+    Driver(#[from] DriverError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub trait Backend {
+    type E: Element;
+    /// A short description for logs ("golden 8x8, stochastic").
+    fn describe(&self) -> String;
+    fn product(
+        &mut self,
+        a: ArrayView2<Self::E>,
+        b: ArrayView2<Self::E>,
+        cin: Option<ArrayView2<Self::E>>,
+        p: &Product,
+    ) -> Result<Array2<Self::E>, BackendError>;
+    fn encode(&mut self, x: ArrayView2<f32>, fl: u8, how: HostRounding) -> Array2<Self::E>;
+    fn decode(&self, x: ArrayView2<Self::E>, fl: u8) -> Array2<f32>;
+    /// The element holding exactly 1.0 in format `fl` (used with FL 0).
+    fn one(&self) -> Self::E;
+    /// The largest K one product may have.
+    fn max_k(&self) -> usize;
+    /// Restarts every random stream (device LFSRs and the host's) from
+    /// `seed`, so a run can resume at an epoch boundary bit for bit.
+    fn reseed(&mut self, seed: u64) -> Result<(), BackendError>;
+    /// The device's counters, where there is a device.
+    fn counters(&mut self) -> Result<Option<Counters>, BackendError>;
+    /// MACs per cycle the device can do (rows x columns), where there is one.
+    fn macs_per_cycle(&self) -> Option<u64>;
+}
+
+/// A fixed-point SRSA device behind the driver.
+pub struct Fixed<L: Link> {
+    driver: Driver<L>,
+    mode: Rounding,
+    host_rng: Lfsr,
+}
+
+/// The host's own random stream sits at a column index no device has.
+const HOST_STREAM: usize = 1 << 20;
+
+impl<L: Link> Fixed<L> {
+    pub fn new(driver: Driver<L>, mode: Rounding) -> Fixed<L> {
+        Fixed {
+            driver,
+            mode,
+            host_rng: Lfsr::new(column_state(0, HOST_STREAM)),
+        }
+    }
+
+    pub fn driver_mut(&mut self) -> &mut Driver<L> {
+        &mut self.driver
+    }
+
+    pub fn into_driver(self) -> Driver<L> {
+        self.driver
+    }
+}
+
+impl<L: Link> Backend for Fixed<L> {
+    type E = i16;
+
+    fn describe(&self) -> String {
+        let id = self.driver.identity();
+        format!(
+            "{} {}x{}, {}",
+            self.driver.link_name(),
+            id.rows,
+            id.cols,
+            self.mode
+        )
+    }
+
+    fn product(
+        &mut self,
+        a: ArrayView2<i16>,
+        b: ArrayView2<i16>,
+        cin: Option<ArrayView2<i16>>,
+        p: &Product,
+    ) -> Result<Array2<i16>, BackendError> {
+        let opts = MatmulOpts {
+            formats: p.formats(),
+            mode: self.mode,
+            relu: p.relu,
+            a_transposed: p.a_transposed,
+            b_transposed: p.b_transposed,
+        };
+        Ok(self.driver.matmul(a, b, cin, &opts)?)
+    }
+
+    fn encode(&mut self, x: ArrayView2<f32>, fl: u8, how: HostRounding) -> Array2<i16> {
+        let mode = match how {
+            HostRounding::Nearest => Rounding::Nearest,
+            HostRounding::RunMode => self.mode,
+        };
+        let scale = (1u64 << fl) as f64;
+        x.map(|&v| match mode {
+            Rounding::Nearest => quantize(v as f64, fl),
+            Rounding::Truncate => saturate((v as f64 * scale).floor()),
+            Rounding::Stochastic => {
+                let u = self.host_rng.draw() as f64 / 4294967296.0;
+                saturate((v as f64 * scale + u).floor())
+            }
+        })
+    }
+
+    fn decode(&self, x: ArrayView2<i16>, fl: u8) -> Array2<f32> {
+        x.map(|&r| value(r, fl) as f32)
+    }
+
+    fn one(&self) -> i16 {
+        1
+    }
+
+    fn max_k(&self) -> usize {
+        self.driver.max_k().min(MAX_K as usize)
+    }
+
+    fn reseed(&mut self, seed: u64) -> Result<(), BackendError> {
+        self.driver.seed(seed)?;
+        self.host_rng = Lfsr::new(column_state(seed, HOST_STREAM));
+        Ok(())
+    }
+
+    fn counters(&mut self) -> Result<Option<Counters>, BackendError> {
+        Ok(Some(self.driver.counters()?))
+    }
+
+    fn macs_per_cycle(&self) -> Option<u64> {
+        let id = self.driver.identity();
+        Some(id.rows as u64 * id.cols as u64)
+    }
+}
+
+fn saturate(x: f64) -> i16 {
+    x.clamp(WORD_MIN as f64, WORD_MAX as f64) as i16
+}
+
+/// The f32 reference: the same products, unrounded.
+#[derive(Default)]
+pub struct Float;
+
+impl Backend for Float {
+    type E = f32;
+
+    fn describe(&self) -> String {
+        "float (f32 reference)".into()
+    }
+
+    fn product(
+        &mut self,
+        a: ArrayView2<f32>,
+        b: ArrayView2<f32>,
+        cin: Option<ArrayView2<f32>>,
+        p: &Product,
+    ) -> Result<Array2<f32>, BackendError> {
+        let a = if p.a_transposed { a.reversed_axes() } else { a };
+        let b = if p.b_transposed { b.reversed_axes() } else { b };
+        if a.ncols() != b.nrows() {
+            return Err(BackendError::Invalid(format!(
+                "A is {:?} but B is {:?}",
+                a.dim(),
+                b.dim()
+            )));
+        }
+        let mut out = a.dot(&b);
+        let scale = 1.0 / (1u64 << p.shift) as f32;
+        if p.shift > 0 {
+            out.mapv_inplace(|v| v * scale);
+        }
+        if let Some(c) = cin {
+            if c.dim() != out.dim() {
+                return Err(BackendError::Invalid(format!(
+                    "C_in is {:?}, the product is {:?}",
+                    c.dim(),
+                    out.dim()
+                )));
+            }
+            out += &c;
+        }
+        if p.relu {
+            out.mapv_inplace(|v| v.max(0.0));
+        }
+        Ok(out)
+    }
+
+    fn encode(&mut self, x: ArrayView2<f32>, _fl: u8, _how: HostRounding) -> Array2<f32> {
+        x.to_owned()
+    }
+
+    fn decode(&self, x: ArrayView2<f32>, _fl: u8) -> Array2<f32> {
+        x.to_owned()
+    }
+
+    fn one(&self) -> f32 {
+        1.0
+    }
+
+    fn max_k(&self) -> usize {
+        usize::MAX
+    }
+
+    fn reseed(&mut self, _seed: u64) -> Result<(), BackendError> {
+        Ok(())
+    }
+
+    fn counters(&mut self) -> Result<Option<Counters>, BackendError> {
+        Ok(None)
+    }
+
+    fn macs_per_cycle(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// The derivative of a layer's output function, applied on the host (the
+/// device has no mask) to `g`, the descent direction at the output `y`:
+/// zero where ReLU clipped (`y <= 0`), and at a saturated output zero for
+/// the part that would push further out of range (the clamp is flat there)
+/// while a push back into range passes.
+pub fn output_mask<E: Element>(g: &mut Array2<E>, y: ArrayView2<E>, relu: bool) {
+    let zero = E::default();
+    Zip::from(g).and(y).for_each(|g, &y| {
+        let out_of_range = match y.saturation() {
+            1 => *g > zero,
+            -1 => *g < zero,
+            _ => false,
+        };
+        if (relu && y <= zero) || out_of_range {
+            *g = zero;
+        }
+    });
+}

@@ -1,0 +1,339 @@
+//! The layers a network is made of. Every multiply runs as a device
+//! product; the host does only what the device cannot: the ReLU derivative
+//! mask, pooling and the reshaping of convolutions (see `docs/TRAINING.md`).
+
+use super::backend::{output_mask, Backend, BackendError, Element, Product};
+use super::im2col::{flip_kernel, im2col, Map};
+use super::pool;
+use ndarray::{s, Array2, ArrayView2};
+
+/// The fractional lengths of the three kinds of tensor (all 16-bit words).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TensorFormats {
+    pub weights: u8,
+    pub activations: u8,
+    pub gradients: u8,
+}
+
+impl TensorFormats {
+    pub fn uniform(fl: u8) -> TensorFormats {
+        TensorFormats {
+            weights: fl,
+            activations: fl,
+            gradients: fl,
+        }
+    }
+
+    /// Every product a training step issues, to check the formats up front.
+    pub fn products(&self, shift: u8) -> Vec<(&'static str, Product, bool)> {
+        let f = self;
+        vec![
+            (
+                "forward (activations x weights + bias)",
+                Product::new(f.activations, f.weights, f.activations),
+                true,
+            ),
+            (
+                "input gradient (gradients x weights)",
+                Product::new(f.gradients, f.weights, f.gradients),
+                false,
+            ),
+            (
+                "weight update (weights + activations x gradients x learning rate)",
+                Product {
+                    shift,
+                    ..Product::new(f.activations, f.gradients, f.weights)
+                },
+                true,
+            ),
+            (
+                "bias update (bias + gradients x learning rate)",
+                Product {
+                    shift,
+                    ..Product::new(0, f.gradients, f.weights)
+                },
+                true,
+            ),
+        ]
+    }
+}
+
+/// Trainable parameters: `w` is fan-in x outputs, `b` is 1 x outputs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Params<E> {
+    pub w: Array2<E>,
+    pub b: Array2<E>,
+}
+
+/// A fully connected layer, optionally followed by ReLU.
+pub struct Dense<E> {
+    pub params: Params<E>,
+    pub relu: bool,
+    input: Option<Array2<E>>,
+    output: Option<Array2<E>>,
+}
+
+/// A valid (unpadded) k x k convolution, stride 1, optionally with ReLU.
+pub struct Conv<E> {
+    pub params: Params<E>,
+    pub relu: bool,
+    pub input: Map,
+    pub k: usize,
+    cols: Option<Array2<E>>,
+    output: Option<Array2<E>>,
+}
+
+/// 2 x 2 max-pooling.
+pub struct MaxPool {
+    pub input: Map,
+    arg: Vec<u32>,
+}
+
+pub enum Layer<E> {
+    Dense(Dense<E>),
+    Conv(Conv<E>),
+    Pool(MaxPool),
+}
+
+impl<E: Element> Dense<E> {
+    pub fn new(params: Params<E>, relu: bool) -> Self {
+        Dense {
+            params,
+            relu,
+            input: None,
+            output: None,
+        }
+    }
+}
+
+impl<E: Element> Conv<E> {
+    pub fn new(params: Params<E>, relu: bool, input: Map, k: usize) -> Self {
+        Conv {
+            params,
+            relu,
+            input,
+            k,
+            cols: None,
+            output: None,
+        }
+    }
+
+    pub fn output_map(&self) -> Map {
+        Map {
+            h: self.input.h + 1 - self.k,
+            w: self.input.w + 1 - self.k,
+            c: self.params.w.ncols(),
+        }
+    }
+}
+
+impl MaxPool {
+    pub fn new(input: Map) -> MaxPool {
+        MaxPool { input, arg: vec![] }
+    }
+}
+
+/// `x . w + b`, the bias entering as the device's C_in (exact, no extra
+/// rounding), ReLU on the device.
+fn affine<B: Backend>(
+    be: &mut B,
+    x: ArrayView2<B::E>,
+    p: &Params<B::E>,
+    relu: bool,
+    f: &TensorFormats,
+) -> Result<Array2<B::E>, BackendError> {
+    let bias =
+        p.b.broadcast((x.nrows(), p.b.ncols()))
+            .expect("1 x n broadcasts");
+    be.product(
+        x,
+        p.w.view(),
+        Some(bias),
+        &Product {
+            fl_c: f.weights,
+            relu,
+            ..Product::new(f.activations, f.weights, f.activations)
+        },
+    )
+}
+
+/// `W <- W + 2^-shift x^T g` and `b <- b + 2^-shift 1^T g`, each output
+/// rounded once into the weight format. Rows (the K of these products) are
+/// split where K would exceed the device's limit; each part is then an
+/// update of its own.
+fn update<B: Backend>(
+    be: &mut B,
+    p: &mut Params<B::E>,
+    x: ArrayView2<B::E>,
+    g: ArrayView2<B::E>,
+    f: &TensorFormats,
+    shift: u8,
+) -> Result<(), BackendError> {
+    let rows = x.nrows();
+    let step = be.max_k().min(rows).max(1);
+    for r0 in (0..rows).step_by(step) {
+        let r1 = (r0 + step).min(rows);
+        let xs = x.slice(s![r0..r1, ..]);
+        let gs = g.slice(s![r0..r1, ..]);
+        p.w = be.product(
+            xs,
+            gs,
+            Some(p.w.view()),
+            &Product {
+                shift,
+                a_transposed: true,
+                ..Product::new(f.activations, f.gradients, f.weights)
+            },
+        )?;
+        let ones = Array2::from_elem((1, r1 - r0), be.one());
+        p.b = be.product(
+            ones.view(),
+            gs,
+            Some(p.b.view()),
+            &Product {
+                shift,
+                ..Product::new(0, f.gradients, f.weights)
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// The gradient with respect to the layer's input: `g . w^T` for a dense
+/// layer (`transposed`), padded output-gradient windows times the flipped
+/// kernel for a convolution.
+fn input_gradient<B: Backend>(
+    be: &mut B,
+    g: ArrayView2<B::E>,
+    w: ArrayView2<B::E>,
+    transposed: bool,
+    f: &TensorFormats,
+) -> Result<Array2<B::E>, BackendError> {
+    be.product(
+        g,
+        w,
+        None,
+        &Product {
+            b_transposed: transposed,
+            ..Product::new(f.gradients, f.weights, f.gradients)
+        },
+    )
+}
+
+impl<E: Element> Layer<E> {
+    /// Runs the layer; with `keep`, remembers what the backward pass needs.
+    pub fn forward<B: Backend<E = E>>(
+        &mut self,
+        be: &mut B,
+        x: Array2<E>,
+        f: &TensorFormats,
+        keep: bool,
+    ) -> Result<Array2<E>, BackendError> {
+        match self {
+            Layer::Dense(d) => {
+                let y = affine(be, x.view(), &d.params, d.relu, f)?;
+                if keep {
+                    d.input = Some(x);
+                    d.output = Some(y.clone());
+                }
+                Ok(y)
+            }
+            Layer::Conv(c) => {
+                let batch = x.nrows();
+                let cols = im2col(x.view(), c.input, c.k, 0);
+                let y = affine(be, cols.view(), &c.params, c.relu, f)?;
+                let per = c.output_map().len();
+                let y = y
+                    .into_shape_with_order((batch, per))
+                    .expect("(batch * oh * ow) x f is batch x (oh * ow * f)");
+                if keep {
+                    c.cols = Some(cols);
+                    c.output = Some(y.clone());
+                }
+                Ok(y)
+            }
+            Layer::Pool(p) => {
+                let (y, arg) = pool::forward(x.view(), p.input);
+                if keep {
+                    p.arg = arg;
+                }
+                Ok(y)
+            }
+        }
+    }
+
+    /// Takes the gradient with respect to the layer's output, updates the
+    /// parameters, and returns the gradient with respect to its input when
+    /// `need_input` (the first layer has no use for it).
+    pub fn backward<B: Backend<E = E>>(
+        &mut self,
+        be: &mut B,
+        mut g: Array2<E>,
+        f: &TensorFormats,
+        shift: u8,
+        need_input: bool,
+    ) -> Result<Option<Array2<E>>, BackendError> {
+        match self {
+            Layer::Dense(d) => {
+                let (x, y) = match (d.input.take(), d.output.take()) {
+                    (Some(x), Some(y)) => (x, y),
+                    _ => return Err(missing_forward()),
+                };
+                output_mask(&mut g, y.view(), d.relu);
+                let dx = if need_input {
+                    Some(input_gradient(be, g.view(), d.params.w.view(), true, f)?)
+                } else {
+                    None
+                };
+                update(be, &mut d.params, x.view(), g.view(), f, shift)?;
+                Ok(dx)
+            }
+            Layer::Conv(c) => {
+                let (cols, y) = match (c.cols.take(), c.output.take()) {
+                    (Some(cols), Some(y)) => (cols, y),
+                    _ => return Err(missing_forward()),
+                };
+                output_mask(&mut g, y.view(), c.relu);
+                let batch = g.nrows();
+                let om = c.output_map();
+                let dx = if need_input {
+                    let gcols = im2col(g.view(), om, c.k, c.k - 1);
+                    let wf = flip_kernel(c.params.w.view(), c.k, c.input.c);
+                    let dx = input_gradient(be, gcols.view(), wf.view(), false, f)?;
+                    Some(
+                        dx.into_shape_with_order((batch, c.input.len()))
+                            .expect("(batch * h * w) x c is batch x (h * w * c)"),
+                    )
+                } else {
+                    None
+                };
+                let g2 = g
+                    .into_shape_with_order((batch * om.h * om.w, om.c))
+                    .expect("batch x (oh * ow * f) is (batch * oh * ow) x f");
+                update(be, &mut c.params, cols.view(), g2.view(), f, shift)?;
+                Ok(dx)
+            }
+            Layer::Pool(p) => Ok(Some(pool::backward(g.view(), &p.arg, p.input))),
+        }
+    }
+
+    pub fn params(&self) -> Option<&Params<E>> {
+        match self {
+            Layer::Dense(d) => Some(&d.params),
+            Layer::Conv(c) => Some(&c.params),
+            Layer::Pool(_) => None,
+        }
+    }
+
+    pub fn params_mut(&mut self) -> Option<&mut Params<E>> {
+        match self {
+            Layer::Dense(d) => Some(&mut d.params),
+            Layer::Conv(c) => Some(&mut c.params),
+            Layer::Pool(_) => None,
+        }
+    }
+}
+
+fn missing_forward() -> BackendError {
+    BackendError::Invalid("backward pass without a training forward pass".into())
+}

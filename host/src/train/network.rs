@@ -1,0 +1,211 @@
+//! The networks: a multi-layer perceptron of any widths and the MNIST CNN of
+//! Gupta et al. (conv 5x5x8, pool, conv 5x5x16, pool, FC 128, FC 10).
+
+use super::backend::{Backend, BackendError, Element, HostRounding};
+use super::im2col::Map;
+use super::layers::{Conv, Dense, Layer, MaxPool, Params, TensorFormats};
+use ndarray::Array2;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::fmt;
+
+pub const INPUTS: usize = 28 * 28;
+pub const CLASSES: usize = 10;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Arch {
+    /// 784 inputs, these hidden ReLU layers, 10 outputs.
+    Mlp { hidden: Vec<usize> },
+    /// The paper's MNIST CNN.
+    Cnn,
+}
+
+impl Arch {
+    pub fn mlp(hidden: &[usize]) -> Arch {
+        Arch::Mlp {
+            hidden: hidden.to_vec(),
+        }
+    }
+
+    /// The layer plan: (kind, fan-in, outputs) for every trainable layer.
+    fn build<E: Element>(&self, mut param: impl FnMut(usize, usize) -> Params<E>) -> Vec<Layer<E>> {
+        match self {
+            Arch::Mlp { hidden } => {
+                let mut widths = vec![INPUTS];
+                widths.extend(hidden);
+                widths.push(CLASSES);
+                let last = widths.len() - 2;
+                (0..=last)
+                    .map(|i| Layer::Dense(Dense::new(param(widths[i], widths[i + 1]), i < last)))
+                    .collect()
+            }
+            Arch::Cnn => {
+                let m0 = Map { h: 28, w: 28, c: 1 };
+                let c1 = Conv::new(param(25, 8), true, m0, 5);
+                let m1 = c1.output_map();
+                let p1 = MaxPool::new(m1);
+                let m2 = Map {
+                    h: m1.h / 2,
+                    w: m1.w / 2,
+                    c: m1.c,
+                };
+                let c2 = Conv::new(param(25 * 8, 16), true, m2, 5);
+                let m3 = c2.output_map();
+                let p2 = MaxPool::new(m3);
+                let flat = (m3.h / 2) * (m3.w / 2) * m3.c;
+                vec![
+                    Layer::Conv(c1),
+                    Layer::Pool(p1),
+                    Layer::Conv(c2),
+                    Layer::Pool(p2),
+                    Layer::Dense(Dense::new(param(flat, 128), true)),
+                    Layer::Dense(Dense::new(param(128, CLASSES), false)),
+                ]
+            }
+        }
+    }
+}
+
+impl fmt::Display for Arch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Arch::Mlp { hidden } => {
+                write!(f, "mlp:{INPUTS}")?;
+                for h in hidden {
+                    write!(f, "-{h}")?;
+                }
+                write!(f, "-{CLASSES}")
+            }
+            Arch::Cnn => f.write_str("cnn"),
+        }
+    }
+}
+
+impl std::str::FromStr for Arch {
+    type Err = String;
+    /// `cnn`, `mlp` (784-256-10) or `mlp:784-H1-...-10`.
+    fn from_str(s: &str) -> Result<Arch, String> {
+        match s {
+            "cnn" => return Ok(Arch::Cnn),
+            "mlp" => return Ok(Arch::mlp(&[256])),
+            _ => {}
+        }
+        let bad = || format!("bad network '{s}': expected cnn, mlp or mlp:784-H-...-10");
+        let widths = s.strip_prefix("mlp:").ok_or_else(bad)?;
+        let widths: Vec<usize> = widths
+            .split('-')
+            .map(|w| w.parse().map_err(|_| bad()))
+            .collect::<Result<_, _>>()?;
+        if widths.len() < 2
+            || widths[0] != INPUTS
+            || widths[widths.len() - 1] != CLASSES
+            || widths.contains(&0)
+        {
+            return Err(bad());
+        }
+        Ok(Arch::mlp(&widths[1..widths.len() - 1]))
+    }
+}
+
+/// A network's layers, in order.
+pub struct Network<E> {
+    pub arch: Arch,
+    pub layers: Vec<Layer<E>>,
+}
+
+impl<E: Element> Network<E> {
+    /// He-uniform weights (bound sqrt(6 / fan-in), suited to ReLU) from
+    /// `seed`, zero biases: the same reals on every backend, then encoded.
+    pub fn init<B: Backend<E = E>>(arch: &Arch, be: &mut B, f: &TensorFormats, seed: u64) -> Self {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let layers = arch.build(|fan_in, out| {
+            let bound = (6.0 / fan_in as f32).sqrt();
+            let w = Array2::from_shape_fn((fan_in, out), |_| rng.gen_range(-bound..bound));
+            Params {
+                w: be.encode(w.view(), f.weights, HostRounding::Nearest),
+                b: be.encode(
+                    Array2::zeros((1, out)).view(),
+                    f.weights,
+                    HostRounding::Nearest,
+                ),
+            }
+        });
+        Network {
+            arch: arch.clone(),
+            layers,
+        }
+    }
+
+    /// Logits for a batch (one sample per row).
+    pub fn forward<B: Backend<E = E>>(
+        &mut self,
+        be: &mut B,
+        x: Array2<E>,
+        f: &TensorFormats,
+        keep: bool,
+    ) -> Result<Array2<E>, BackendError> {
+        let mut x = x;
+        for layer in &mut self.layers {
+            x = layer.forward(be, x, f, keep)?;
+        }
+        Ok(x)
+    }
+
+    /// Backpropagates the (learning-rate scaled) output gradient and updates
+    /// every layer.
+    pub fn backward<B: Backend<E = E>>(
+        &mut self,
+        be: &mut B,
+        g: Array2<E>,
+        f: &TensorFormats,
+        shift: u8,
+    ) -> Result<(), BackendError> {
+        let mut g = Some(g);
+        for i in (0..self.layers.len()).rev() {
+            let gi = g
+                .take()
+                .expect("every layer but the first returns a gradient");
+            g = self.layers[i].backward(be, gi, f, shift, i > 0)?;
+        }
+        Ok(())
+    }
+
+    pub fn params(&self) -> Vec<&Params<E>> {
+        self.layers.iter().filter_map(|l| l.params()).collect()
+    }
+
+    pub fn params_mut(&mut self) -> Vec<&mut Params<E>> {
+        self.layers
+            .iter_mut()
+            .filter_map(|l| l.params_mut())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arch_names_round_trip() {
+        for s in [
+            "cnn",
+            "mlp:784-256-10",
+            "mlp:784-1000-1000-10",
+            "mlp:784-10",
+        ] {
+            assert_eq!(s.parse::<Arch>().unwrap().to_string(), s);
+        }
+        assert_eq!("mlp".parse::<Arch>().unwrap(), Arch::mlp(&[256]));
+        for bad in [
+            "",
+            "mlp:",
+            "mlp:783-10",
+            "mlp:784-0-10",
+            "mlp:784-256-9",
+            "rnn",
+        ] {
+            assert!(bad.parse::<Arch>().is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! One trainer for every backend: mini-batch SGD with softmax cross-entropy.
+//!
+//! The learning rate never becomes a multiply on the host. With batch B and
+//! rate lr, write lr / B = c * 2^-k with c in (1/2, 1]: the host scales the
+//! loss gradient by c when it quantises it (it computes that gradient
+//! anyway), and the device applies 2^-k inside the update product as a
+//! format shift, before the one rounding into the weights. Updates smaller
+//! than a weight's last bit therefore survive only with stochastic rounding,
+//! which is the effect Gupta et al. measured.
+
+use super::backend::{Backend, BackendError, Element, HostRounding};
+use super::layers::TensorFormats;
+use super::network::{Arch, Network, CLASSES};
+use crate::mnist::Dataset;
+use ndarray::{Array2, ArrayView2};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use srsa_spec::numerics::MAX_FL;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainConfig {
+    pub arch: Arch,
+    pub formats: TensorFormats,
+    pub lr: f32,
+    pub batch: usize,
+    pub seed: u64,
+}
+
+/// The learning rate split into a host scale and a device shift.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LrSplit {
+    pub scale: f32,
+    pub shift: u8,
+}
+
+impl LrSplit {
+    pub fn new(lr: f32, batch: usize) -> LrSplit {
+        let r = lr as f64 / batch as f64;
+        // Largest k with r * 2^k <= 1.
+        let k = (-r.log2()).floor().max(0.0) as u8;
+        LrSplit {
+            scale: (r * (1u64 << k) as f64) as f32,
+            shift: k,
+        }
+    }
+}
+
+/// What one training step saw.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StepStats {
+    pub samples: usize,
+    pub loss_sum: f64,
+    pub errors: usize,
+}
+
+impl StepStats {
+    pub fn add(&mut self, o: &StepStats) {
+        self.samples += o.samples;
+        self.loss_sum += o.loss_sum;
+        self.errors += o.errors;
+    }
+
+    pub fn loss(&self) -> f64 {
+        self.loss_sum / self.samples.max(1) as f64
+    }
+
+    pub fn error_rate(&self) -> f64 {
+        self.errors as f64 / self.samples.max(1) as f64
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error("bad configuration: {0}")]
+    Config(String),
+}
+
+pub struct Trainer<B: Backend> {
+    pub backend: B,
+    pub net: Network<B::E>,
+    pub cfg: TrainConfig,
+    /// Epochs completed.
+    pub epoch: u32,
+    lr: LrSplit,
+}
+
+/// Samples per product when only evaluating: large M keeps the array busy.
+const EVAL_BATCH: usize = 500;
+
+impl<B: Backend> Trainer<B> {
+    pub fn new(mut backend: B, cfg: TrainConfig) -> Result<Self, TrainError> {
+        if cfg.batch == 0 {
+            return Err(TrainError::Config(
+                "the batch size must be at least 1".into(),
+            ));
+        }
+        if !(cfg.lr.is_finite() && cfg.lr > 0.0) {
+            return Err(TrainError::Config(format!(
+                "the learning rate must be positive, not {}",
+                cfg.lr
+            )));
+        }
+        let lr = LrSplit::new(cfg.lr, cfg.batch);
+        for (what, p, cin) in cfg.formats.products(lr.shift) {
+            if p.fl_b as u32 > MAX_FL as u32 || p.formats().validate(cin).is_err() {
+                let e = p
+                    .formats()
+                    .validate(cin)
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| format!("FL {} exceeds {MAX_FL}", p.fl_b));
+                return Err(TrainError::Config(format!(
+                    "formats {:?} with learning rate {} at batch {} (a shift of {} bits) \
+                     cannot be computed in the {what}: {e}",
+                    cfg.formats, cfg.lr, cfg.batch, lr.shift
+                )));
+            }
+        }
+        let net = Network::init(&cfg.arch, &mut backend, &cfg.formats, cfg.seed);
+        Ok(Trainer {
+            backend,
+            net,
+            cfg,
+            epoch: 0,
+            lr,
+        })
+    }
+
+    pub fn lr_split(&self) -> LrSplit {
+        self.lr
+    }
+
+    /// The random streams and sample order of an epoch depend only on the
+    /// seed and the epoch, so a run resumed from a checkpoint continues
+    /// exactly as it would have.
+    pub fn epoch_order(&mut self, n: usize) -> Result<Vec<usize>, TrainError> {
+        let epoch_seed = mix(self.cfg.seed, self.epoch as u64 + 1);
+        self.backend.reseed(epoch_seed)?;
+        let mut order: Vec<usize> = (0..n).collect();
+        order.shuffle(&mut StdRng::seed_from_u64(epoch_seed));
+        Ok(order)
+    }
+
+    /// One SGD step on a batch (pixels in [0, 1], one sample per row).
+    pub fn step(
+        &mut self,
+        pixels: ArrayView2<f32>,
+        labels: &[u8],
+    ) -> Result<StepStats, TrainError> {
+        let f = self.cfg.formats;
+        let x = self
+            .backend
+            .encode(pixels, f.activations, HostRounding::Nearest);
+        let logits = self.net.forward(&mut self.backend, x, &f, true)?;
+        let z = self.backend.decode(logits.view(), f.activations);
+        let (stats, grad) = softmax_xent(z.view(), labels, self.lr.scale);
+        let g = self
+            .backend
+            .encode(grad.view(), f.gradients, HostRounding::RunMode);
+        self.net.backward(&mut self.backend, g, &f, self.lr.shift)?;
+        Ok(stats)
+    }
+
+    /// A whole epoch over `data` in the epoch's order; `on_step` sees each
+    /// step's statistics.
+    pub fn train_epoch(
+        &mut self,
+        data: &Dataset,
+        mut on_step: impl FnMut(&StepStats),
+    ) -> Result<StepStats, TrainError> {
+        let order = self.epoch_order(data.len())?;
+        let mut total = StepStats::default();
+        for idx in order.chunks(self.cfg.batch) {
+            let labels: Vec<u8> = idx.iter().map(|&i| data.labels[i]).collect();
+            let s = self.step(data.pixels_f32(idx).view(), &labels)?;
+            total.add(&s);
+            on_step(&s);
+        }
+        self.epoch += 1;
+        Ok(total)
+    }
+
+    /// Loss and error rate on `data`, forward passes only (on the backend).
+    pub fn evaluate(&mut self, data: &Dataset) -> Result<StepStats, TrainError> {
+        let f = self.cfg.formats;
+        let all: Vec<usize> = (0..data.len()).collect();
+        let mut total = StepStats::default();
+        for idx in all.chunks(EVAL_BATCH) {
+            let x = self.backend.encode(
+                data.pixels_f32(idx).view(),
+                f.activations,
+                HostRounding::Nearest,
+            );
+            let logits = self.net.forward(&mut self.backend, x, &f, false)?;
+            let z = self.backend.decode(logits.view(), f.activations);
+            let labels: Vec<u8> = idx.iter().map(|&i| data.labels[i]).collect();
+            total.add(&softmax_xent(z.view(), &labels, 0.0).0);
+        }
+        Ok(total)
+    }
+}
+
+/// splitmix64 of (seed, stream): independent seeds per epoch.
+fn mix(seed: u64, stream: u64) -> u64 {
+    let mut z = seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Softmax cross-entropy on real logits: the statistics and
+/// `scale * (onehot - softmax)`, the descent direction, scaled. Computed in
+/// f64 with a fixed order, so every backend gets the same bits from the
+/// same logits.
+pub fn softmax_xent(z: ArrayView2<f32>, labels: &[u8], scale: f32) -> (StepStats, Array2<f32>) {
+    let mut g = Array2::zeros(z.dim());
+    let mut stats = StepStats {
+        samples: labels.len(),
+        ..Default::default()
+    };
+    for (i, row) in z.outer_iter().enumerate() {
+        let y = labels[i] as usize;
+        let max = row.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
+        let e: Vec<f64> = row.iter().map(|&v| (v as f64 - max).exp()).collect();
+        let sum: f64 = e.iter().sum();
+        stats.loss_sum += sum.ln() - (row[y] as f64 - max);
+        // First maximum wins, so saturated ties count against the net.
+        let mut best = 0;
+        for (j, &v) in row.iter().enumerate() {
+            if v > row[best] {
+                best = j;
+            }
+        }
+        if best != y {
+            stats.errors += 1;
+        }
+        for j in 0..CLASSES.min(row.len()) {
+            let onehot = if j == y { 1.0 } else { 0.0 };
+            g[[i, j]] = (scale as f64 * (onehot - e[j] / sum)) as f32;
+        }
+    }
+    (stats, g)
+}
+
+/// Elements of the parameters, for tests and checkpoints.
+pub fn flat_params<E: Element>(net: &Network<E>) -> Vec<E> {
+    let mut v = vec![];
+    for p in net.params() {
+        v.extend(p.w.iter().copied());
+        v.extend(p.b.iter().copied());
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lr_split_is_exact() {
+        for (lr, b) in [(0.1f32, 100usize), (0.01, 32), (0.5, 1), (3.0, 4), (1.0, 1)] {
+            let s = LrSplit::new(lr, b);
+            assert!(s.scale > 0.5 && s.scale <= 1.0, "{lr} {b}: {s:?}");
+            let back = s.scale as f64 / (1u64 << s.shift) as f64;
+            assert!((back - lr as f64 / b as f64).abs() < 1e-9, "{lr} {b}");
+        }
+        assert_eq!(LrSplit::new(0.1, 100).shift, 9);
+        // More than one unit per sample: no shift, the scale carries it.
+        let s = LrSplit::new(8.0, 2);
+        assert_eq!((s.shift, s.scale), (0, 4.0));
+    }
+
+    #[test]
+    fn softmax_gradient_sums_to_zero_and_points_at_the_label() {
+        let z = ndarray::array![[1.0f32, 2.0, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]];
+        let (s, g) = softmax_xent(z.view(), &[0], 0.5);
+        assert_eq!(s.errors, 1);
+        assert!(g.sum().abs() < 1e-6);
+        assert!(g[[0, 0]] > 0.0 && g[[0, 1]] < 0.0);
+        assert!(s.loss_sum > 0.0);
+    }
+}
