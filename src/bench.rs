@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use ndarray::Array2;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use srsa_host::driver::{Driver, MatmulOpts};
+use srsa_host::train::{Arch, Backend, Fixed, Float, TensorFormats, TrainConfig, Trainer};
 use srsa_spec::numerics::{Formats, Rounding};
 use srsa_spec::protocol::{Buffer, Counters, Gemm};
 use std::fmt::Write as _;
@@ -25,6 +26,10 @@ pub struct Args {
     /// Repetitions per figure (medians are reported).
     #[arg(long, default_value_t = 5)]
     runs: usize,
+    /// Training batches (784-256-10, batch 100) timed on the simulated
+    /// device; the golden and float backends run four times as many.
+    #[arg(long, default_value_t = 5)]
+    train_batches: usize,
     /// Also write the report (Markdown) to this file.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -203,10 +208,107 @@ pub fn run(args: &Args) -> Result<()> {
     )?;
     writeln!(report, "| ndarray f32 `dot` | {:.2} | 1.00x |", f32r / 1e9)?;
 
+    training(args, &mut report)?;
+
     print!("{report}");
     if let Some(path) = &args.out {
         std::fs::write(path, &report)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
+    Ok(())
+}
+
+/// Seconds of each step, and the device's (cycles, MACs) over all of them.
+type StepTimes = (Vec<f64>, Option<(u64, u64)>);
+
+/// Times `batches` training steps.
+fn time_steps<B: Backend>(
+    t: &mut Trainer<B>,
+    data: &crate::train_cmd::Data,
+    batches: usize,
+) -> Result<StepTimes> {
+    let order = t.epoch_order(data.train.len())?;
+    let c0 = t.backend.counters()?;
+    let mut secs = vec![];
+    for idx in order.chunks(t.cfg.batch).take(batches) {
+        let tm = Instant::now();
+        t.train_batches(idx, &data.train, |_| {})?;
+        secs.push(tm.elapsed().as_secs_f64());
+    }
+    let c1 = t.backend.counters()?;
+    let counts = c0
+        .zip(c1)
+        .map(|(a, b)| (b.cycles - a.cycles, b.macs - a.macs));
+    Ok((secs, counts))
+}
+
+/// 4. Training throughput of the default network on each backend.
+fn training(args: &Args, report: &mut String) -> Result<()> {
+    let data = crate::train_cmd::load_data(&crate::train_cmd::DataArgs {
+        data: None,
+        train_samples: None,
+        test_samples: None,
+    })?;
+    let cfg = TrainConfig {
+        arch: Arch::mlp(&[256]),
+        formats: TensorFormats::uniform(14),
+        lr: 0.1,
+        batch: 100,
+        seed: 1,
+    };
+    let n = args.n;
+    writeln!(
+        report,
+        "\n### Training (MLP 784-256-10, batch 100, FL 14, stochastic rounding, {n}x{n})\n"
+    )?;
+    writeln!(
+        report,
+        "| backend | batches | samples/s | device cycles per batch | array doing useful MACs |"
+    )?;
+    writeln!(report, "|---|---|---|---|---|")?;
+    let peak = (n * n) as f64;
+    let mut row = |name: &str, secs: Vec<f64>, counts: Option<(u64, u64)>, note: &str| {
+        let batches = secs.len();
+        let rate = cfg.batch as f64 / median(secs);
+        let (cyc, util) = match counts {
+            Some((c, m)) if c > 0 => (
+                format!("{:.2} M", c as f64 / batches as f64 / 1e6),
+                format!("{:.1}%{note}", 100.0 * m as f64 / c as f64 / peak),
+            ),
+            _ => ("-".into(), "-".into()),
+        };
+        writeln!(
+            report,
+            "| {name} | {batches} | {rate:.0} | {cyc} | {util} |"
+        )
+    };
+    let mut sim = Trainer::new(
+        Fixed::new(devices::open(devices::Kind::Sim, n)?, Rounding::Stochastic),
+        cfg.clone(),
+    )?;
+    let (secs, counts) = time_steps(&mut sim, &data, args.train_batches)?;
+    row(
+        "sim (Verilator RTL)",
+        secs,
+        counts,
+        " of all cycles, link included",
+    )?;
+    let mut golden = Trainer::new(
+        Fixed::new(
+            devices::open(devices::Kind::Golden, n)?,
+            Rounding::Stochastic,
+        ),
+        cfg.clone(),
+    )?;
+    let (secs, counts) = time_steps(&mut golden, &data, 4 * args.train_batches)?;
+    row(
+        "golden model",
+        secs,
+        counts,
+        " of busy cycles (no link model)",
+    )?;
+    let mut float = Trainer::new(Float, cfg.clone())?;
+    let (secs, _) = time_steps(&mut float, &data, 4 * args.train_batches)?;
+    row("float (ndarray f32)", secs, None, "")?;
     Ok(())
 }

@@ -4,6 +4,7 @@
 mod bench;
 mod check;
 mod devices;
+mod experiment;
 mod plot;
 mod train_cmd;
 
@@ -47,6 +48,10 @@ enum Command {
     /// Train a network on MNIST on the simulated device, the golden model
     /// or the f32 reference.
     Train(train_cmd::Args),
+    /// Reproduce a paper's experiment (on the golden model, re-checked on
+    /// the simulated RTL).
+    #[command(subcommand)]
+    Experiment(experiment::Experiment),
 }
 
 fn main() {
@@ -83,5 +88,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Check(args) => check::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Train(args) => train_cmd::run(&args),
+        Command::Experiment(e) => experiment::run(&e),
     }
 }

@@ -11,7 +11,7 @@ use srsa_host::mnist::{self, Dataset, Split};
 use srsa_host::train::checkpoint::{self, Checkpoint};
 use srsa_host::train::{Arch, Backend, Fixed, Float, TensorFormats, TrainConfig, Trainer};
 use srsa_spec::numerics::Rounding;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -22,6 +22,21 @@ pub enum Device {
     Golden,
     /// The f32 reference (ndarray), no rounding at all.
     Float,
+}
+
+/// Which MNIST, and how much of it.
+#[derive(clap::Args, Clone, Debug)]
+pub struct DataArgs {
+    /// MNIST directory with the four IDX files (gzipped or not); default:
+    /// the subset bundled in data/mnist.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Use only the first N training samples.
+    #[arg(long)]
+    pub train_samples: Option<usize>,
+    /// Use only the first N test samples.
+    #[arg(long)]
+    pub test_samples: Option<usize>,
 }
 
 #[derive(clap::Args, Clone, Debug)]
@@ -55,16 +70,8 @@ pub struct Args {
     pub lr: f32,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// MNIST directory with the four IDX files (gzipped or not); default:
-    /// the subset bundled in data/mnist.
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Use only the first N training samples.
-    #[arg(long)]
-    pub train_samples: Option<usize>,
-    /// Use only the first N test samples.
-    #[arg(long)]
-    pub test_samples: Option<usize>,
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Write a checkpoint here after every epoch.
     #[arg(long)]
     pub save: Option<PathBuf>,
@@ -152,12 +159,10 @@ fn first(d: Dataset, n: Option<usize>) -> Dataset {
     }
 }
 
-pub fn load_data(dir: Option<&Path>, train: Option<usize>, test: Option<usize>) -> Result<Data> {
-    let dir = dir
-        .map(Path::to_path_buf)
-        .unwrap_or_else(mnist::bundled_dir);
-    let train = first(mnist::load_split(&dir, Split::Train)?, train);
-    let test = first(mnist::load_split(&dir, Split::Test)?, test);
+pub fn load_data(a: &DataArgs) -> Result<Data> {
+    let dir = a.data.clone().unwrap_or_else(mnist::bundled_dir);
+    let train = first(mnist::load_split(&dir, Split::Train)?, a.train_samples);
+    let test = first(mnist::load_split(&dir, Split::Test)?, a.test_samples);
     if train.rows * train.cols != srsa_host::train::network::INPUTS || train.is_empty() {
         bail!(
             "{}: expected 28 x 28 training images, found {} of {} x {}",
@@ -167,20 +172,17 @@ pub fn load_data(dir: Option<&Path>, train: Option<usize>, test: Option<usize>) 
             train.cols
         );
     }
+    println!(
+        "data: {} training and {} test samples from {}",
+        train.len(),
+        test.len(),
+        dir.display()
+    );
     Ok(Data { train, test })
 }
 
 pub fn run(args: &Args) -> Result<()> {
-    let data = load_data(args.data.as_deref(), args.train_samples, args.test_samples)?;
-    println!(
-        "data: {} training and {} test samples from {}",
-        data.train.len(),
-        data.test.len(),
-        args.data
-            .clone()
-            .unwrap_or_else(mnist::bundled_dir)
-            .display()
-    );
+    let data = load_data(&args.data)?;
     let history = train_on(args, &data, args.device)?;
     let mut series = vec![curve(&history, &format!("{} test", args.device_label()))];
     series.push(Series {

@@ -140,3 +140,92 @@ fn unknown_flags_are_refused() {
         assert!(err.contains("error:") && err.contains("Usage"), "{err}");
     }
 }
+
+#[test]
+fn train_saves_plots_and_resumes() {
+    let dir = TempDir::new("train");
+    let ck = dir.0.join("run.ckpt");
+    let plot = dir.0.join("curve.svg");
+    let common = [
+        "train",
+        "--device",
+        "golden",
+        "--net",
+        "mlp:784-32-10",
+        "--train-samples",
+        "300",
+        "--test-samples",
+        "100",
+        "--batch",
+        "50",
+        "--quiet",
+    ];
+    let mut args = common.to_vec();
+    args.extend([
+        "--epochs",
+        "2",
+        "--save",
+        ck.to_str().unwrap(),
+        "--plot",
+        plot.to_str().unwrap(),
+        "--baseline",
+    ]);
+    let o = srsa(&args, &dir.0);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("epoch 2: train loss"), "{out}");
+    assert!(out.contains("float"), "the baseline is printed: {out}");
+    let last = out
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("test error after 2 epoch(s): golden stochastic"));
+    assert!(last.is_some_and(|l| l.contains("|  float")), "{out}");
+    assert!(std::fs::read_to_string(&plot).unwrap().contains("<svg"));
+    assert!(std::fs::metadata(&ck).unwrap().len() > 784 * 32 * 2);
+
+    let mut args = common.to_vec();
+    args.extend(["--epochs", "3", "--resume", ck.to_str().unwrap()]);
+    let o = srsa(&args, &dir.0);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("resumed at epoch 2") && out.contains("epoch 3: train loss"),
+        "{out}"
+    );
+    assert!(!out.contains("epoch 1: train loss"), "{out}");
+}
+
+#[test]
+fn train_rejects_bad_input_by_name() {
+    let dir = TempDir::new("train-bad");
+    std::fs::write(dir.0.join("junk.ckpt"), b"not a checkpoint").unwrap();
+    let cases: [(&[&str], &str); 6] = [
+        (&["--data", "/nonexistent-mnist"], "/nonexistent-mnist"),
+        (&["--plot", "curve.png"], "curve.png"),
+        (&["--resume", "junk.ckpt"], "junk.ckpt"),
+        (&["--resume", "missing.ckpt"], "missing.ckpt"),
+        (&["--fl", "31"], "FL"),
+        (&["--batch", "0"], "batch"),
+    ];
+    for (extra, named) in cases {
+        let mut args = vec![
+            "train",
+            "--device",
+            "golden",
+            "--train-samples",
+            "50",
+            "--quiet",
+        ];
+        args.extend(extra);
+        let o = srsa(&args, &dir.0);
+        assert_eq!(o.status.code(), Some(1), "srsa {args:?}");
+        let err = stderr(&o);
+        assert!(
+            err.starts_with("error: ") && err.contains(named),
+            "{args:?}: {err}"
+        );
+    }
+    let o = srsa(&["train", "--net", "rnn"], &dir.0);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("rnn"));
+}

@@ -74,7 +74,7 @@ pub enum MnistError {
     #[error("MNIST file not found: tried {}", list(tried))]
     Missing { tried: Vec<PathBuf> },
 
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Io {
         path: PathBuf,
         #[source]

@@ -28,12 +28,12 @@ const MAGIC: &str = "srsa-checkpoint 1";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
-    #[error("cannot read checkpoint {path}: {source}")]
+    #[error("cannot read checkpoint {path}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot write checkpoint {path}: {source}")]
+    #[error("cannot write checkpoint {path}")]
     Write {
         path: PathBuf,
         source: std::io::Error,

@@ -112,10 +112,11 @@ impl<B: Backend> Trainer<B> {
                     .err()
                     .map(|e| e.to_string())
                     .unwrap_or_else(|| format!("FL {} exceeds {MAX_FL}", p.fl_b));
+                let f = cfg.formats;
                 return Err(TrainError::Config(format!(
-                    "formats {:?} with learning rate {} at batch {} (a shift of {} bits) \
-                     cannot be computed in the {what}: {e}",
-                    cfg.formats, cfg.lr, cfg.batch, lr.shift
+                    "FL {}/{}/{} (weights/activations/gradients) with learning rate {} at \
+                     batch {} (a shift of {} bits) cannot be computed in the {what}: {e}",
+                    f.weights, f.activations, f.gradients, cfg.lr, cfg.batch, lr.shift
                 )));
             }
         }
@@ -169,9 +170,21 @@ impl<B: Backend> Trainer<B> {
     pub fn train_epoch(
         &mut self,
         data: &Dataset,
-        mut on_step: impl FnMut(&StepStats),
+        on_step: impl FnMut(&StepStats),
     ) -> Result<StepStats, TrainError> {
         let order = self.epoch_order(data.len())?;
+        let total = self.train_batches(&order, data, on_step)?;
+        self.epoch += 1;
+        Ok(total)
+    }
+
+    /// Steps over `order` in batches (the caller counts the epoch).
+    pub fn train_batches(
+        &mut self,
+        order: &[usize],
+        data: &Dataset,
+        mut on_step: impl FnMut(&StepStats),
+    ) -> Result<StepStats, TrainError> {
         let mut total = StepStats::default();
         for idx in order.chunks(self.cfg.batch) {
             let labels: Vec<u8> = idx.iter().map(|&i| data.labels[i]).collect();
@@ -179,7 +192,6 @@ impl<B: Backend> Trainer<B> {
             total.add(&s);
             on_step(&s);
         }
-        self.epoch += 1;
         Ok(total)
     }
 

@@ -1,0 +1,359 @@
+//! `srsa experiment gupta`: Gupta et al.'s MNIST comparison of float with
+//! 16-bit fixed point at several FL under round-to-nearest and stochastic
+//! rounding, for the MLP and the CNN. Runs on the golden model for speed; a
+//! sample of batches of every fixed-point run is re-run on the simulated RTL
+//! from the same state and must give bit-identical weights.
+
+use crate::plot::{line_chart, Series};
+use crate::train_cmd::load_data;
+use anyhow::{bail, Context, Result};
+use srsa_host::driver::Driver;
+use srsa_host::golden::GoldenDevice;
+use srsa_host::train::trainer::flat_params;
+use srsa_host::train::{Arch, Fixed, Float, TensorFormats, TrainConfig, Trainer};
+use srsa_sim::SimDevice;
+use srsa_spec::numerics::Rounding;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Instant;
+
+#[derive(clap::Subcommand)]
+pub enum Experiment {
+    /// Float vs WL 16 at several FL, nearest vs stochastic (Gupta et al.).
+    Gupta(Args),
+}
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct Args {
+    /// The fully connected network (the paper's is 784-1000-1000-10).
+    #[arg(long, default_value = "mlp:784-1000-1000-10")]
+    pub mlp: Arch,
+    #[arg(long, default_value_t = 10)]
+    pub mlp_epochs: u32,
+    #[arg(long, default_value_t = 5)]
+    pub cnn_epochs: u32,
+    /// Leave out the MLP or the CNN.
+    #[arg(long)]
+    pub skip_mlp: bool,
+    #[arg(long)]
+    pub skip_cnn: bool,
+    /// Fractional lengths to compare (WL 16).
+    #[arg(long, value_delimiter = ',', default_value = "8,10,14")]
+    pub fl: Vec<u8>,
+    #[arg(long, default_value_t = 100)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 0.1)]
+    pub lr: f32,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Array size of the golden and simulated devices.
+    #[arg(long, default_value_t = 8)]
+    pub n: usize,
+    #[command(flatten)]
+    pub data: crate::train_cmd::DataArgs,
+    /// Batches of each fixed-point run re-run on the simulated RTL (at the
+    /// start of the last epoch); 0 skips the check.
+    #[arg(long, default_value_t = 1)]
+    pub recheck: usize,
+    /// Runs in parallel.
+    #[arg(long, default_value_t = 2)]
+    pub jobs: usize,
+    /// Directory for gupta.md, gupta.csv and the plots.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+}
+
+#[derive(Clone, Debug)]
+struct Job {
+    arch: Arch,
+    epochs: u32,
+    /// None: the f32 reference.
+    fixed: Option<(u8, Rounding)>,
+}
+
+#[derive(Clone, Debug)]
+struct Outcome {
+    job: Job,
+    curve: Vec<f64>,
+    seconds: f64,
+    rechecked: usize,
+}
+
+impl Job {
+    fn label(&self) -> String {
+        match self.fixed {
+            None => "float".into(),
+            Some((fl, m)) => format!("FL {fl} {m}"),
+        }
+    }
+
+    fn net(&self) -> &'static str {
+        match self.arch {
+            Arch::Cnn => "CNN",
+            Arch::Mlp { .. } => "MLP",
+        }
+    }
+
+    /// What Gupta et al. report for this setting (DESIGN.md).
+    fn paper(&self) -> &'static str {
+        match (&self.arch, self.fixed) {
+            (Arch::Mlp { .. }, None) => "1.4%",
+            (Arch::Mlp { .. }, Some((14, _))) => "about float (1.4%)",
+            (Arch::Mlp { .. }, Some((10, Rounding::Nearest))) => "about 1.7%",
+            (Arch::Mlp { .. }, Some((8, Rounding::Nearest))) => "about 3.0%",
+            (Arch::Mlp { .. }, Some((_, Rounding::Stochastic))) => "near float",
+            (Arch::Cnn, None) => "0.77%",
+            (Arch::Cnn, Some((14, Rounding::Stochastic))) => "0.83%",
+            (Arch::Cnn, Some((_, Rounding::Nearest))) => "fails to converge",
+            (Arch::Cnn, Some((_, Rounding::Stochastic))) => "not reported",
+            _ => "not reported",
+        }
+    }
+}
+
+pub fn run(e: &Experiment) -> Result<()> {
+    let Experiment::Gupta(args) = e;
+    if args.jobs == 0 {
+        bail!("--jobs must be at least 1");
+    }
+    let data = load_data(&args.data)?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let mut jobs = vec![];
+    let nets = [
+        (!args.skip_mlp).then(|| (args.mlp.clone(), args.mlp_epochs)),
+        (!args.skip_cnn).then_some((Arch::Cnn, args.cnn_epochs)),
+    ];
+    for (arch, epochs) in nets.into_iter().flatten() {
+        jobs.push(Job {
+            arch: arch.clone(),
+            epochs,
+            fixed: None,
+        });
+        for &fl in &args.fl {
+            for m in [Rounding::Nearest, Rounding::Stochastic] {
+                jobs.push(Job {
+                    arch: arch.clone(),
+                    epochs,
+                    fixed: Some((fl, m)),
+                });
+            }
+        }
+    }
+    println!(
+        "gupta: {} runs on {} training / {} test samples, {} at a time",
+        jobs.len(),
+        data.train.len(),
+        data.test.len(),
+        args.jobs
+    );
+    let start = Instant::now();
+    let queue = Mutex::new(jobs.clone().into_iter().enumerate().collect::<Vec<_>>());
+    let results = Mutex::new(vec![None; jobs.len()]);
+    let failure = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..args.jobs {
+            s.spawn(|| loop {
+                let next = queue.lock().expect("queue").pop();
+                let Some((i, job)) = next else { break };
+                match run_job(args, &data, &job) {
+                    Ok(o) => {
+                        println!(
+                            "  {} {}: test error {:.2}% after {} epochs ({:.0} s{})",
+                            job.net(),
+                            job.label(),
+                            100.0 * o.curve.last().copied().unwrap_or(f64::NAN),
+                            job.epochs,
+                            o.seconds,
+                            if o.rechecked > 0 {
+                                format!(", {} batch(es) bit-identical on the RTL", o.rechecked)
+                            } else {
+                                String::new()
+                            }
+                        );
+                        results.lock().expect("results")[i] = Some(o);
+                    }
+                    Err(e) => {
+                        *failure.lock().expect("failure") =
+                            Some(e.context(format!("{} {}", job.net(), job.label())));
+                        queue.lock().expect("queue").clear();
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = failure.into_inner().expect("failure") {
+        return Err(e);
+    }
+    let results: Vec<Outcome> = results
+        .into_inner()
+        .expect("results")
+        .into_iter()
+        .flatten()
+        .collect();
+    write_reports(args, &results, start.elapsed().as_secs_f64())
+}
+
+fn config(args: &Args, job: &Job) -> TrainConfig {
+    TrainConfig {
+        arch: job.arch.clone(),
+        formats: TensorFormats::uniform(job.fixed.map(|f| f.0).unwrap_or(14)),
+        lr: args.lr,
+        batch: args.batch,
+        seed: args.seed,
+    }
+}
+
+fn run_job(args: &Args, data: &crate::train_cmd::Data, job: &Job) -> Result<Outcome> {
+    let start = Instant::now();
+    let cfg = config(args, job);
+    let mut curve = vec![];
+    let mut rechecked = 0;
+    match job.fixed {
+        None => {
+            let mut t = Trainer::new(Float, cfg)?;
+            for _ in 0..job.epochs {
+                t.train_epoch(&data.train, |_| {})?;
+                curve.push(t.evaluate(&data.test)?.error_rate());
+            }
+        }
+        Some((_, mode)) => {
+            let golden = crate::devices::golden(args.n);
+            let mut t = Trainer::new(Fixed::new(Driver::new(golden)?, mode), cfg.clone())?;
+            for e in 0..job.epochs {
+                if e + 1 == job.epochs && args.recheck > 0 {
+                    rechecked = recheck(args, &mut t, data, mode)?;
+                    t.epoch += 1;
+                } else {
+                    t.train_epoch(&data.train, |_| {})?;
+                }
+                curve.push(t.evaluate(&data.test)?.error_rate());
+            }
+        }
+    }
+    Ok(Outcome {
+        job: job.clone(),
+        curve,
+        seconds: start.elapsed().as_secs_f64(),
+        rechecked,
+    })
+}
+
+/// Runs one epoch on the golden trainer `t`, its first batches also on the
+/// simulated RTL from the same weights and random state; any difference in
+/// the weights after a batch is an error naming the element.
+fn recheck(
+    args: &Args,
+    t: &mut Trainer<Fixed<GoldenDevice>>,
+    data: &crate::train_cmd::Data,
+    mode: Rounding,
+) -> Result<usize> {
+    let sim = SimDevice::new(args.n).context("cannot start the simulated device")?;
+    let mut s = Trainer::new(Fixed::new(Driver::new(sim)?, mode), t.cfg.clone())?;
+    for (dst, src) in s.net.params_mut().into_iter().zip(t.net.params()) {
+        dst.w.assign(&src.w);
+        dst.b.assign(&src.b);
+    }
+    s.epoch = t.epoch;
+    let order = t.epoch_order(data.train.len())?;
+    if s.epoch_order(data.train.len())? != order {
+        bail!("the RTL run would see another sample order");
+    }
+    let split = (args.recheck * t.cfg.batch).min(order.len());
+    for (b, idx) in order[..split].chunks(t.cfg.batch).enumerate() {
+        t.train_batches(idx, &data.train, |_| {})?;
+        s.train_batches(idx, &data.train, |_| {})?;
+        let (pg, ps) = (flat_params(&t.net), flat_params(&s.net));
+        if let Some(i) = (0..pg.len()).find(|&i| pg[i] != ps[i]) {
+            bail!(
+                "RTL re-check, batch {b} of epoch {}: parameter element {i} is {} on the RTL, {} on the golden model",
+                t.epoch + 1,
+                ps[i],
+                pg[i]
+            );
+        }
+    }
+    t.train_batches(&order[split..], &data.train, |_| {})?;
+    Ok(split.div_ceil(t.cfg.batch))
+}
+
+fn write_reports(args: &Args, results: &[Outcome], seconds: f64) -> Result<()> {
+    let mut csv = String::from("net,format,rounding,epochs,test_error_final,test_error_best,seconds,rtl_rechecked_batches\n");
+    let mut md = "| net | format | rounding | test error (final) | best epoch | paper | RTL re-check |\n|---|---|---|---|---|---|---|\n".to_string();
+    for o in results {
+        let last = o.curve.last().copied().unwrap_or(f64::NAN);
+        let best = o.curve.iter().copied().fold(f64::INFINITY, f64::min);
+        let (format, rounding) = match o.job.fixed {
+            None => ("float32".to_string(), "-".to_string()),
+            Some((fl, m)) => (format!("<{},{}>", 16 - fl, fl), m.to_string()),
+        };
+        let _ = writeln!(
+            csv,
+            "{},{format},{rounding},{},{last:.4},{best:.4},{:.0},{}",
+            o.job.net(),
+            o.job.epochs,
+            o.seconds,
+            o.rechecked
+        );
+        let _ = writeln!(
+            md,
+            "| {} | {format} | {rounding} | {:.2}% | {:.2}% | {} | {} |",
+            o.job.net(),
+            100.0 * last,
+            100.0 * best,
+            o.job.paper(),
+            if o.rechecked > 0 {
+                format!("{} batch, bit-identical", o.rechecked)
+            } else {
+                "-".into()
+            }
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\n{} runs, batch {}, lr {}, seed {}, {} s in all ({} at a time).",
+        results.len(),
+        args.batch,
+        args.lr,
+        args.seed,
+        seconds.round(),
+        args.jobs
+    );
+    let w = |name: &str, text: &str| -> Result<()> {
+        let p = args.out.join(name);
+        std::fs::write(&p, text).with_context(|| format!("cannot write {}", p.display()))
+    };
+    w("gupta.csv", &csv)?;
+    w("gupta.md", &md)?;
+    for net in ["MLP", "CNN"] {
+        let series: Vec<Series> = results
+            .iter()
+            .filter(|o| o.job.net() == net)
+            .map(|o| Series {
+                name: o.job.label(),
+                points: o
+                    .curve
+                    .iter()
+                    .enumerate()
+                    .map(|(e, &v)| ((e + 1) as f64, 100.0 * v))
+                    .collect(),
+            })
+            .collect();
+        if !series.is_empty() {
+            let svg = line_chart(
+                &format!("{net} on MNIST: WL 16 fixed point vs float"),
+                "epoch",
+                "test error (%)",
+                &series,
+            );
+            w(&format!("gupta-{}.svg", net.to_lowercase()), &svg)?;
+        }
+    }
+    print!("{md}");
+    println!(
+        "wrote {}/gupta.md, gupta.csv and the plots",
+        args.out.display()
+    );
+    Ok(())
+}
