@@ -9,7 +9,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::s;
 use srsa_host::mnist::{self, Dataset, Split};
 use srsa_host::train::checkpoint::{self, Checkpoint};
-use srsa_host::train::{Arch, Backend, Fixed, Float, TensorFormats, TrainConfig, Trainer};
+use srsa_host::train::{
+    Arch, Backend, Fixed, Float, StepStats, TensorFormats, TrainConfig, Trainer,
+};
 use srsa_spec::numerics::Rounding;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -347,17 +349,28 @@ fn drive<B: Backend>(
         bar.set_prefix(format!("{}", t.epoch + 1));
         let c0 = t.backend.counters()?;
         let start = Instant::now();
-        let mut seen = 0u64;
-        let mut recent = srsa_host::train::StepStats::default();
-        let train = t.train_epoch(&data.train, |s| {
-            seen += s.samples as u64;
-            recent.add(s);
-            bar.set_position(seen);
-            bar.set_message(format!("loss {:.3}", recent.loss()));
+        let mut recent = StepStats::default();
+        let mut train = StepStats::default();
+        let order = t.epoch_order(data.train.len())?;
+        for idx in order.chunks(t.cfg.batch) {
+            let s = t.train_batches(idx, &data.train, |_| {})?;
+            train.add(&s);
+            recent.add(&s);
+            bar.set_position(train.samples as u64);
+            // The device's own cycle count, read between steps (a few
+            // cycles per read).
+            let cycles = match (&c0, t.backend.counters()?) {
+                (Some(a), Some(b)) => {
+                    format!(", {:.1} M cycles", (b.cycles - a.cycles) as f64 / 1e6)
+                }
+                _ => String::new(),
+            };
+            bar.set_message(format!("loss {:.3}{cycles}", recent.loss()));
             if recent.samples >= 1000 {
-                recent = Default::default();
+                recent = StepStats::default();
             }
-        })?;
+        }
+        t.epoch += 1;
         let secs = start.elapsed().as_secs_f64();
         let c1 = t.backend.counters()?;
         bar.finish_and_clear();

@@ -10,7 +10,7 @@
 use crate::numerics::{Formats, Rounding};
 use std::fmt;
 
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// First identify word: "SRSA" in ASCII.
 pub const MAGIC: u32 = 0x5352_5341;
 
