@@ -140,6 +140,10 @@ pub struct Device<const N: usize, const D: usize> {
     elem_bank: Signal<Local, Bits<24>>,
     elem_bank_hi: Signal<Local, Bits<24>>,
     elem_row: Signal<Local, Bits<D>>,
+    /// The element a READ fetches this cycle: the next pair while the
+    /// current one is being accepted, so READ streams a word per cycle.
+    rd_elem: Signal<Local, Bits<24>>,
+    rd_row: Signal<Local, Bits<D>>,
     read_lo: Signal<Local, Bits<16>>,
     read_hi: Signal<Local, Bits<16>>,
     host_write: Signal<Local, Bit>,
@@ -275,6 +279,8 @@ impl<const N: usize, const D: usize> Default for Device<N, D> {
             elem_bank: Default::default(),
             elem_bank_hi: Default::default(),
             elem_row: Default::default(),
+            rd_elem: Default::default(),
+            rd_row: Default::default(),
             read_lo: Default::default(),
             read_hi: Default::default(),
             host_write: Default::default(),
@@ -443,6 +449,11 @@ impl<const N: usize, const D: usize> Logic for Device<N, D> {
         self.elem_bank.next = self.elem.q.val() & bit_cast::<24, 32>(self.n_minus_1.val());
         self.elem_bank_hi.next = self.elem_bank.val() + 1;
         self.elem_row.next = bit_cast::<D, 24>(self.elem.q.val() >> self.log2n.val());
+        self.rd_elem.next = self.elem.q.val();
+        if (self.state.q.val() == State::RdEmit) & self.rsp_ready.val() {
+            self.rd_elem.next = self.elem.q.val() + 2;
+        }
+        self.rd_row.next = bit_cast::<D, 24>(self.rd_elem.val() >> self.log2n.val());
         self.read_lo.next = 0.into();
         self.read_hi.next = 0.into();
         for b in 0..N {
@@ -607,10 +618,11 @@ impl<const N: usize, const D: usize> Logic for Device<N, D> {
                 self.rsp_valid.next = true;
                 self.rsp_data.next = (bit_cast::<32, 16>(self.read_hi.val()) << 16)
                     | bit_cast::<32, 16>(self.read_lo.val());
+                // The banks are already reading the next pair (rd_elem), so
+                // the next word follows without a gap.
                 if self.rsp_ready.val() {
                     self.elem.d.next = self.elem.q.val() + 2;
                     self.count.d.next = self.count.q.val() - 1;
-                    self.state.d.next = State::RdIssue;
                     if self.count.q.val() == 1 {
                         self.state.d.next = State::Idle;
                     }
@@ -827,9 +839,9 @@ impl<const N: usize, const D: usize> Logic for Device<N, D> {
                 self.c_bank[c].write_data.next = self.out[c].write_data.val();
                 self.c_bank[c].write_enable.next = self.out[c].write_enable.val();
             } else {
-                self.a_bank[c].read_address.next = self.elem_row.val();
-                self.b_bank[c].read_address.next = self.elem_row.val();
-                self.c_bank[c].read_address.next = self.elem_row.val();
+                self.a_bank[c].read_address.next = self.rd_row.val();
+                self.b_bank[c].read_address.next = self.rd_row.val();
+                self.c_bank[c].read_address.next = self.rd_row.val();
                 self.c_bank[c].write_address.next = self.elem_row.val();
                 self.c_bank[c].write_data.next = self.a_bank[c].write_data.val();
                 self.c_bank[c].write_enable.next = self.host_write.val()
@@ -855,6 +867,17 @@ mod tests {
     /// Sends `words` through the link in rust-hdl's simulator and returns
     /// the first `want` response words.
     fn exchange(words: Vec<u32>, want: usize, max_cycles: u64) -> Vec<u32> {
+        exchange_with(words, want, max_cycles, |_| true)
+    }
+
+    /// As [`exchange`], with the host ready for a response word only in the
+    /// cycles where `ready(cycle)` holds.
+    fn exchange_with(
+        words: Vec<u32>,
+        want: usize,
+        max_cycles: u64,
+        ready: fn(u64) -> bool,
+    ) -> Vec<u32> {
         let mut uut = Small::default();
         uut.connect_all();
         let mut sim = Simulation::new();
@@ -864,15 +887,15 @@ mod tests {
         sim.add_testbench(move |mut sim: Sim<Small>| {
             let mut x = sim.init()?;
             let mut next = 0;
-            for _ in 0..max_cycles {
+            for cycle in 0..max_cycles {
                 x.cmd_valid.next = next < words.len();
                 x.cmd_data.next = (*words.get(next).unwrap_or(&0) as u64).into();
-                x.rsp_ready.next = true;
+                x.rsp_ready.next = ready(cycle);
                 x = sim.wait(1, x)?;
                 if x.cmd_valid.val() && x.cmd_ready.val() {
                     next += 1;
                 }
-                if x.rsp_valid.val() {
+                if x.rsp_valid.val() && x.rsp_ready.val() {
                     sink.lock().unwrap().push(x.rsp_data.val().to_u64() as u32);
                 }
                 if sink.lock().unwrap().len() >= want {
@@ -903,6 +926,26 @@ mod tests {
         assert_eq!(got[10], status_word(op::READ, Status::Ok));
         // Elements 4 and 5 were never written.
         assert_eq!(&got[11..], &[0, 0x0002_0001, 0x0004_0003, 0x8000_7FFF]);
+    }
+
+    #[test]
+    fn read_streams_and_holds_under_backpressure() {
+        let data: Vec<u32> = (0..24u32).map(|i| i * 0x0003_0001 + 0x0100_0200).collect();
+        let mut cmd = vec![header(op::WRITE, 24), address_word(1, 8)];
+        cmd.extend(&data);
+        cmd.push(header(op::READ, 24));
+        cmd.push(address_word(1, 8));
+        let mut expect = vec![
+            status_word(op::WRITE, Status::Ok),
+            status_word(op::READ, Status::Ok),
+        ];
+        expect.extend(&data);
+        // Always ready, ready one cycle in three, and in bursts.
+        let patterns: [fn(u64) -> bool; 3] = [|_| true, |c| c % 3 == 0, |c| (c / 5) % 2 == 0];
+        for (i, ready) in patterns.into_iter().enumerate() {
+            let got = exchange_with(cmd.clone(), expect.len(), 600, ready);
+            assert_eq!(got, expect, "ready pattern {i}");
+        }
     }
 
     #[test]
