@@ -279,28 +279,44 @@ fn recheck(
 }
 
 fn write_reports(args: &Args, results: &[Outcome], seconds: f64) -> Result<()> {
-    let mut csv = String::from("net,format,rounding,epochs,test_error_final,test_error_best,seconds,rtl_rechecked_batches\n");
-    let mut md = "| net | format | rounding | test error (final) | best epoch | paper | RTL re-check |\n|---|---|---|---|---|---|---|\n".to_string();
+    let mut csv = String::from(
+        "net,format,rounding,epochs,test_error_final,test_error_last5_mean,test_error_best,seconds,rtl_rechecked_batches\n",
+    );
+    let mut curves = String::from("net,format,rounding,epoch,test_error\n");
+    let mut md = "| net | format | rounding | test error, last epoch | mean of last 5 epochs | best epoch | paper | RTL re-check |\n|---|---|---|---|---|---|---|---|\n".to_string();
     for o in results {
         let last = o.curve.last().copied().unwrap_or(f64::NAN);
         let best = o.curve.iter().copied().fold(f64::INFINITY, f64::min);
+        // One epoch's figure is noisy (a bad last batch order moves it by
+        // points at FL 8); the mean of the last five is the steadier one.
+        let tail = &o.curve[o.curve.len().saturating_sub(5)..];
+        let last5 = tail.iter().sum::<f64>() / tail.len().max(1) as f64;
         let (format, rounding) = match o.job.fixed {
             None => ("float32".to_string(), "-".to_string()),
             Some((fl, m)) => (format!("<{},{}>", 16 - fl, fl), m.to_string()),
         };
         let _ = writeln!(
             csv,
-            "{},{format},{rounding},{},{last:.4},{best:.4},{:.0},{}",
+            "{},{format},{rounding},{},{last:.4},{last5:.4},{best:.4},{:.0},{}",
             o.job.net(),
             o.job.epochs,
             o.seconds,
             o.rechecked
         );
+        for (e, v) in o.curve.iter().enumerate() {
+            let _ = writeln!(
+                curves,
+                "{},{format},{rounding},{},{v:.4}",
+                o.job.net(),
+                e + 1
+            );
+        }
         let _ = writeln!(
             md,
-            "| {} | {format} | {rounding} | {:.2}% | {:.2}% | {} | {} |",
+            "| {} | {format} | {rounding} | {:.2}% | {:.2}% | {:.2}% | {} | {} |",
             o.job.net(),
             100.0 * last,
+            100.0 * last5,
             100.0 * best,
             o.job.paper(),
             if o.rechecked > 0 {
@@ -325,6 +341,7 @@ fn write_reports(args: &Args, results: &[Outcome], seconds: f64) -> Result<()> {
         std::fs::write(&p, text).with_context(|| format!("cannot write {}", p.display()))
     };
     w("gupta.csv", &csv)?;
+    w("gupta-curves.csv", &curves)?;
     w("gupta.md", &md)?;
     for net in ["MLP", "CNN"] {
         let series: Vec<Series> = results
@@ -352,7 +369,7 @@ fn write_reports(args: &Args, results: &[Outcome], seconds: f64) -> Result<()> {
     }
     print!("{md}");
     println!(
-        "wrote {}/gupta.md, gupta.csv and the plots",
+        "wrote {}/gupta.md, gupta.csv, gupta-curves.csv and the plots",
         args.out.display()
     );
     Ok(())

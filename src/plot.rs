@@ -124,10 +124,10 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) 
     s
 }
 
-/// The next of 1, 2, 5 x 10^k at or above `v`.
+/// The next of 1, 2, 2.5, 5 x 10^k at or above `v`.
 fn nice_ceil(v: f64) -> f64 {
     let p = 10f64.powf(v.log10().floor());
-    [1.0, 2.0, 5.0, 10.0]
+    [1.0, 2.0, 2.5, 5.0, 10.0]
         .iter()
         .map(|m| m * p)
         .find(|&c| c >= v * (1.0 - 1e-12))
@@ -176,5 +176,6 @@ mod tests {
         assert!(s.ends_with("</svg>\n"));
         assert_eq!(nice_ceil(7.3), 10.0);
         assert_eq!(nice_ceil(0.13), 0.2);
+        assert_eq!(nice_ceil(23.0), 25.0);
     }
 }
