@@ -1,5 +1,6 @@
-//! Verilates the hardware crate's top for every size in SIZES and links the
-//! models, Verilator's runtime and csrc/shim.cpp into this crate.
+//! Verilates the hardware crate's top for every size in SIZES, and its UART
+//! board top at UART_SIZE, and links the models, Verilator's runtime and
+//! csrc/shim.cpp into this crate.
 //!
 //! Verilator 5.006's own `--build` only makes `V<name>__ALL.a` without the
 //! runtime, and the `verilator` crates target other versions, so this script
@@ -17,7 +18,7 @@ use std::{env, fs};
 
 #[path = "src/sizes.rs"]
 mod sizes;
-use sizes::SIZES;
+use sizes::{SIZES, UART_CLOCKS_PER_BIT, UART_SIZE};
 
 /// Every variant is verilated with `--trace`. With no trace file open the
 /// compiled-in tracing only sets activity flags: measured, its cost was
@@ -167,7 +168,8 @@ fn cxx_build(include: &Path) -> cc::Build {
         .define("VM_TRACE", if TRACE { "1" } else { "0" })
         .define("VM_TRACE_VCD", if TRACE { "1" } else { "0" })
         .define("VM_TRACE_FST", "0")
-        .define("SRSA_TRACE", if TRACE { "1" } else { "0" });
+        .define("SRSA_TRACE", if TRACE { "1" } else { "0" })
+        .define("SRSA_UART_CPB", UART_CLOCKS_PER_BIT.to_string().as_str());
     b
 }
 
@@ -286,30 +288,46 @@ fn runtime_unit(out: &Path, include: &Path, config: &str) -> Unit {
     u
 }
 
-/// Generates every size's Verilog and verilates those whose cache is stale,
-/// the verilator runs concurrently (each is single-threaded).
+/// The models to build: (name, Verilog). `top<n>` is the word-stream device
+/// with an n x n array; `uart<n>` the board top, the same device behind a
+/// UART.
+fn models() -> Vec<(String, String)> {
+    let mut m: Vec<(String, String)> = SIZES
+        .iter()
+        .map(|&n| {
+            let v = srsa_hw::top_verilog(n)
+                .unwrap_or_else(|e| panic!("srsa_hw::top_verilog({n}) failed: {e}"));
+            (format!("top{n}"), v)
+        })
+        .collect();
+    let v = srsa_hw::uart_top_verilog(UART_SIZE, UART_CLOCKS_PER_BIT)
+        .unwrap_or_else(|e| panic!("srsa_hw::uart_top_verilog({UART_SIZE}) failed: {e}"));
+    m.push((format!("uart{UART_SIZE}"), v));
+    m
+}
+
+/// Generates every model's Verilog and verilates those whose cache is
+/// stale; the verilator runs concurrently (each is single-threaded).
 fn verilate_all(verilator: &str, out: &Path, config: &str) -> Vec<Unit> {
     let mut jobs = Vec::new();
-    for n in SIZES {
-        let verilog = srsa_hw::top_verilog(n)
-            .unwrap_or_else(|e| panic!("srsa_hw::top_verilog({n}) failed: {e}"));
-        let vfile = out.join(format!("top{n}.v"));
+    for (name, verilog) in models() {
+        let vfile = out.join(format!("{name}.v"));
         fs::write(&vfile, &verilog).expect("write Verilog to OUT_DIR");
-        let mdir = out.join(format!("vtop{n}"));
+        let mdir = out.join(format!("v{name}"));
         let mut unit = Unit::new(
-            out.join(format!("model{n}")),
+            out.join(format!("model-{name}")),
             format!("{config}\n{verilog}"),
         );
         unit.mdir = Some(mdir.clone());
-        if unit.objects.is_some() && mdir.join(format!("Vtop{n}.h")).exists() {
-            jobs.push((n, unit, None));
+        if unit.objects.is_some() && mdir.join(format!("V{name}.h")).exists() {
+            jobs.push((name, unit, None));
             continue;
         }
         // Stale files from an earlier configuration must not be compiled in.
         let _ = fs::remove_dir_all(&mdir);
         let mut cmd = Command::new(verilator);
         cmd.args(VERILATOR_ARGS)
-            .args(["--prefix", &format!("Vtop{n}")])
+            .args(["--prefix", &format!("V{name}")])
             .arg("--Mdir")
             .arg(&mdir);
         if TRACE {
@@ -318,13 +336,13 @@ fn verilate_all(verilator: &str, out: &Path, config: &str) -> Vec<Unit> {
         cmd.arg(&vfile)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        jobs.push((n, unit, Some(spawn(&mut cmd))));
+        jobs.push((name, unit, Some(spawn(&mut cmd))));
     }
     let mut units = Vec::new();
-    for (n, mut unit, child) in jobs {
+    for (name, mut unit, child) in jobs {
         if let Some(child) = child {
             let res = child.wait_with_output().expect("wait for verilator");
-            let log = out.join(format!("verilator{n}.log"));
+            let log = out.join(format!("verilator-{name}.log"));
             let text = format!(
                 "{}{}",
                 String::from_utf8_lossy(&res.stdout),
@@ -332,15 +350,12 @@ fn verilate_all(verilator: &str, out: &Path, config: &str) -> Vec<Unit> {
             );
             fs::write(&log, &text).expect("write verilator log");
             if !res.status.success() {
-                panic!(
-                    "verilator failed on the {n}x{n} top ({}):\n{text}",
-                    res.status
-                );
+                panic!("verilator failed on {name} ({}):\n{text}", res.status);
             }
             let warnings = text.matches("%Warning").count();
             if warnings > 0 {
                 println!(
-                    "cargo:warning=verilator: {warnings} warning(s) on the {n}x{n} top, see {}",
+                    "cargo:warning=verilator: {warnings} warning(s) on {name}, see {}",
                     log.display()
                 );
             }

@@ -78,7 +78,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Identify { device, n } => {
-            let id = *devices::open(device, n)?.identity();
+            let id = *devices::open(device.clone(), n)?.identity();
             println!(
                 "{device}: protocol v{}, {}x{} array, {}-bit words, {}-bit accumulators, {} elements per buffer",
                 id.version, id.rows, id.cols, id.word_bits, id.acc_bits, id.buffer_elems

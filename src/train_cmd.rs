@@ -16,14 +16,24 @@ use srsa_spec::numerics::Rounding;
 use std::path::PathBuf;
 use std::time::Instant;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+/// Where training runs: a device (`sim`, `golden`, `serial:PATH[@BAUD]`)
+/// or the f32 reference (`float`).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Device {
-    /// The verilated RTL (cycle-accurate, slow).
-    Sim,
-    /// The bit-exact software model of the device (fast).
-    Golden,
-    /// The f32 reference (ndarray), no rounding at all.
+    Fixed(devices::Kind),
     Float,
+}
+
+impl std::str::FromStr for Device {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Device, String> {
+        match s {
+            "float" => Ok(Device::Float),
+            _ => s.parse().map(Device::Fixed).map_err(|_| {
+                format!("unknown device '{s}' (expected sim, golden, float or serial:PATH[@BAUD])")
+            }),
+        }
+    }
 }
 
 /// Which MNIST, and how much of it.
@@ -43,7 +53,9 @@ pub struct DataArgs {
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct Args {
-    #[arg(long, value_enum, default_value = "sim")]
+    /// sim (Verilator RTL), golden (bit-exact model), float (f32 reference)
+    /// or serial:PATH[@BAUD] (a board running the UART top).
+    #[arg(long, default_value = "sim")]
     pub device: Device,
     /// Array size of the sim or golden device (N x N).
     #[arg(long, default_value_t = 8)]
@@ -113,9 +125,9 @@ impl Args {
     }
 
     fn rounding_name(&self) -> String {
-        match self.device {
+        match &self.device {
             Device::Float => "float".into(),
-            _ => self.rounding.to_string(),
+            Device::Fixed(_) => self.rounding.to_string(),
         }
     }
 }
@@ -185,7 +197,7 @@ pub fn load_data(a: &DataArgs) -> Result<Data> {
 
 pub fn run(args: &Args) -> Result<()> {
     let data = load_data(&args.data)?;
-    let history = train_on(args, &data, args.device)?;
+    let history = train_on(args, &data, args.device.clone())?;
     let mut series = vec![curve(&history, &format!("{} test", args.device_label()))];
     series.push(Series {
         name: format!("{} train", args.device_label()),
@@ -235,9 +247,9 @@ pub fn run(args: &Args) -> Result<()> {
 
 impl Args {
     fn device_label(&self) -> String {
-        match self.device {
+        match &self.device {
             Device::Float => "float".into(),
-            d => format!("{} {}", format!("{d:?}").to_lowercase(), self.rounding),
+            Device::Fixed(kind) => format!("{kind} {}", self.rounding),
         }
     }
 }
@@ -267,12 +279,7 @@ pub fn train_on(args: &Args, data: &Data, device: Device) -> Result<Vec<Epoch>> 
             let cfg = resumed_config::<f32>(args)?;
             drive(Trainer::new(Float, cfg.0)?, args, data, cfg.1)
         }
-        Device::Sim | Device::Golden => {
-            let kind = if device == Device::Sim {
-                devices::Kind::Sim
-            } else {
-                devices::Kind::Golden
-            };
+        Device::Fixed(kind) => {
             let driver = devices::open(kind, args.n)?;
             let cfg = resumed_config::<i16>(args)?;
             drive(

@@ -229,3 +229,24 @@ fn train_rejects_bad_input_by_name() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("rnn"));
 }
+
+#[test]
+fn serial_devices_are_parsed_and_a_missing_port_is_named() {
+    let dir = TempDir::new("serial");
+    let o = srsa(
+        &["identify", "--device", "serial:/dev/srsa-no-such-tty@9600"],
+        &dir.0,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("/dev/srsa-no-such-tty"),
+        "{}",
+        stderr(&o)
+    );
+    let o = srsa(&["train", "--device", "serial:/dev/x@fast"], &dir.0);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("fast"), "{}", stderr(&o));
+    let o = srsa(&["identify", "--device", "fpga"], &dir.0);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("serial:PATH"), "{}", stderr(&o));
+}

@@ -15,4 +15,5 @@ pub mod golden;
 pub mod kernel;
 pub mod lockstep;
 pub mod mnist;
+pub mod serial;
 pub mod train;

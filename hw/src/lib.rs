@@ -6,6 +6,8 @@
 //! - [`array`]: the N x N systolic array
 //! - [`output_stage`]: a column's C_in add, rounding and write-back
 //! - [`device`]: command decoder, GEMM sequencer, buffers: the host-link top
+//! - [`uart`]: serial receiver and transmitter (8N1)
+//! - [`uart_top`]: the board top: the device behind a UART
 //! - [`verilog`]: Verilog generation
 
 pub mod array;
@@ -14,6 +16,8 @@ pub mod lfsr;
 pub mod output_stage;
 pub mod pe;
 pub mod rounding;
+pub mod uart;
+pub mod uart_top;
 pub mod verilog;
 
-pub use verilog::{top_verilog, SIZES};
+pub use verilog::{top_verilog, uart_top_verilog, SIZES};

@@ -30,9 +30,22 @@ fn run(tool: &str, args: &[&str], dir: &Path) {
 #[test]
 fn generated_verilog_is_lint_clean() {
     for n in srsa_hw::SIZES {
+        lint(&format!("{n}"), &srsa_hw::top_verilog(n).unwrap());
+    }
+}
+
+#[test]
+fn uart_board_top_is_lint_clean() {
+    // 104 clocks per bit: a 12 MHz board at 115200 baud.
+    lint("uart4", &srsa_hw::uart_top_verilog(4, 104).unwrap());
+    let e = srsa_hw::uart_top_verilog(4, 3).unwrap_err();
+    assert!(e.contains("at least 4"), "{e}");
+}
+
+fn lint(n: &str, v: &str) {
+    {
         let dir = std::env::temp_dir().join(format!("srsa-lint-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let v = srsa_hw::top_verilog(n).unwrap();
         // Named after its top module, as DECLFILENAME expects.
         std::fs::write(dir.join("top.v"), v).unwrap();
         println!("n = {n}: verilator lint");

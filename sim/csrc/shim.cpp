@@ -16,6 +16,12 @@
 #include "Vtop4.h"
 #include "Vtop8.h"
 #include "Vtop16.h"
+#include "Vuart4.h"
+
+// Clock cycles per bit of the verilated UART top (build.rs defines it).
+#ifndef SRSA_UART_CPB
+#error "build.rs defines SRSA_UART_CPB"
+#endif
 
 extern "C" {
 // Mirrors `RunResult` in src/ffi.rs.
@@ -51,12 +57,20 @@ struct Dev {
         // above the module instance `top`.
         model.reset(new M(ctx.get(), "TOP"));
         model->clock = 0;
-        model->cmd_valid = 0;
-        model->cmd_data = 0;
-        model->rsp_ready = 0;
+        init_inputs(*model);
         // Runs initial blocks (the DFFs' power-up values) before any edge.
         model->eval();
     }
+
+    // A word-stream top: nothing offered, nothing accepted.
+    template <class T>
+    static void init_inputs(T& m) {
+        m.cmd_valid = 0;
+        m.cmd_data = 0;
+        m.rsp_ready = 0;
+    }
+    // The UART top: the line idles high.
+    static void init_inputs(Vuart4& m) { m.uart_rx = 1; }
 
     ~Dev() {
         trace_close();
@@ -156,9 +170,134 @@ struct Dev {
     }
 };
 
+
+// The UART board top, driven at bit level: the host side of the serial line
+// (what a USB-UART does) lives here, so words cross the Rust boundary as
+// words while every bit crosses the simulated line. 8N1, LSB first, bytes
+// of a word least significant first, sent back to back.
 template <class M>
-Dev<M>* dev(void* d) {
-    return static_cast<Dev<M>*>(d);
+struct UartDev : Dev<M> {
+    static constexpr int CPB = SRSA_UART_CPB;
+    // Host -> device: position in the word at the head of the input.
+    int tx_byte = 0;   // 0..3: byte of the head word being sent
+    int tx_bit = -1;   // -1: idle (next: start bit); 0: start; 1..8 data; 9 stop
+    int tx_count = 0;  // clocks left in the current bit
+    // Device -> host.
+    bool rx_busy = false;
+    int rx_count = 0;  // clocks to the next sample
+    int rx_bit = 0;    // 0: start (mid-bit check), 1..8 data, 9 stop
+    uint32_t rx_shift = 0;
+    uint32_t rx_word = 0;
+    int rx_bytes = 0;
+
+    // Line level for this clock, advancing the sender; `sent_word` is set
+    // when the last stop bit of the head word has gone out.
+    bool drive(const uint32_t* in, size_t n_in, size_t consumed, bool* sent_word) {
+        *sent_word = false;
+        if (tx_bit < 0) {
+            if (consumed >= n_in) return true;
+            tx_bit = 0;
+            tx_count = CPB;
+        }
+        const uint32_t byte = (in[consumed] >> (8 * tx_byte)) & 0xFF;
+        const bool level = tx_bit == 0 ? false : tx_bit == 9 ? true : ((byte >> (tx_bit - 1)) & 1);
+        if (--tx_count == 0) {
+            if (++tx_bit > 9) {
+                tx_bit = -1;
+                if (++tx_byte == 4) {
+                    tx_byte = 0;
+                    *sent_word = true;
+                }
+            } else {
+                tx_count = CPB;
+            }
+        }
+        return level;
+    }
+
+    // Samples the device's line once per clock; true when a word is complete.
+    bool listen(bool line, uint32_t* word) {
+        if (!rx_busy) {
+            if (!line) {
+                rx_busy = true;
+                rx_bit = 0;
+                rx_count = CPB / 2;
+            }
+            return false;
+        }
+        if (--rx_count > 0) return false;
+        rx_count = CPB;
+        if (rx_bit == 0) {
+            if (line) rx_busy = false;  // a glitch, not a start bit
+            rx_bit = 1;
+            return false;
+        }
+        if (rx_bit <= 8) {
+            rx_shift |= uint32_t(line) << (rx_bit - 1);
+            ++rx_bit;
+            return false;
+        }
+        // Stop bit: a bad one drops the byte (the host's framing error).
+        rx_busy = false;
+        const uint32_t byte = rx_shift;
+        rx_shift = 0;
+        if (!line) return false;
+        rx_word |= byte << (8 * rx_bytes);
+        if (++rx_bytes < 4) return false;
+        *word = rx_word;
+        rx_word = 0;
+        rx_bytes = 0;
+        return true;
+    }
+
+    void tick_line(bool rx_level, bool* tx_level) {
+        M& m = *this->model;
+        m.clock = 0;
+        m.uart_rx = rx_level;
+        m.eval();
+        this->trace_dump(this->cycle * 2 * HALF);
+        *tx_level = m.uart_tx;
+        m.clock = 1;
+        m.eval();
+        this->trace_dump(this->cycle * 2 * HALF + HALF);
+        ++this->cycle;
+#if SRSA_TRACE
+        if (this->vcd && this->cycle >= this->trace_end) this->trace_close();
+#endif
+    }
+
+    void run(const uint32_t* in, size_t n_in, uint32_t* out, size_t n_out, uint64_t max_cycles,
+             SrsaRun* res) {
+        size_t consumed = 0, produced = 0;
+        uint64_t cycles = 0;
+        while (produced < n_out && cycles < max_cycles && !this->ctx->gotFinish()) {
+            bool sent, tx;
+            const bool level = drive(in, n_in, consumed, &sent);
+            tick_line(level, &tx);
+            if (sent) ++consumed;
+            uint32_t word;
+            if (listen(tx, &word)) out[produced++] = word;
+            ++cycles;
+        }
+        res->consumed = consumed;
+        res->produced = produced;
+        res->cycles = cycles;
+    }
+
+    // The line stays idle; what the device sends meanwhile is not collected.
+    uint64_t idle(uint64_t cycles) {
+        uint64_t done = 0;
+        for (; done < cycles && !this->ctx->gotFinish(); ++done) {
+            bool tx;
+            tick_line(true, &tx);
+        }
+        return done;
+    }
+};
+
+template <class D>
+D* dev(void* d) {
+    return static_cast<D*>(d);
 }
 
 }  // namespace
@@ -168,7 +307,7 @@ Dev<M>* dev(void* d) {
 // here. noexcept: an exception must terminate here rather than unwind into
 // Rust frames.
 #define SRSA_VARIANT(name, M)                                                              \
-    extern "C" void* name##_new() noexcept { return new Dev<M>(); }                        \
+    extern "C" void* name##_new() noexcept { return new M(); }                             \
     extern "C" void name##_free(void* d) noexcept { delete dev<M>(d); }                    \
     extern "C" void name##_run(void* d, const uint32_t* in, size_t n_in, uint32_t* out,    \
                                size_t n_out, uint64_t max_cycles, SrsaRun* res) noexcept { \
@@ -187,6 +326,7 @@ Dev<M>* dev(void* d) {
         return dev<M>(d)->ctx->gotFinish() ? 1 : 0;                                        \
     }
 
-SRSA_VARIANT(vtop4, Vtop4)
-SRSA_VARIANT(vtop8, Vtop8)
-SRSA_VARIANT(vtop16, Vtop16)
+SRSA_VARIANT(vtop4, Dev<Vtop4>)
+SRSA_VARIANT(vtop8, Dev<Vtop8>)
+SRSA_VARIANT(vtop16, Dev<Vtop16>)
+SRSA_VARIANT(vuart4, UartDev<Vuart4>)

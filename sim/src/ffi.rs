@@ -117,6 +117,18 @@ variant!(
     vtop16_finished
 );
 
+variant!(
+    VUART4,
+    vuart4_new,
+    vuart4_free,
+    vuart4_run,
+    vuart4_idle,
+    vuart4_trace_open,
+    vuart4_trace_close,
+    vuart4_cycles,
+    vuart4_finished
+);
+
 /// Why a trace could not be opened.
 #[derive(Debug, PartialEq, Eq)]
 pub enum TraceOpenError {
@@ -148,9 +160,19 @@ impl Model {
             16 => &VTOP16,
             _ => return None,
         };
+        Some(Model::of(v))
+    }
+
+    /// A fresh UART board top (4 x 4 array): `run` then moves every word as
+    /// four bytes over the simulated serial line.
+    pub fn uart() -> Model {
+        Model::of(&VUART4)
+    }
+
+    fn of(v: &'static Variant) -> Model {
         // SAFETY: `new` takes no arguments and returns an owned model.
         let ptr = unsafe { (v.new)() };
-        Some(Model { ptr, v })
+        Model { ptr, v }
     }
 
     /// Drives `input` (in order, each word until accepted) and collects

@@ -14,7 +14,7 @@
 mod ffi;
 mod sizes;
 
-pub use sizes::SIZES;
+pub use sizes::{SIZES, UART_CLOCKS_PER_BIT, UART_SIZE};
 
 use srsa_spec::protocol::{Link, LinkError};
 use std::collections::VecDeque;
@@ -63,6 +63,8 @@ impl std::error::Error for SimError {}
 pub struct SimDevice {
     n: usize,
     model: ffi::Model,
+    /// Clock cycles per bit when the device sits behind the UART.
+    serial: Option<u16>,
     /// Sent, not yet accepted by the device.
     pending: VecDeque<u32>,
     /// Accepted from the device, not yet returned by `recv`.
@@ -76,9 +78,23 @@ impl SimDevice {
         Ok(SimDevice {
             n,
             model,
+            serial: None,
             pending: VecDeque::new(),
             received: VecDeque::new(),
         })
+    }
+
+    /// The board top: the same device (a [`UART_SIZE`]-square array) behind
+    /// its UART, driven bit by bit over a simulated serial line at
+    /// [`UART_CLOCKS_PER_BIT`] clocks per bit.
+    pub fn uart() -> SimDevice {
+        SimDevice {
+            n: UART_SIZE,
+            model: ffi::Model::uart(),
+            serial: Some(UART_CLOCKS_PER_BIT),
+            pending: VecDeque::new(),
+            received: VecDeque::new(),
+        }
     }
 
     /// The array's size N.
@@ -149,6 +165,14 @@ impl Link for SimDevice {
     }
 
     fn recv(&mut self, n: usize, max_cycles: u64) -> Result<Vec<u32>, LinkError> {
+        // Over the serial line every word in flight also costs its 40 bits.
+        let max_cycles = match self.serial {
+            Some(cpb) => {
+                let words = (self.pending.len() + n + 1) as u64;
+                max_cycles.saturating_add(words * 40 * cpb as u64)
+            }
+            None => max_cycles,
+        };
         // Bounded, so that an absurd `n` times out instead of aborting on
         // allocation.
         let mut chunk = vec![0u32; n.saturating_sub(self.received.len()).min(CHUNK_WORDS)];
@@ -177,7 +201,10 @@ impl Link for SimDevice {
     }
 
     fn name(&self) -> String {
-        "sim".into()
+        match self.serial {
+            Some(_) => "sim-uart".into(),
+            None => "sim".into(),
+        }
     }
 }
 
