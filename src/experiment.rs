@@ -280,9 +280,9 @@ fn recheck(
 
 fn write_reports(args: &Args, results: &[Outcome], seconds: f64) -> Result<()> {
     let mut csv = String::from(
-        "net,format,rounding,epochs,test_error_final,test_error_last5_mean,test_error_best,seconds,rtl_rechecked_batches\n",
+        "net,fl,rounding,epochs,test_error_final,test_error_last5_mean,test_error_best,seconds,rtl_rechecked_batches\n",
     );
-    let mut curves = String::from("net,format,rounding,epoch,test_error\n");
+    let mut curves = String::from("net,fl,rounding,epoch,test_error\n");
     let mut md = "| net | format | rounding | test error, last epoch | mean of last 5 epochs | best epoch | paper | RTL re-check |\n|---|---|---|---|---|---|---|---|\n".to_string();
     for o in results {
         let last = o.curve.last().copied().unwrap_or(f64::NAN);
@@ -291,25 +291,25 @@ fn write_reports(args: &Args, results: &[Outcome], seconds: f64) -> Result<()> {
         // points at FL 8); the mean of the last five is the steadier one.
         let tail = &o.curve[o.curve.len().saturating_sub(5)..];
         let last5 = tail.iter().sum::<f64>() / tail.len().max(1) as f64;
-        let (format, rounding) = match o.job.fixed {
-            None => ("float32".to_string(), "-".to_string()),
-            Some((fl, m)) => (format!("<{},{}>", 16 - fl, fl), m.to_string()),
+        // The CSV names the format by its FL alone: `<IL,FL>` holds a comma.
+        let (format, fl, rounding) = match o.job.fixed {
+            None => ("float32".to_string(), "float".to_string(), "-".to_string()),
+            Some((fl, m)) => (
+                format!("<{},{}>", 16 - fl, fl),
+                fl.to_string(),
+                m.to_string(),
+            ),
         };
         let _ = writeln!(
             csv,
-            "{},{format},{rounding},{},{last:.4},{last5:.4},{best:.4},{:.0},{}",
+            "{},{fl},{rounding},{},{last:.4},{last5:.4},{best:.4},{:.0},{}",
             o.job.net(),
             o.job.epochs,
             o.seconds,
             o.rechecked
         );
         for (e, v) in o.curve.iter().enumerate() {
-            let _ = writeln!(
-                curves,
-                "{},{format},{rounding},{},{v:.4}",
-                o.job.net(),
-                e + 1
-            );
+            let _ = writeln!(curves, "{},{fl},{rounding},{},{v:.4}", o.job.net(), e + 1);
         }
         let _ = writeln!(
             md,
