@@ -232,7 +232,7 @@ fn time_steps<B: Backend>(
     let mut secs = vec![];
     for idx in order.chunks(t.cfg.batch).take(batches) {
         let tm = Instant::now();
-        t.train_batches(idx, &data.train, |_| {})?;
+        t.train_batches(idx, &data.train)?;
         secs.push(tm.elapsed().as_secs_f64());
     }
     let c1 = t.backend.counters()?;

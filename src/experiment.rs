@@ -41,12 +41,8 @@ pub struct Args {
     /// Fractional lengths to compare (WL 16).
     #[arg(long, value_delimiter = ',', default_value = "8,10,14")]
     pub fl: Vec<u8>,
-    #[arg(long, default_value_t = 100)]
-    pub batch: usize,
-    #[arg(long, default_value_t = 0.1)]
-    pub lr: f32,
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub sgd: crate::train_cmd::SgdArgs,
     /// Array size of the golden and simulated devices.
     #[arg(long, default_value_t = 8)]
     pub n: usize,
@@ -199,9 +195,9 @@ fn config(args: &Args, job: &Job) -> TrainConfig {
     TrainConfig {
         arch: job.arch.clone(),
         formats: TensorFormats::uniform(job.fixed.map(|f| f.0).unwrap_or(14)),
-        lr: args.lr,
-        batch: args.batch,
-        seed: args.seed,
+        lr: args.sgd.lr,
+        batch: args.sgd.batch,
+        seed: args.sgd.seed,
     }
 }
 
@@ -214,7 +210,7 @@ fn run_job(args: &Args, data: &crate::train_cmd::Data, job: &Job) -> Result<Outc
         None => {
             let mut t = Trainer::new(Float, cfg)?;
             for _ in 0..job.epochs {
-                t.train_epoch(&data.train, |_| {})?;
+                t.train_epoch(&data.train, |_, _| {})?;
                 curve.push(t.evaluate(&data.test)?.error_rate());
             }
         }
@@ -226,7 +222,7 @@ fn run_job(args: &Args, data: &crate::train_cmd::Data, job: &Job) -> Result<Outc
                     rechecked = recheck(args, &mut t, data, mode)?;
                     t.epoch += 1;
                 } else {
-                    t.train_epoch(&data.train, |_| {})?;
+                    t.train_epoch(&data.train, |_, _| {})?;
                 }
                 curve.push(t.evaluate(&data.test)?.error_rate());
             }
@@ -262,8 +258,8 @@ fn recheck(
     }
     let split = (args.recheck * t.cfg.batch).min(order.len());
     for (b, idx) in order[..split].chunks(t.cfg.batch).enumerate() {
-        t.train_batches(idx, &data.train, |_| {})?;
-        s.train_batches(idx, &data.train, |_| {})?;
+        t.train_batches(idx, &data.train)?;
+        s.train_batches(idx, &data.train)?;
         let (pg, ps) = (flat_params(&t.net), flat_params(&s.net));
         if let Some(i) = (0..pg.len()).find(|&i| pg[i] != ps[i]) {
             bail!(
@@ -274,7 +270,7 @@ fn recheck(
             );
         }
     }
-    t.train_batches(&order[split..], &data.train, |_| {})?;
+    t.train_batches(&order[split..], &data.train)?;
     Ok(split.div_ceil(t.cfg.batch))
 }
 
@@ -330,9 +326,9 @@ fn write_reports(args: &Args, results: &[Outcome], seconds: f64) -> Result<()> {
         md,
         "\n{} runs, batch {}, lr {}, seed {}, {} s in all ({} at a time).",
         results.len(),
-        args.batch,
-        args.lr,
-        args.seed,
+        args.sgd.batch,
+        args.sgd.lr,
+        args.sgd.seed,
         seconds.round(),
         args.jobs
     );

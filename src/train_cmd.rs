@@ -36,6 +36,17 @@ impl std::str::FromStr for Device {
     }
 }
 
+/// Mini-batch SGD settings, shared by `train` and `experiment`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct SgdArgs {
+    #[arg(long, default_value_t = 100)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 0.1)]
+    pub lr: f32,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
 /// Which MNIST, and how much of it.
 #[derive(clap::Args, Clone, Debug)]
 pub struct DataArgs {
@@ -78,12 +89,8 @@ pub struct Args {
     /// Train until this many epochs are done (counting a resumed run's).
     #[arg(long, default_value_t = 1)]
     pub epochs: u32,
-    #[arg(long, default_value_t = 100)]
-    pub batch: usize,
-    #[arg(long, default_value_t = 0.1)]
-    pub lr: f32,
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub sgd: SgdArgs,
     #[command(flatten)]
     pub data: DataArgs,
     /// Write a checkpoint here after every epoch.
@@ -118,9 +125,9 @@ impl Args {
         TrainConfig {
             arch: self.net.clone(),
             formats: self.formats(),
-            lr: self.lr,
-            batch: self.batch,
-            seed: self.seed,
+            lr: self.sgd.lr,
+            batch: self.sgd.batch,
+            seed: self.sgd.seed,
         }
     }
 
@@ -357,18 +364,21 @@ fn drive<B: Backend>(
         let c0 = t.backend.counters()?;
         let start = Instant::now();
         let mut recent = StepStats::default();
-        let mut train = StepStats::default();
-        let order = t.epoch_order(data.train.len())?;
-        for idx in order.chunks(t.cfg.batch) {
-            let s = t.train_batches(idx, &data.train, |_| {})?;
-            train.add(&s);
-            recent.add(&s);
-            bar.set_position(train.samples as u64);
+        let mut seen = 0u64;
+        let mut counter_error = None;
+        let train = t.train_epoch(&data.train, |s, backend| {
+            seen += s.samples as u64;
+            recent.add(s);
+            bar.set_position(seen);
             // The device's own cycle count, read between steps (a few
             // cycles per read).
-            let cycles = match (&c0, t.backend.counters()?) {
-                (Some(a), Some(b)) => {
+            let cycles = match (&c0, backend.counters()) {
+                (Some(a), Ok(Some(b))) => {
                     format!(", {:.1} M cycles", (b.cycles - a.cycles) as f64 / 1e6)
+                }
+                (_, Err(e)) => {
+                    counter_error.get_or_insert(e);
+                    String::new()
                 }
                 _ => String::new(),
             };
@@ -376,8 +386,10 @@ fn drive<B: Backend>(
             if recent.samples >= 1000 {
                 recent = StepStats::default();
             }
+        })?;
+        if let Some(e) = counter_error {
+            return Err(e.into());
         }
-        t.epoch += 1;
         let secs = start.elapsed().as_secs_f64();
         let c1 = t.backend.counters()?;
         bar.finish_and_clear();

@@ -117,7 +117,7 @@ fn train_and_test<B: Backend>(
     epochs: u32,
 ) -> f64 {
     for _ in 0..epochs {
-        t.train_epoch(train, |_| {}).unwrap();
+        t.train_epoch(train, |_, _| {}).unwrap();
     }
     t.evaluate(test).unwrap().error_rate()
 }
@@ -166,20 +166,20 @@ fn a_resumed_run_continues_exactly() {
         seed: s,
     };
     let mut straight = Trainer::new(golden(8, Rounding::Stochastic), cfg.clone()).unwrap();
-    straight.train_epoch(&train, |_| {}).unwrap();
-    straight.train_epoch(&train, |_| {}).unwrap();
+    straight.train_epoch(&train, |_, _| {}).unwrap();
+    straight.train_epoch(&train, |_, _| {}).unwrap();
 
     let dir = std::env::temp_dir().join(format!("srsa-resume-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("ck.bin");
     let mut first = Trainer::new(golden(8, Rounding::Stochastic), cfg.clone()).unwrap();
-    first.train_epoch(&train, |_| {}).unwrap();
+    first.train_epoch(&train, |_, _| {}).unwrap();
     checkpoint::save(&path, &first, "stochastic").unwrap();
     let ck = checkpoint::load::<i16>(&path).unwrap();
     let mut resumed = Trainer::new(golden(8, Rounding::Stochastic), ck.cfg.clone()).unwrap();
     resumed.restore(&path, ck, "stochastic").unwrap();
     assert_eq!(flat_params(&resumed.net), flat_params(&first.net));
-    resumed.train_epoch(&train, |_| {}).unwrap();
+    resumed.train_epoch(&train, |_, _| {}).unwrap();
     assert_eq!(resumed.epoch, 2);
     assert!(
         flat_params(&resumed.net) == flat_params(&straight.net),

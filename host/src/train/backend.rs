@@ -8,7 +8,7 @@ use crate::driver::{Driver, DriverError, MatmulOpts};
 use ndarray::{Array2, ArrayView2, Zip};
 use srsa_spec::lfsr::{column_state, Lfsr};
 use srsa_spec::numerics::{quantize, value, Formats, Rounding, WORD_MAX, WORD_MIN};
-use srsa_spec::protocol::{Counters, Link, MAX_K};
+use srsa_spec::protocol::{Counters, Link};
 
 /// What a tensor holds: a raw fixed-point word or a real number.
 pub trait Element: Copy + Default + PartialOrd + Send + Sync + std::fmt::Debug + 'static {
@@ -84,11 +84,12 @@ impl Product {
         }
     }
 
-    /// The device formats: the shift folds into B's fractional length.
+    /// The device formats: the shift folds into B's fractional length
+    /// (saturating, so an absurd sum fails validation instead of wrapping).
     pub fn formats(&self) -> Formats {
         Formats {
             fl_a: self.fl_a,
-            fl_b: self.fl_b + self.shift,
+            fl_b: self.fl_b.saturating_add(self.shift),
             fl_c: self.fl_c,
             fl_out: self.fl_out,
         }
@@ -223,7 +224,7 @@ impl<L: Link> Backend for Fixed<L> {
     }
 
     fn max_k(&self) -> usize {
-        self.driver.max_k().min(MAX_K as usize)
+        self.driver.max_k()
     }
 
     fn reseed(&mut self, seed: u64) -> Result<(), BackendError> {

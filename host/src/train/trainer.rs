@@ -16,7 +16,6 @@ use ndarray::{Array2, ArrayView2};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use srsa_spec::numerics::MAX_FL;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainConfig {
@@ -105,13 +104,7 @@ impl<B: Backend> Trainer<B> {
         }
         let lr = LrSplit::new(cfg.lr, cfg.batch);
         for (what, p, cin) in cfg.formats.products(lr.shift) {
-            if p.fl_b as u32 > MAX_FL as u32 || p.formats().validate(cin).is_err() {
-                let e = p
-                    .formats()
-                    .validate(cin)
-                    .err()
-                    .map(|e| e.to_string())
-                    .unwrap_or_else(|| format!("FL {} exceeds {MAX_FL}", p.fl_b));
+            if let Err(e) = p.formats().validate(cin) {
                 let f = cfg.formats;
                 return Err(TrainError::Config(format!(
                     "FL {}/{}/{} (weights/activations/gradients) with learning rate {} at \
@@ -165,15 +158,20 @@ impl<B: Backend> Trainer<B> {
         Ok(stats)
     }
 
-    /// A whole epoch over `data` in the epoch's order; `on_step` sees each
-    /// step's statistics.
+    /// A whole epoch over `data` in the epoch's order; after each step,
+    /// `on_step` sees its statistics and the backend (to read its counters).
     pub fn train_epoch(
         &mut self,
         data: &Dataset,
-        on_step: impl FnMut(&StepStats),
+        mut on_step: impl FnMut(&StepStats, &mut B),
     ) -> Result<StepStats, TrainError> {
         let order = self.epoch_order(data.len())?;
-        let total = self.train_batches(&order, data, on_step)?;
+        let mut total = StepStats::default();
+        for idx in order.chunks(self.cfg.batch) {
+            let s = self.train_batches(idx, data)?;
+            total.add(&s);
+            on_step(&s, &mut self.backend);
+        }
         self.epoch += 1;
         Ok(total)
     }
@@ -183,14 +181,11 @@ impl<B: Backend> Trainer<B> {
         &mut self,
         order: &[usize],
         data: &Dataset,
-        mut on_step: impl FnMut(&StepStats),
     ) -> Result<StepStats, TrainError> {
         let mut total = StepStats::default();
         for idx in order.chunks(self.cfg.batch) {
             let labels: Vec<u8> = idx.iter().map(|&i| data.labels[i]).collect();
-            let s = self.step(data.pixels_f32(idx).view(), &labels)?;
-            total.add(&s);
-            on_step(&s);
+            total.add(&self.step(data.pixels_f32(idx).view(), &labels)?);
         }
         Ok(total)
     }
