@@ -1,5 +1,5 @@
-//! Verilates the hardware crate's top for every size in SIZES, and its UART
-//! board top at UART_SIZE, and links the models, Verilator's runtime and
+//! Verilates the hardware crate's top for every size in SIZES and shape in
+//! RECT_SHAPES, and its UART board top at UART_SHAPE, and links the models, Verilator's runtime and
 //! csrc/shim.cpp into this crate.
 //!
 //! Verilator 5.006's own `--build` only makes `V<name>__ALL.a` without the
@@ -18,7 +18,8 @@ use std::{env, fs};
 
 #[path = "src/sizes.rs"]
 mod sizes;
-use sizes::{SIZES, UART_CLOCKS_PER_BIT, UART_SIZE};
+use sizes::{RECT_SHAPES, SIZES, UART_CLOCKS_PER_BIT, UART_SHAPE};
+use srsa_hw::Shape;
 
 /// Every variant is verilated with `--trace`. With no trace file open the
 /// compiled-in tracing only sets activity flags: measured, its cost was
@@ -289,20 +290,37 @@ fn runtime_unit(out: &Path, include: &Path, config: &str) -> Unit {
 }
 
 /// The models to build: (name, Verilog). `top<n>` is the word-stream device
-/// with an n x n array; `uart<n>` the board top, the same device behind a
-/// UART.
+/// with an n x n array, `top<r>x<c>` with an r x c one; `uart<r>x<c>` the
+/// board top, the same device behind a UART.
 fn models() -> Vec<(String, String)> {
-    let mut m: Vec<(String, String)> = SIZES
+    let mut shapes: Vec<(String, Shape)> = SIZES
         .iter()
-        .map(|&n| {
-            let v = srsa_hw::top_verilog(n)
-                .unwrap_or_else(|e| panic!("srsa_hw::top_verilog({n}) failed: {e}"));
-            (format!("top{n}"), v)
+        .map(|&n| (format!("top{n}"), Shape::square(n)))
+        .collect();
+    for &(rows, cols) in &RECT_SHAPES {
+        let shape = Shape {
+            cols,
+            ..Shape::square(rows)
+        };
+        shapes.push((format!("top{shape}"), shape));
+    }
+    let mut m: Vec<(String, String)> = shapes
+        .into_iter()
+        .map(|(name, shape)| {
+            let v = srsa_hw::top_verilog(shape)
+                .unwrap_or_else(|e| panic!("srsa_hw::top_verilog({shape}) failed: {e}"));
+            (name, v)
         })
         .collect();
-    let v = srsa_hw::uart_top_verilog(UART_SIZE, UART_CLOCKS_PER_BIT)
-        .unwrap_or_else(|e| panic!("srsa_hw::uart_top_verilog({UART_SIZE}) failed: {e}"));
-    m.push((format!("uart{UART_SIZE}"), v));
+    let (rows, cols, bank_bits) = UART_SHAPE;
+    let uart = Shape {
+        rows,
+        cols,
+        bank_bits,
+    };
+    let v = srsa_hw::uart_top_verilog(uart, UART_CLOCKS_PER_BIT)
+        .unwrap_or_else(|e| panic!("srsa_hw::uart_top_verilog({uart}) failed: {e}"));
+    m.push((format!("uart{uart}"), v));
     m
 }
 

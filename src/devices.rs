@@ -86,7 +86,7 @@ pub fn sim(n: usize) -> Result<SimDevice> {
 
 /// A golden model shaped like the simulated device of size n.
 pub fn golden(n: usize) -> GoldenDevice {
-    GoldenDevice::new(n, (n as u32) << srsa_hw::verilog::BANK_BITS)
+    GoldenDevice::new(n, srsa_hw::Shape::square(n).buffer_elems())
 }
 
 /// Opens a device; `n` sizes the sim and golden devices (a board reports

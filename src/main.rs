@@ -64,7 +64,7 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Verilog { n, out } => {
-            let v = srsa_hw::top_verilog(n).map_err(anyhow::Error::msg)?;
+            let v = srsa_hw::top_verilog(srsa_hw::Shape::square(n)).map_err(anyhow::Error::msg)?;
             std::fs::create_dir_all(&out)
                 .with_context(|| format!("cannot create output directory {}", out.display()))?;
             let path = out.join("top.v");

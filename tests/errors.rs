@@ -74,7 +74,7 @@ fn ok(what: impl Into<String>, words: Vec<u32>, opcode: u32, data: usize) -> Cmd
 
 /// A small GEMM through the driver, checked against the numerics spec.
 fn still_works(rig: &mut Rig, rng: &mut StdRng, label: &str) {
-    let n = rig.n() as usize;
+    let n = rig.rows() as usize;
     let (m, k, ncol) = (n + 1, 3, n - 1);
     let c = case(
         Array2::from_shape_simple_fn((m, k), || rng.gen_range(-2000..2000)),
@@ -97,7 +97,7 @@ fn still_works(rig: &mut Rig, rng: &mut StdRng, label: &str) {
 /// device sees one stream), checks the command's status word, then that the
 /// IDENTIFY is answered next, then that a correct GEMM still works.
 fn exercise(rig: &mut Rig, rng: &mut StdRng, cmds: &[Cmd]) -> usize {
-    let n = rig.n();
+    let n = rig.rows();
     for c in cmds {
         let label = format!("N={n}: {}", c.what);
         let mut words = c.words.clone();
@@ -130,7 +130,7 @@ fn exercise(rig: &mut Rig, rng: &mut StdRng, cmds: &[Cmd]) -> usize {
 // ---------------------------------------------------------------- opcodes, transfers
 
 fn transfer_commands(n: u32) -> Vec<Cmd> {
-    let cap = buffer_elems(n as usize);
+    let cap = buffer_elems(n as usize, n as usize);
     let (w, r) = (op::WRITE, op::READ);
     let write = |p: u32, buf: u32, addr: u32| {
         let mut v = vec![header(w, p), address_word(buf, addr)];
@@ -302,7 +302,7 @@ fn gemm_words(g: &Gemm, patch: impl FnOnce(&mut [u32])) -> Vec<u32> {
 }
 
 fn gemm_commands(n: u32) -> Vec<Cmd> {
-    let cap = buffer_elems(n as usize);
+    let cap = buffer_elems(n as usize, n as usize);
     let g0 = good_gemm();
     let (mp, np) = (pad(g0.m, n), pad(g0.ncol, n));
     let k = g0.k;
@@ -522,7 +522,7 @@ fn bad_seed_columns() {
 fn rejected_commands_change_nothing() {
     let (mut rng, _) = rng("rejected_commands_change_nothing", 0x5EED_E004);
     let n = 4;
-    let cap = buffer_elems(n);
+    let cap = buffer_elems(n, n);
     let mut rig = open(n);
     let tail: Vec<i16> = (0..16).map(|_| rng.gen()).collect();
     let head: Vec<i16> = (0..256).map(|_| rng.gen()).collect();
@@ -575,7 +575,7 @@ fn rejected_commands_change_nothing() {
 
 /// A golden device whose LFSRs were seeded with `seed`.
 fn seeded_golden(n: usize, seed: u64) -> GoldenDevice {
-    let mut d = Driver::new(GoldenDevice::new(n, buffer_elems(n))).unwrap();
+    let mut d = Driver::new(GoldenDevice::new(n, buffer_elems(n, n))).unwrap();
     d.seed(seed).unwrap();
     d.into_link()
 }

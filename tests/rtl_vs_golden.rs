@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{case, check_case, divergence, expected, open, rng, Rig};
+use common::{case, check_case, divergence, expected, open, open_shape, rng, Rig};
 use ndarray::{Array2, ArrayView2};
 use rand::rngs::StdRng;
 use rand::Rng;
@@ -40,8 +40,12 @@ fn formats(fl_a: u8, fl_b: u8, fl_c: u8, fl_out: u8) -> Formats {
 // ---------------------------------------------------------------- random
 
 fn random_cases(n: usize, trials: usize, test: &str, default_seed: u64) {
+    random_cases_on(n, n, trials, test, default_seed)
+}
+
+fn random_cases_on(rows: usize, cols: usize, trials: usize, test: &str, default_seed: u64) {
     let (mut rng, s) = rng(test, default_seed);
-    let mut rig = open(n);
+    let mut rig = open_shape(rows, cols);
     let id = *rig.identity();
     let mut per_mode = [0usize; 3];
     let mut with_cin = 0;
@@ -77,6 +81,13 @@ fn random_cases_n8() {
 #[test]
 fn random_cases_n16() {
     random_cases(16, 60, "random_cases_n16", 0x5EED_1601);
+}
+
+/// A rectangular array: A's tiles are 2 rows high, B's and C's 4 columns
+/// wide, so alignment, padding and busy time differ by operand.
+#[test]
+fn random_cases_2x4() {
+    random_cases_on(2, 4, 600, "random_cases_2x4", 0x5EED_2401);
 }
 
 // ---------------------------------------------------------------- modes and formats
@@ -283,7 +294,7 @@ fn ragged_shapes() {
 fn largest_k() {
     let (mut rng, s) = rng("largest_k", 0x5EED_0006);
     let n = 4;
-    let k = common::buffer_elems(n) as usize / n;
+    let k = common::buffer_elems(n, n) as usize / n;
     assert_eq!(k, 16384);
     let mut rig = open(n);
     let (m, ncol) = (3, 4);
@@ -409,7 +420,8 @@ fn transposed_operands() {
 /// The first elements of each buffer, as the test believes the devices
 /// hold them.
 struct Shadow {
-    n: usize,
+    rows: usize,
+    cols: usize,
     bufs: [Vec<i16>; 3],
 }
 
@@ -426,7 +438,8 @@ impl Shadow {
                 .unwrap_or_else(|e| panic!("write {buf:?}: {e}"));
         }
         Shadow {
-            n: rig.n() as usize,
+            rows: rig.rows() as usize,
+            cols: rig.cols() as usize,
             bufs,
         }
     }
@@ -435,8 +448,8 @@ impl Shadow {
     /// tile; each output reads its C_in, then writes its result.
     fn gemm(&mut self, g: &Gemm) {
         assert_ne!(g.mode, Rounding::Stochastic);
-        let n = self.n;
-        let (mp, np) = (pad(g.m, n as u32) as usize, pad(g.ncol, n as u32) as usize);
+        let (r, cl) = (self.rows, self.cols);
+        let (mp, np) = (pad(g.m, r as u32) as usize, pad(g.ncol, cl as u32) as usize);
         let f = &g.formats;
         let [a, b, c] = &mut self.bufs;
         let (ab, bb, cb, ob) = (
@@ -445,10 +458,10 @@ impl Shadow {
             g.cin_base as usize,
             g.out_base as usize,
         );
-        for ti in (0..mp).step_by(n) {
-            for tj in (0..np).step_by(n) {
-                for i in ti..ti + n {
-                    for j in tj..tj + n {
+        for ti in (0..mp).step_by(r) {
+            for tj in (0..np).step_by(cl) {
+                for i in ti..ti + r {
+                    for j in tj..tj + cl {
                         let mut acc: i64 = (0..g.k as usize)
                             .map(|kk| a[ab + kk * mp + i] as i64 * b[bb + kk * np + j] as i64)
                             .sum();
@@ -615,7 +628,7 @@ fn counters_agree_and_count_the_work() {
             out_base: 0,
         };
         macs += (c.m() * c.k() * c.ncol()) as u64;
-        busy += gemm_busy_cycles(n as u32, &g);
+        busy += gemm_busy_cycles(n as u32, n as u32, &g);
     }
     // Lockstep compares busy and MACs; cycles are the RTL's.
     let cnt = rig

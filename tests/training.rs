@@ -27,7 +27,7 @@ fn data(split: Split, n: usize) -> Dataset {
 
 fn golden(n: usize, mode: Rounding) -> Fixed<GoldenDevice> {
     Fixed::new(
-        Driver::new(GoldenDevice::new(n, buffer_elems(n))).expect("golden identifies"),
+        Driver::new(GoldenDevice::new(n, buffer_elems(n, n))).expect("golden identifies"),
         mode,
     )
 }

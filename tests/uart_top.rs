@@ -4,19 +4,23 @@
 
 mod common;
 
-use common::{buffer_elems, check_case, divergence, rng, Rig};
+use common::{check_case, divergence, rng, Rig};
 use srsa_host::cases::random_case;
 use srsa_host::driver::Driver;
 use srsa_host::golden::GoldenDevice;
 use srsa_host::lockstep::Lockstep;
-use srsa_sim::{SimDevice, UART_CLOCKS_PER_BIT, UART_SIZE};
+use srsa_sim::{SimDevice, UART_CLOCKS_PER_BIT, UART_SHAPE};
 use srsa_spec::protocol::{address_word, header, op, Link};
 
 fn open_uart() -> Rig {
-    let n = UART_SIZE;
-    let pair = Lockstep::new(SimDevice::uart(), GoldenDevice::new(n, buffer_elems(n)));
+    // The iCEBreaker's device: a 2 x 4 array with 2048-element buffers.
+    let (rows, cols, bank_bits) = UART_SHAPE;
+    let elems = (cols << bank_bits) as u32;
+    let golden = GoldenDevice::with_shape(rows, cols, elems);
+    let pair = Lockstep::new(SimDevice::uart(), golden);
     let d = Driver::new(pair).unwrap_or_else(|e| panic!("UART top: IDENTIFY failed: {e}"));
-    assert_eq!(d.n() as usize, n);
+    assert_eq!((d.rows() as usize, d.cols() as usize), (rows, cols));
+    assert_eq!(d.identity().buffer_elems, elems);
     d
 }
 

@@ -10,9 +10,9 @@ use ndarray::{s, Array2, ArrayView2};
 use srsa_spec::lfsr::column_state;
 use srsa_spec::numerics::{Formats, Rounding, ACC_BITS, WL};
 use srsa_spec::protocol::{
-    address_word, encode_gemm, header, op, pad, parse_status, Buffer, Counters, Gemm, Identity,
-    Link, LinkError, Status, COUNTER_WORDS, IDENTIFY_WORDS, MAX_K, MAX_XFER_WORDS, SEED_ARGS,
-    VERSION,
+    address_word, encode_gemm, gemm_busy_cycles, header, op, parse_status, Buffer, Counters, Gemm,
+    Identity, Link, LinkError, Status, COUNTER_WORDS, IDENTIFY_WORDS, MAX_K, MAX_XFER_WORDS,
+    SEED_ARGS, VERSION,
 };
 use thiserror::Error;
 
@@ -67,10 +67,8 @@ fn transfer_cycles(words: u64) -> u64 {
 
 /// Far above the RTL's busy time (see `gemm_busy_cycles` in the spec), so
 /// only a stuck device reaches it.
-fn gemm_cycles(n: u32, g: &Gemm) -> u64 {
-    let tiles = (pad(g.m, n) / n) as u64 * (pad(g.ncol, n) / n) as u64;
-    let n = n as u64;
-    8 * tiles * ((g.k as u64).max(n) + 4 * n) + 100_000
+fn gemm_cycles(rows: u32, cols: u32, g: &Gemm) -> u64 {
+    8 * gemm_busy_cycles(rows, cols, g) + 100_000
 }
 
 fn op_name(opcode: u32) -> &'static str {
@@ -117,12 +115,12 @@ impl<L: Link> Driver<L> {
         if id.version != VERSION
             || id.word_bits != WL
             || id.acc_bits != ACC_BITS
-            || id.rows != id.cols
-            || id.rows == 0
+            || !id.rows.is_power_of_two()
+            || !id.cols.is_power_of_two()
         {
             return Err(DriverError::Unsupported(format!(
-                "{} reports {id:?}; this driver speaks version {VERSION} with square arrays, \
-                 {WL}-bit words and {ACC_BITS}-bit accumulators",
+                "{} reports {id:?}; this driver speaks version {VERSION} with power-of-two \
+                 array sides, {WL}-bit words and {ACC_BITS}-bit accumulators",
                 link.name()
             )));
         }
@@ -133,9 +131,14 @@ impl<L: Link> Driver<L> {
         &self.identity
     }
 
-    /// The array size N.
-    pub fn n(&self) -> u32 {
+    /// Array rows R.
+    pub fn rows(&self) -> u32 {
         self.identity.rows
+    }
+
+    /// Array columns C.
+    pub fn cols(&self) -> u32 {
+        self.identity.cols
     }
 
     /// The link's name ("sim", "golden", ...).
@@ -143,10 +146,12 @@ impl<L: Link> Driver<L> {
         self.link.name()
     }
 
-    /// The largest K a [`Driver::matmul`] accepts: one N-row slice of A
-    /// must fit a buffer, and K must fit the GEMM's field.
+    /// The largest K a [`Driver::matmul`] accepts: one R-row slice of A
+    /// and one C-column slice of B must fit a buffer, and K must fit the
+    /// GEMM's field.
     pub fn max_k(&self) -> usize {
-        (self.identity.buffer_elems as usize / self.n() as usize).min(MAX_K as usize)
+        let side = self.rows().max(self.cols()) as usize;
+        (self.identity.buffer_elems as usize / side).min(MAX_K as usize)
     }
 
     pub fn link_mut(&mut self) -> &mut L {
@@ -250,7 +255,7 @@ impl<L: Link> Driver<L> {
     pub fn gemm(&mut self, g: &Gemm) -> Result<(), DriverError> {
         let mut cmd = vec![header(op::GEMM, 0)];
         cmd.extend(encode_gemm(g));
-        let bound = gemm_cycles(self.n(), g);
+        let bound = gemm_cycles(self.rows(), self.cols(), g);
         self.link.send(&cmd)?;
         expect_ok(&mut self.link, op::GEMM, bound)
     }
@@ -268,7 +273,7 @@ impl<L: Link> Driver<L> {
     /// With `opts.a_transposed` the `a` given is A^T (K x M), with
     /// `opts.b_transposed` the `b` given is B^T (Ncol x K): the host does
     /// the transposition while it lays the operands out in the device's
-    /// layouts (A transposed, B row-major, zero padding to multiples of N),
+    /// layouts (A transposed, B row-major, zero padding to multiples of R and C),
     /// so either orientation costs the same and the device never sees it.
     ///
     /// Products too large for the buffers are split into row and column
@@ -320,12 +325,12 @@ impl<L: Link> Driver<L> {
             .map_err(|e| DriverError::InvalidArgument(format!("formats: {e}")))?;
         let plan = self.plan(m, k, ncol)?;
 
-        let n = self.n() as usize;
+        let (tile_rows, tile_cols) = (self.rows() as usize, self.cols() as usize);
         let mut out = Array2::zeros((m, ncol));
         let mut b_chunk_loaded = None;
         for r0 in (0..m).step_by(plan.rows) {
             let rows = plan.rows.min(m - r0);
-            let mp = rows.next_multiple_of(n);
+            let mp = rows.next_multiple_of(tile_rows);
             // A transposed (K x Mp), zero padding.
             let mut at = Array2::<i16>::zeros((k, mp));
             at.slice_mut(s![.., ..rows])
@@ -337,7 +342,7 @@ impl<L: Link> Driver<L> {
             )?;
             for c0 in (0..ncol).step_by(plan.cols) {
                 let cols = plan.cols.min(ncol - c0);
-                let np = cols.next_multiple_of(n);
+                let np = cols.next_multiple_of(tile_cols);
                 if b_chunk_loaded != Some(c0) {
                     let mut bl = Array2::<i16>::zeros((k, np));
                     bl.slice_mut(s![.., ..cols])
@@ -374,36 +379,42 @@ impl<L: Link> Driver<L> {
         Ok(out)
     }
 
-    /// Chunk sizes (multiples of N) such that A (K x rows), B (K x cols)
-    /// and C (rows x cols) each fit a buffer and the GEMM's 16-bit fields.
+    /// Chunk sizes (rows a multiple of R, columns of C) such that A (K x
+    /// rows), B (K x cols) and C (rows x cols) each fit a buffer and the
+    /// GEMM's 16-bit fields.
     fn plan(&self, m: usize, k: usize, ncol: usize) -> Result<Plan, DriverError> {
-        let n = self.n() as usize;
+        let (r, c) = (self.rows() as usize, self.cols() as usize);
         let elems = self.identity.buffer_elems as usize;
         if k > MAX_K as usize {
             return Err(DriverError::TooLarge(format!(
                 "K = {k} exceeds the device's maximum of {MAX_K}"
             )));
         }
-        let cap = elems / k / n * n;
-        if cap < n || elems < n * n {
+        if k > self.max_k() || elems < r * c {
             return Err(DriverError::TooLarge(format!(
-                "K = {k}: one {n}-row slice of A needs {} elements but a buffer holds {elems}; \
-                 max K = {}",
-                n * k,
-                elems / n
+                "K = {k}: one {r}-row slice of A and one {c}-column slice of B need {} elements \
+                 but a buffer holds {elems}; max K = {}",
+                r.max(c) * k,
+                self.max_k()
             )));
         }
-        let field = (u16::MAX as usize) / n * n;
-        let mut rows = m.next_multiple_of(n).min(cap).min(field);
-        let mut cols = ncol.next_multiple_of(n).min(cap).min(field);
-        // Shrink the larger side until the output fits buffer C; n x n
+        let cap_rows = elems / k / r * r;
+        let cap_cols = elems / k / c * c;
+        let mut rows = m
+            .next_multiple_of(r)
+            .min(cap_rows)
+            .min(u16::MAX as usize / r * r);
+        let mut cols = ncol
+            .next_multiple_of(c)
+            .min(cap_cols)
+            .min(u16::MAX as usize / c * c);
+        // Shrink the larger side until the output fits buffer C; R x C
         // always does (checked above).
         while rows * cols > elems {
-            let halve = |x: usize| (x / 2 / n * n).max(n);
-            if rows >= cols {
-                rows = halve(rows);
+            if rows > r && (rows >= cols || cols == c) {
+                rows = (rows / 2 / r * r).max(r);
             } else {
-                cols = halve(cols);
+                cols = (cols / 2 / c * c).max(c);
             }
         }
         Ok(Plan { rows, cols })

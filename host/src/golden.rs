@@ -21,12 +21,13 @@ use std::collections::VecDeque;
 
 /// Cycles the device is busy with one GEMM, as the golden model reports
 /// them: the RTL's exact count, so that counters compare equal too.
-pub fn modelled_gemm_cycles(n: u32, g: &Gemm) -> u64 {
-    gemm_busy_cycles(n, g)
+pub fn modelled_gemm_cycles(rows: u32, cols: u32, g: &Gemm) -> u64 {
+    gemm_busy_cycles(rows, cols, g)
 }
 
 pub struct GoldenDevice {
-    n: usize,
+    rows: usize,
+    cols: usize,
     buffer_elems: u32,
     /// A, B, C in `Buffer` code order.
     buffers: [Vec<i16>; 3],
@@ -47,16 +48,27 @@ impl GoldenDevice {
     /// # Panics
     /// If `n` is not a power of two >= 2: no such hardware exists.
     pub fn new(n: usize, buffer_elems: u32) -> GoldenDevice {
-        assert!(
-            n >= 2 && n.is_power_of_two(),
-            "array size {n} is not a power of two >= 2"
-        );
+        GoldenDevice::with_shape(n, n, buffer_elems)
+    }
+
+    /// A device with a `rows x cols` array; see [`GoldenDevice::new`].
+    ///
+    /// # Panics
+    /// If a side is not a power of two >= 2.
+    pub fn with_shape(rows: usize, cols: usize, buffer_elems: u32) -> GoldenDevice {
+        for side in [rows, cols] {
+            assert!(
+                side >= 2 && side.is_power_of_two(),
+                "array side {side} is not a power of two >= 2"
+            );
+        }
         let buf = || vec![0i16; buffer_elems as usize];
         GoldenDevice {
-            n,
+            rows,
+            cols,
             buffer_elems,
             buffers: [buf(), buf(), buf()],
-            lfsrs: (0..n)
+            lfsrs: (0..cols)
                 .map(|c| Lfsr::new(column_state(POWER_UP_SEED, c)))
                 .collect(),
             counters: Counters::default(),
@@ -69,8 +81,8 @@ impl GoldenDevice {
     pub fn identity(&self) -> Identity {
         Identity {
             version: VERSION,
-            rows: self.n as u32,
-            cols: self.n as u32,
+            rows: self.rows as u32,
+            cols: self.cols as u32,
             word_bits: WL,
             acc_bits: ACC_BITS,
             buffer_elems: self.buffer_elems,
@@ -140,7 +152,7 @@ impl GoldenDevice {
             op::READ => self.read(arg, words[0]),
             op::GEMM => {
                 let w: &[u32; GEMM_ARGS] = words.try_into().expect("step counts GEMM_ARGS");
-                decode_gemm(w, self.n as u32, self.buffer_elems).map(|g| {
+                decode_gemm(w, self.rows as u32, self.cols as u32, self.buffer_elems).map(|g| {
                     self.gemm(&g);
                     vec![]
                 })
@@ -184,8 +196,11 @@ impl GoldenDevice {
 
     /// Runs a validated GEMM (regions checked by `decode_gemm`).
     fn gemm(&mut self, g: &Gemm) {
-        let n = self.n;
-        let (mp, np) = (pad(g.m, n as u32) as usize, pad(g.ncol, n as u32) as usize);
+        let (rows, cols) = (self.rows, self.cols);
+        let (mp, np) = (
+            pad(g.m, rows as u32) as usize,
+            pad(g.ncol, cols as u32) as usize,
+        );
         let k = g.k as usize;
         let a = &self.buffers[Buffer::A as usize][g.a_base as usize..][..k * mp];
         let b = &self.buffers[Buffer::B as usize][g.b_base as usize..][..k * np];
@@ -197,9 +212,9 @@ impl GoldenDevice {
         let shift = g.formats.shift();
         let c = &mut self.buffers[Buffer::C as usize];
         let (cin_base, out_base) = (g.cin_base as usize, g.out_base as usize);
-        for ti in (0..mp).step_by(n) {
-            for tj in (0..np).step_by(n) {
-                for i in ti..ti + n {
+        for ti in (0..mp).step_by(rows) {
+            for tj in (0..np).step_by(cols) {
+                for i in ti..ti + rows {
                     for (col, lfsr) in self.lfsrs.iter_mut().enumerate() {
                         let j = tj + col;
                         let cin = if g.acc_init {
@@ -214,7 +229,7 @@ impl GoldenDevice {
             }
         }
 
-        let cycles = modelled_gemm_cycles(n as u32, g);
+        let cycles = modelled_gemm_cycles(rows as u32, cols as u32, g);
         self.counters.busy += cycles;
         self.counters.cycles += cycles;
         self.counters.macs += g.m as u64 * g.k as u64 * g.ncol as u64;
@@ -468,7 +483,7 @@ mod tests {
         let r = exchange(&mut d, &[header(op::COUNTERS, 0)]);
         let c = Counters::decode(&r[1..]);
         assert_eq!(c.macs, 2 * 3 * 2 * 5);
-        assert_eq!(c.busy, 2 * modelled_gemm_cycles(4, &g));
+        assert_eq!(c.busy, 2 * modelled_gemm_cycles(4, 4, &g));
         assert_eq!(c.cycles, c.busy);
     }
 

@@ -16,6 +16,9 @@ fn driver(n: usize, elems: u32) -> Driver<GoldenDevice> {
     Driver::new(GoldenDevice::new(n, elems)).unwrap()
 }
 
+/// Array shapes the matmul tests run on: square and rectangular both ways.
+const SHAPES: [(usize, usize); 5] = [(2, 2), (4, 4), (8, 8), (2, 4), (8, 2)];
+
 fn random_matrix(rng: &mut rand::rngs::StdRng, rows: usize, cols: usize, amp: i32) -> Array2<i16> {
     Array2::from_shape_vec((rows, cols), words(rng, rows * cols, amp)).unwrap()
 }
@@ -23,7 +26,7 @@ fn random_matrix(rng: &mut rand::rngs::StdRng, rows: usize, cols: usize, amp: i3
 #[test]
 fn new_identifies_the_device() {
     let d = driver(8, 1 << 12);
-    assert_eq!(d.n(), 8);
+    assert_eq!((d.rows(), d.cols()), (8, 8));
     assert_eq!(d.identity().buffer_elems, 1 << 12);
 }
 
@@ -222,7 +225,7 @@ fn counters_count_useful_macs() {
 /// The device's layouts built by hand, then the reference GEMM: what one
 /// unchunked `matmul` must return, draw for draw.
 fn reference_matmul(
-    n: usize,
+    (rows, cols): (usize, usize),
     seed: u64,
     a: ArrayView2<i16>,
     b: ArrayView2<i16>,
@@ -231,11 +234,11 @@ fn reference_matmul(
 ) -> Array2<i16> {
     let ((m, k), ncol) = (a.dim(), b.ncols());
     let (mp, np) = (
-        pad(m as u32, n as u32) as usize,
-        pad(ncol as u32, n as u32) as usize,
+        pad(m as u32, rows as u32) as usize,
+        pad(ncol as u32, cols as u32) as usize,
     );
     let elems = (k * mp).max(k * np).max(mp * np);
-    let mut r = Reference::new(n, elems);
+    let mut r = Reference::with_shape(rows, cols, elems);
     r.seed(seed);
     for i in 0..m {
         for kk in 0..k {
@@ -273,8 +276,8 @@ fn reference_matmul(
 #[test]
 fn matmul_with_transposes_matches_the_reference_bit_for_bit() {
     let (mut rng, seed) = rng("matmul_with_transposes_matches_the_reference", 0x5EED_0102);
-    for case in 0..24 {
-        let n = [2, 4, 8][case % 3];
+    for case in 0..30 {
+        let shape = SHAPES[case % SHAPES.len()];
         let (m, k, ncol) = (
             rng.gen_range(1..30),
             rng.gen_range(1..60),
@@ -299,8 +302,8 @@ fn matmul_with_transposes_matches_the_reference_bit_for_bit() {
         };
         let with_cin = case % 3 != 1;
         let cin_view = with_cin.then(|| cin.view());
-        let want = reference_matmul(n, seed, a.view(), b.view(), cin_view, &opts);
-        let mut d = driver(n, 1 << 14);
+        let want = reference_matmul(shape, seed, a.view(), b.view(), cin_view, &opts);
+        let mut d = Driver::new(GoldenDevice::with_shape(shape.0, shape.1, 1 << 14)).unwrap();
         d.seed(seed).unwrap();
         let (a_in, b_in) = (
             if opts.a_transposed {
@@ -315,7 +318,7 @@ fn matmul_with_transposes_matches_the_reference_bit_for_bit() {
             },
         );
         let got = d.matmul(a_in.view(), b_in.view(), cin_view, &opts).unwrap();
-        assert_eq!(got, want, "case {case}: n={n} {m}x{k}x{ncol} {opts:?}");
+        assert_eq!(got, want, "case {case}: {shape:?} {m}x{k}x{ncol} {opts:?}");
     }
 }
 
@@ -413,14 +416,21 @@ fn chunks_never_exceed_the_buffers() {
     // Shapes at the edges of the plan: K = 1 (buffer C bounds the chunk),
     // K at the limit (one n-row slice per chunk), a long thin B.
     let (mut rng, _) = rng("chunks_never_exceed_the_buffers", 0x5EED_0104);
-    for (n, elems, m, k, ncol) in [(2, 64, 30, 1, 40), (4, 256, 9, 64, 7), (2, 128, 5, 3, 70)] {
-        let mut d = driver(n, elems);
+    for ((r, c), elems, m, k, ncol) in [
+        ((2, 2), 64, 30, 1, 40),
+        ((4, 4), 256, 9, 64, 7),
+        ((2, 2), 128, 5, 3, 70),
+        ((2, 4), 128, 30, 1, 40),
+        ((2, 4), 256, 9, 64, 7),
+        ((8, 2), 128, 5, 16, 70),
+    ] {
+        let mut d = Driver::new(GoldenDevice::with_shape(r, c, elems)).unwrap();
         let a = random_matrix(&mut rng, m, k, 100);
         let b = random_matrix(&mut rng, k, ncol, 100);
         let opts = MatmulOpts::new(Formats::uniform(0), Rounding::Truncate);
         let got = d.matmul(a.view(), b.view(), None, &opts).unwrap();
         let [trunc, _, _] = exact_outputs(a.view(), b.view(), None, &opts);
-        assert_eq!(got, trunc, "n={n} elems={elems} {m}x{k}x{ncol}");
+        assert_eq!(got, trunc, "{r}x{c} elems={elems} {m}x{k}x{ncol}");
     }
 }
 

@@ -2,18 +2,23 @@
 //! the three banked buffers, the array and one output stage per column.
 //! Protocol and layouts: `srsa_spec::protocol` and docs/PROTOCOL.md.
 //!
-//! Timing of a GEMM (N x N array): the sequencer emits one feed step per
+//! Timing of a GEMM (R x C array): the sequencer emits one feed step per
 //! cycle (k = 0..K of a tile, tile rows outer, tile columns inner). A step
 //! enters address chain stage 0; row r's A bank and column c's B bank read
 //! at stage r (resp. c), so operands reach the array already skewed. A
 //! tile's last step also starts the drain generator, which names the
 //! output row each column finishes; that name travels one column per cycle
 //! beside the finished sums, so every output stage knows where to read
-//! C_in and write its result. Tiles are spaced at least N cycles apart (a
-//! gap when K < N) so each column finishes at most one sum per cycle.
+//! C_in and write its result. Tiles are spaced at least R cycles apart (a
+//! gap when K < R) so each column finishes at most one sum per cycle.
+//!
+//! Buffer A has R banks (one per array row), B and C have C banks (one per
+//! column); all three hold the same number of elements, so A's banks are
+//! deeper when R < C.
 
 use crate::array::Array;
 use crate::output_stage::OutputStage;
+use crate::serial_mul::SerialMul;
 use rust_hdl::prelude::*;
 use rust_hdl::widgets::ramrom::ram::RAM;
 use srsa_spec::lfsr::{column_state, POWER_UP_SEED};
@@ -29,6 +34,7 @@ pub enum State {
     RdIssue,
     RdEmit,
     GemmArgs,
+    GemmSize,
     GemmCheck,
     GemmRun,
     GemmGap,
@@ -39,11 +45,15 @@ pub enum State {
     EmitCounters,
 }
 
-/// N: array size (a power of two); D: address bits of one bank (each buffer
-/// holds N << D elements).
+/// R x C: array rows and columns (powers of two, at least 2); DA and DC:
+/// address bits of an A bank and of a B or C bank (R << DA == C << DC
+/// elements per buffer).
 #[derive(LogicBlock)]
-pub struct Device<const N: usize, const D: usize> {
+pub struct Device<const R: usize, const C: usize, const DA: usize, const DC: usize> {
     pub clock: Signal<In, Clock>,
+    /// Synchronous: back to Idle, any GEMM abandoned. Buffers, generator
+    /// states and counters are kept.
+    pub reset: Signal<In, Bit>,
     pub cmd_data: Signal<In, Bits<32>>,
     pub cmd_valid: Signal<In, Bit>,
     pub cmd_ready: Signal<Out, Bit>,
@@ -51,11 +61,16 @@ pub struct Device<const N: usize, const D: usize> {
     pub rsp_valid: Signal<Out, Bit>,
     pub rsp_ready: Signal<In, Bit>,
 
-    pub array: Array<N>,
-    pub a_bank: Vec<RAM<Bits<16>, D>>,
-    pub b_bank: Vec<RAM<Bits<16>, D>>,
-    pub c_bank: Vec<RAM<Bits<16>, D>>,
-    pub out: Vec<OutputStage<D>>,
+    pub array: Array<R, C>,
+    pub a_bank: Vec<RAM<Bits<16>, DA>>,
+    pub b_bank: Vec<RAM<Bits<16>, DC>>,
+    pub c_bank: Vec<RAM<Bits<16>, DC>>,
+    pub out: Vec<OutputStage<DC>>,
+    /// Size products for the GEMM range checks (no DSP blocks).
+    mul: SerialMul,
+    /// K * tile rows, K * tile columns, tile rows * tile columns, M * Ncol.
+    product: Vec<DFF<Bits<32>>>,
+    mul_pending: DFF<Bit>,
 
     // Command decoder.
     state: DFF<State>,
@@ -75,16 +90,16 @@ pub struct Device<const N: usize, const D: usize> {
     k_step: DFF<Bits<16>>,
     tile_row: DFF<Bits<16>>,
     tile_col: DFF<Bits<16>>,
-    a_addr: DFF<Bits<D>>,
-    b_addr: DFF<Bits<D>>,
-    cin_row: DFF<Bits<D>>,
-    out_row: DFF<Bits<D>>,
+    a_addr: DFF<Bits<DA>>,
+    b_addr: DFF<Bits<DC>>,
+    cin_row: DFF<Bits<DC>>,
+    out_row: DFF<Bits<DC>>,
     gap: DFF<Bits<16>>,
     flush: DFF<Bits<8>>,
 
     // Feed chains: stage s is the feed step delayed s cycles.
-    a_chain: Vec<DFF<Bits<D>>>,
-    b_chain: Vec<DFF<Bits<D>>>,
+    a_chain: Vec<DFF<Bits<DA>>>,
+    b_chain: Vec<DFF<Bits<DC>>>,
     /// Flags are one stage longer: they must meet the RAM's read data.
     valid_chain: Vec<DFF<Bit>>,
     first_chain: Vec<DFF<Bit>>,
@@ -93,11 +108,11 @@ pub struct Device<const N: usize, const D: usize> {
     // Drain generator and its per-column chain.
     drain_active: DFF<Bit>,
     drain_row: DFF<Bits<8>>,
-    drain_cin: DFF<Bits<D>>,
-    drain_out: DFF<Bits<D>>,
+    drain_cin: DFF<Bits<DC>>,
+    drain_out: DFF<Bits<DC>>,
     d_valid: Vec<DFF<Bit>>,
-    d_cin: Vec<DFF<Bits<D>>>,
-    d_out: Vec<DFF<Bits<D>>>,
+    d_cin: Vec<DFF<Bits<DC>>>,
+    d_out: Vec<DFF<Bits<DC>>>,
 
     // Counters.
     cycles: DFF<Bits<64>>,
@@ -122,9 +137,11 @@ pub struct Device<const N: usize, const D: usize> {
     fl_ab: Signal<Local, Bits<16>>,
     g_shift: Signal<Local, Bits<5>>,
     g_align: Signal<Local, Bits<5>>,
+    /// Tile rows and tile columns.
     mpn: Signal<Local, Bits<16>>,
     npn: Signal<Local, Bits<16>>,
-    np: Signal<Local, Bits<D>>,
+    /// C bank rows per tile row of the output.
+    np: Signal<Local, Bits<DC>>,
     a_base: Signal<Local, Bits<40>>,
     b_base: Signal<Local, Bits<40>>,
     cin_base: Signal<Local, Bits<40>>,
@@ -137,23 +154,33 @@ pub struct Device<const N: usize, const D: usize> {
     gemm_status: Signal<Local, Bits<8>>,
     region_status: Signal<Local, Bits<8>>,
     region_end: Signal<Local, Bits<32>>,
-    elem_bank: Signal<Local, Bits<24>>,
-    elem_bank_hi: Signal<Local, Bits<24>>,
-    elem_row: Signal<Local, Bits<D>>,
+    /// Bank of `elem` and of `elem + 1` in buffer A, and in B or C.
+    elem_bank_a: Signal<Local, Bits<24>>,
+    elem_bank_a_hi: Signal<Local, Bits<24>>,
+    elem_bank_c: Signal<Local, Bits<24>>,
+    elem_bank_c_hi: Signal<Local, Bits<24>>,
+    elem_row_a: Signal<Local, Bits<DA>>,
+    elem_row_c: Signal<Local, Bits<DC>>,
     /// The element a READ fetches this cycle: the next pair while the
     /// current one is being accepted, so READ streams a word per cycle.
     rd_elem: Signal<Local, Bits<24>>,
-    rd_row: Signal<Local, Bits<D>>,
+    rd_row_a: Signal<Local, Bits<DA>>,
+    rd_row_c: Signal<Local, Bits<DC>>,
+    mul_a: Signal<Local, Bits<16>>,
+    mul_b: Signal<Local, Bits<16>>,
     read_lo: Signal<Local, Bits<16>>,
     read_hi: Signal<Local, Bits<16>>,
     host_write: Signal<Local, Bit>,
 
     // Constants (index and width arithmetic on const generics cannot appear
     // in generated Verilog, so they are computed here).
-    log2n: Constant<Bits<8>>,
-    n_minus_1: Constant<Bits<32>>,
-    n_bits16: Constant<Bits<16>>,
-    depth: Constant<Bits<40>>,
+    log2r: Constant<Bits<8>>,
+    log2c: Constant<Bits<8>>,
+    r_minus_1: Constant<Bits<32>>,
+    c_minus_1: Constant<Bits<32>>,
+    r_bits16: Constant<Bits<16>>,
+    depth_a: Constant<Bits<40>>,
+    depth_c: Constant<Bits<40>>,
     capacity: Constant<Bits<32>>,
     flush_len: Constant<Bits<8>>,
     drain_last: Constant<Bits<8>>,
@@ -178,24 +205,32 @@ fn dffs<T: Synth>(n: usize) -> Vec<DFF<T>> {
     (0..n).map(|_| DFF::default()).collect()
 }
 
-impl<const N: usize, const D: usize> Default for Device<N, D> {
+impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Default
+    for Device<R, C, DA, DC>
+{
     fn default() -> Self {
         assert!(
-            N.is_power_of_two() && N >= 2,
-            "array size must be a power of two"
+            R.is_power_of_two() && R >= 2 && C.is_power_of_two() && C >= 2,
+            "array rows and columns must be powers of two, at least 2"
+        );
+        assert_eq!(
+            R << DA,
+            C << DC,
+            "buffers A and B/C must hold as many elements"
         );
         let ident = [
             MAGIC,
             VERSION,
-            N as u32,
-            N as u32,
+            R as u32,
+            C as u32,
             16,
             48,
-            (N << D) as u32,
+            (C << DC) as u32,
             0,
         ];
         Self {
             clock: Default::default(),
+            reset: Default::default(),
             cmd_data: Default::default(),
             cmd_valid: Default::default(),
             cmd_ready: Default::default(),
@@ -203,12 +238,15 @@ impl<const N: usize, const D: usize> Default for Device<N, D> {
             rsp_valid: Default::default(),
             rsp_ready: Default::default(),
             array: Default::default(),
-            a_bank: (0..N).map(|_| RAM::default()).collect(),
-            b_bank: (0..N).map(|_| RAM::default()).collect(),
-            c_bank: (0..N).map(|_| RAM::default()).collect(),
-            out: (0..N)
+            a_bank: (0..R).map(|_| RAM::default()).collect(),
+            b_bank: (0..C).map(|_| RAM::default()).collect(),
+            c_bank: (0..C).map(|_| RAM::default()).collect(),
+            out: (0..C)
                 .map(|c| OutputStage::new(column_state(POWER_UP_SEED, c)))
                 .collect(),
+            mul: Default::default(),
+            product: dffs(4),
+            mul_pending: Default::default(),
             state: Default::default(),
             opcode: Default::default(),
             arg: Default::default(),
@@ -229,18 +267,18 @@ impl<const N: usize, const D: usize> Default for Device<N, D> {
             out_row: Default::default(),
             gap: Default::default(),
             flush: Default::default(),
-            a_chain: dffs(N),
-            b_chain: dffs(N),
-            valid_chain: dffs(N + 1),
-            first_chain: dffs(N + 1),
-            last_chain: dffs(N + 1),
+            a_chain: dffs(R),
+            b_chain: dffs(C),
+            valid_chain: dffs(R + 1),
+            first_chain: dffs(R + 1),
+            last_chain: dffs(R + 1),
             drain_active: Default::default(),
             drain_row: Default::default(),
             drain_cin: Default::default(),
             drain_out: Default::default(),
-            d_valid: dffs(N),
-            d_cin: dffs(N),
-            d_out: dffs(N),
+            d_valid: dffs(C),
+            d_cin: dffs(C),
+            d_out: dffs(C),
             cycles: Default::default(),
             busy: Default::default(),
             macs: Default::default(),
@@ -276,21 +314,30 @@ impl<const N: usize, const D: usize> Default for Device<N, D> {
             gemm_status: Default::default(),
             region_status: Default::default(),
             region_end: Default::default(),
-            elem_bank: Default::default(),
-            elem_bank_hi: Default::default(),
-            elem_row: Default::default(),
+            elem_bank_a: Default::default(),
+            elem_bank_a_hi: Default::default(),
+            elem_bank_c: Default::default(),
+            elem_bank_c_hi: Default::default(),
+            elem_row_a: Default::default(),
+            elem_row_c: Default::default(),
             rd_elem: Default::default(),
-            rd_row: Default::default(),
+            rd_row_a: Default::default(),
+            rd_row_c: Default::default(),
+            mul_a: Default::default(),
+            mul_b: Default::default(),
             read_lo: Default::default(),
             read_hi: Default::default(),
             host_write: Default::default(),
-            log2n: Constant::new((N.trailing_zeros() as u64).into()),
-            n_minus_1: Constant::new(((N - 1) as u64).into()),
-            n_bits16: Constant::new((N as u64).into()),
-            depth: Constant::new(((1u64) << D).into()),
-            capacity: Constant::new(((N as u64) << D).into()),
-            flush_len: Constant::new(((2 * N + 2) as u64).into()),
-            drain_last: Constant::new(((N - 1) as u64).into()),
+            log2r: Constant::new((R.trailing_zeros() as u64).into()),
+            log2c: Constant::new((C.trailing_zeros() as u64).into()),
+            r_minus_1: Constant::new(((R - 1) as u64).into()),
+            c_minus_1: Constant::new(((C - 1) as u64).into()),
+            r_bits16: Constant::new((R as u64).into()),
+            depth_a: Constant::new(((1u64) << DA).into()),
+            depth_c: Constant::new(((1u64) << DC).into()),
+            capacity: Constant::new(((C as u64) << DC).into()),
+            flush_len: Constant::new(((R + C + 2) as u64).into()),
+            drain_last: Constant::new(((R - 1) as u64).into()),
             ident: ident
                 .iter()
                 .map(|&w| Constant::new((w as u64).into()))
@@ -313,7 +360,9 @@ impl<const N: usize, const D: usize> Default for Device<N, D> {
     }
 }
 
-impl<const N: usize, const D: usize> Logic for Device<N, D> {
+impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
+    for Device<R, C, DA, DC>
+{
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
@@ -346,9 +395,15 @@ impl<const N: usize, const D: usize> Logic for Device<N, D> {
             macs,
             snapshot,
             macs_left,
-            macs_per_step
+            macs_per_step,
+            mul_pending
         );
         self.array.clock.next = self.clock.val();
+        self.mul.clock.next = self.clock.val();
+        for i in 0..4 {
+            self.product[i].clock.next = self.clock.val();
+            self.product[i].d.next = self.product[i].q.val();
+        }
         for i in 0..2 {
             self.seed_word[i].clock.next = self.clock.val();
             self.seed_word[i].d.next = self.seed_word[i].q.val();
@@ -374,35 +429,35 @@ impl<const N: usize, const D: usize> Logic for Device<N, D> {
         self.g_shift.next = bit_cast::<5, 16>(self.fl_ab.val() - self.fl_out.val());
         self.g_align.next = bit_cast::<5, 16>(self.fl_ab.val() - self.fl_c.val());
         self.mpn.next = bit_cast::<16, 32>(
-            (bit_cast::<32, 16>(self.g_m.val()) + self.n_minus_1.val()) >> self.log2n.val(),
+            (bit_cast::<32, 16>(self.g_m.val()) + self.r_minus_1.val()) >> self.log2r.val(),
         );
         self.npn.next = bit_cast::<16, 32>(
-            (bit_cast::<32, 16>(self.g_ncol.val()) + self.n_minus_1.val()) >> self.log2n.val(),
+            (bit_cast::<32, 16>(self.g_ncol.val()) + self.c_minus_1.val()) >> self.log2c.val(),
         );
-        self.np.next = bit_cast::<D, 16>(self.npn.val()) << self.log2n.val();
-        self.a_base.next = bit_cast::<40, 32>(self.gemm_arg[3].q.val()) >> self.log2n.val();
-        self.b_base.next = bit_cast::<40, 32>(self.gemm_arg[4].q.val()) >> self.log2n.val();
-        self.cin_base.next = bit_cast::<40, 32>(self.gemm_arg[5].q.val()) >> self.log2n.val();
-        self.out_base.next = bit_cast::<40, 32>(self.gemm_arg[6].q.val()) >> self.log2n.val();
-        self.a_end.next = self.a_base.val() + bit_cast::<40, 32>(self.g_k.val() * self.mpn.val());
-        self.b_end.next = self.b_base.val() + bit_cast::<40, 32>(self.g_k.val() * self.npn.val());
-        self.out_end.next = self.out_base.val()
-            + (bit_cast::<40, 32>(self.mpn.val() * self.npn.val()) << self.log2n.val());
-        self.cin_end.next = self.cin_base.val()
-            + (bit_cast::<40, 32>(self.mpn.val() * self.npn.val()) << self.log2n.val());
-        self.misaligned.next =
-            ((self.gemm_arg[3].q.val() | self.gemm_arg[4].q.val() | self.gemm_arg[6].q.val())
-                & self.n_minus_1.val())
-            .any()
-                | (self.g_acc_init.val() & (self.gemm_arg[5].q.val() & self.n_minus_1.val()).any());
+        self.np.next = bit_cast::<DC, 16>(self.npn.val()) << self.log2r.val();
+        self.a_base.next = bit_cast::<40, 32>(self.gemm_arg[3].q.val()) >> self.log2r.val();
+        self.b_base.next = bit_cast::<40, 32>(self.gemm_arg[4].q.val()) >> self.log2c.val();
+        self.cin_base.next = bit_cast::<40, 32>(self.gemm_arg[5].q.val()) >> self.log2c.val();
+        self.out_base.next = bit_cast::<40, 32>(self.gemm_arg[6].q.val()) >> self.log2c.val();
+        // Ends in bank rows: A has Mp / R rows per step, B Np / C, and the
+        // output Mp x Np elements over C banks.
+        self.a_end.next = self.a_base.val() + bit_cast::<40, 32>(self.product[0].q.val());
+        self.b_end.next = self.b_base.val() + bit_cast::<40, 32>(self.product[1].q.val());
+        self.out_end.next =
+            self.out_base.val() + (bit_cast::<40, 32>(self.product[2].q.val()) << self.log2r.val());
+        self.cin_end.next =
+            self.cin_base.val() + (bit_cast::<40, 32>(self.product[2].q.val()) << self.log2r.val());
+        self.misaligned.next = (self.gemm_arg[3].q.val() & self.r_minus_1.val()).any()
+            | ((self.gemm_arg[4].q.val() | self.gemm_arg[6].q.val()) & self.c_minus_1.val()).any()
+            | (self.g_acc_init.val() & (self.gemm_arg[5].q.val() & self.c_minus_1.val()).any());
         // Same priority as srsa_spec::protocol::decode_gemm.
         self.gemm_status.next = self.st_ok.val();
         if (self.misaligned.val()
-            | (self.a_end.val() > self.depth.val())
-            | (self.b_end.val() > self.depth.val())
-            | (self.out_end.val() > self.depth.val()))
+            | (self.a_end.val() > self.depth_a.val())
+            | (self.b_end.val() > self.depth_c.val())
+            | (self.out_end.val() > self.depth_c.val()))
             | (self.g_acc_init.val()
-                & ((self.cin_end.val() > self.depth.val())
+                & ((self.cin_end.val() > self.depth_c.val())
                     | ((self.cin_base.val() != self.out_base.val())
                         & (self.cin_base.val() < self.out_end.val())
                         & (self.out_base.val() < self.cin_end.val()))))
@@ -446,38 +501,50 @@ impl<const N: usize, const D: usize> Logic for Device<N, D> {
         if self.cmd_data.val().get_bits::<8>(24) > 2 {
             self.region_status.next = self.st_bad_buffer.val();
         }
-        self.elem_bank.next = self.elem.q.val() & bit_cast::<24, 32>(self.n_minus_1.val());
-        self.elem_bank_hi.next = self.elem_bank.val() + 1;
-        self.elem_row.next = bit_cast::<D, 24>(self.elem.q.val() >> self.log2n.val());
+        // Elements are even-addressed pairs, so with at least two banks
+        // `elem` and `elem + 1` sit in neighbouring banks of the same row.
+        self.elem_bank_a.next = self.elem.q.val() & bit_cast::<24, 32>(self.r_minus_1.val());
+        self.elem_bank_a_hi.next = self.elem_bank_a.val() + 1;
+        self.elem_bank_c.next = self.elem.q.val() & bit_cast::<24, 32>(self.c_minus_1.val());
+        self.elem_bank_c_hi.next = self.elem_bank_c.val() + 1;
+        self.elem_row_a.next = bit_cast::<DA, 24>(self.elem.q.val() >> self.log2r.val());
+        self.elem_row_c.next = bit_cast::<DC, 24>(self.elem.q.val() >> self.log2c.val());
         self.rd_elem.next = self.elem.q.val();
         if (self.state.q.val() == State::RdEmit) & self.rsp_ready.val() {
             self.rd_elem.next = self.elem.q.val() + 2;
         }
-        self.rd_row.next = bit_cast::<D, 24>(self.rd_elem.val() >> self.log2n.val());
+        self.rd_row_a.next = bit_cast::<DA, 24>(self.rd_elem.val() >> self.log2r.val());
+        self.rd_row_c.next = bit_cast::<DC, 24>(self.rd_elem.val() >> self.log2c.val());
         self.read_lo.next = 0.into();
         self.read_hi.next = 0.into();
-        for b in 0..N {
+        for b in 0..R {
             self.a_bank[b].read_clock.next = self.clock.val();
             self.a_bank[b].write_clock.next = self.clock.val();
+            if self.buffer.q.val() == 0 {
+                if self.elem_bank_a.val().index() == b {
+                    self.read_lo.next = self.a_bank[b].read_data.val();
+                }
+                if self.elem_bank_a_hi.val().index() == b {
+                    self.read_hi.next = self.a_bank[b].read_data.val();
+                }
+            }
+        }
+        for b in 0..C {
             self.b_bank[b].read_clock.next = self.clock.val();
             self.b_bank[b].write_clock.next = self.clock.val();
             self.c_bank[b].read_clock.next = self.clock.val();
             self.c_bank[b].write_clock.next = self.clock.val();
-            if self.elem_bank.val().index() == b {
-                if self.buffer.q.val() == 0 {
-                    self.read_lo.next = self.a_bank[b].read_data.val();
-                } else if self.buffer.q.val() == 1 {
+            if self.elem_bank_c.val().index() == b {
+                if self.buffer.q.val() == 1 {
                     self.read_lo.next = self.b_bank[b].read_data.val();
-                } else {
+                } else if self.buffer.q.val() == 2 {
                     self.read_lo.next = self.c_bank[b].read_data.val();
                 }
             }
-            if self.elem_bank_hi.val().index() == b {
-                if self.buffer.q.val() == 0 {
-                    self.read_hi.next = self.a_bank[b].read_data.val();
-                } else if self.buffer.q.val() == 1 {
+            if self.elem_bank_c_hi.val().index() == b {
+                if self.buffer.q.val() == 1 {
                     self.read_hi.next = self.b_bank[b].read_data.val();
-                } else {
+                } else if self.buffer.q.val() == 2 {
                     self.read_hi.next = self.c_bank[b].read_data.val();
                 }
             }
@@ -491,14 +558,16 @@ impl<const N: usize, const D: usize> Logic for Device<N, D> {
         }
 
         // ---- Feed chains (stage 0 is written by the sequencer below). ----
-        for s in 0..N {
+        for s in 0..R {
             self.a_chain[s].clock.next = self.clock.val();
+        }
+        for s in 0..C {
             self.b_chain[s].clock.next = self.clock.val();
             self.d_valid[s].clock.next = self.clock.val();
             self.d_cin[s].clock.next = self.clock.val();
             self.d_out[s].clock.next = self.clock.val();
         }
-        for s in 0..(N + 1) {
+        for s in 0..(R + 1) {
             self.valid_chain[s].clock.next = self.clock.val();
             self.first_chain[s].clock.next = self.clock.val();
             self.last_chain[s].clock.next = self.clock.val();
@@ -508,36 +577,40 @@ impl<const N: usize, const D: usize> Logic for Device<N, D> {
         self.valid_chain[0].d.next = false;
         self.first_chain[0].d.next = false;
         self.last_chain[0].d.next = false;
-        for s in 1..N {
+        for s in 1..R {
             self.a_chain[s].d.next = self.a_chain[s - 1].q.val();
+        }
+        for s in 1..C {
             self.b_chain[s].d.next = self.b_chain[s - 1].q.val();
         }
-        for s in 1..(N + 1) {
+        for s in 1..(R + 1) {
             self.valid_chain[s].d.next = self.valid_chain[s - 1].q.val();
             self.first_chain[s].d.next = self.first_chain[s - 1].q.val();
             self.last_chain[s].d.next = self.last_chain[s - 1].q.val();
         }
-        for r in 0..N {
+        for r in 0..R {
             self.array.a_in[r].next = self.a_bank[r].read_data.val();
-            self.array.b_in[r].next = self.b_bank[r].read_data.val();
             self.array.valid_in[r].next = self.valid_chain[r + 1].q.val();
             self.array.first_in[r].next = self.first_chain[r + 1].q.val();
             self.array.last_in[r].next = self.last_chain[r + 1].q.val();
         }
+        for c in 0..C {
+            self.array.b_in[c].next = self.b_bank[c].read_data.val();
+        }
 
-        // ---- Drain generator: names rows 0..N of a finished tile. ----
+        // ---- Drain generator: names rows 0..R of a finished tile. ----
         self.d_valid[0].d.next = self.drain_active.q.val();
         self.d_cin[0].d.next = self.drain_cin.q.val();
         self.d_out[0].d.next = self.drain_out.q.val();
-        for c in 1..N {
+        for c in 1..C {
             self.d_valid[c].d.next = self.d_valid[c - 1].q.val();
             self.d_cin[c].d.next = self.d_cin[c - 1].q.val();
             self.d_out[c].d.next = self.d_out[c - 1].q.val();
         }
         if self.drain_active.q.val() {
             self.drain_row.d.next = self.drain_row.q.val() + 1;
-            self.drain_cin.d.next = self.drain_cin.q.val() + bit_cast::<D, 16>(self.npn.val());
-            self.drain_out.d.next = self.drain_out.q.val() + bit_cast::<D, 16>(self.npn.val());
+            self.drain_cin.d.next = self.drain_cin.q.val() + bit_cast::<DC, 16>(self.npn.val());
+            self.drain_out.d.next = self.drain_out.q.val() + bit_cast::<DC, 16>(self.npn.val());
             if self.drain_row.q.val() == self.drain_last.val() {
                 self.drain_active.d.next = false;
             }
@@ -545,9 +618,24 @@ impl<const N: usize, const D: usize> Logic for Device<N, D> {
 
         // ---- Command decoder and sequencer. ----
         self.host_write.next = false;
-        for c in 0..N {
+        for c in 0..C {
             self.out[c].seed_load.next = false;
         }
+        self.mul.start.next = false;
+        self.mul_a.next = self.g_k.val();
+        self.mul_b.next = self.mpn.val();
+        if self.index.q.val() == 1 {
+            self.mul_b.next = self.npn.val();
+        }
+        if self.index.q.val() == 2 {
+            self.mul_a.next = self.npn.val();
+        }
+        if self.index.q.val() == 3 {
+            self.mul_a.next = self.g_m.val();
+            self.mul_b.next = self.g_ncol.val();
+        }
+        self.mul.a.next = self.mul_a.val();
+        self.mul.b.next = self.mul_b.val();
         self.cmd_ready.next = false;
         self.rsp_valid.next = false;
         self.rsp_data.next = 0.into();
@@ -638,6 +726,26 @@ impl<const N: usize, const D: usize> Logic for Device<N, D> {
                     }
                     self.index.d.next = self.index.q.val() + 1;
                     if self.index.q.val() == 6 {
+                        self.index.d.next = 0.into();
+                        self.mul_pending.d.next = false;
+                        self.state.d.next = State::GemmSize;
+                    }
+                }
+            }
+            State::GemmSize => {
+                // The four size products, one after another.
+                if !self.mul_pending.q.val() {
+                    self.mul.start.next = true;
+                    self.mul_pending.d.next = true;
+                } else if !self.mul.busy.val() {
+                    for i in 0..4 {
+                        if self.index.q.val().index() == i {
+                            self.product[i].d.next = self.mul.product.val();
+                        }
+                    }
+                    self.mul_pending.d.next = false;
+                    self.index.d.next = self.index.q.val() + 1;
+                    if self.index.q.val() == 3 {
                         self.state.d.next = State::GemmCheck;
                     }
                 }
@@ -650,11 +758,11 @@ impl<const N: usize, const D: usize> Logic for Device<N, D> {
                     self.k_step.d.next = 0.into();
                     self.tile_row.d.next = 0.into();
                     self.tile_col.d.next = 0.into();
-                    self.a_addr.d.next = bit_cast::<D, 40>(self.a_base.val());
-                    self.b_addr.d.next = bit_cast::<D, 40>(self.b_base.val());
-                    self.cin_row.d.next = bit_cast::<D, 40>(self.cin_base.val());
-                    self.out_row.d.next = bit_cast::<D, 40>(self.out_base.val());
-                    self.macs_per_step.d.next = self.g_m.val() * self.g_ncol.val();
+                    self.a_addr.d.next = bit_cast::<DA, 40>(self.a_base.val());
+                    self.b_addr.d.next = bit_cast::<DC, 40>(self.b_base.val());
+                    self.cin_row.d.next = bit_cast::<DC, 40>(self.cin_base.val());
+                    self.out_row.d.next = bit_cast::<DC, 40>(self.out_base.val());
+                    self.macs_per_step.d.next = self.product[3].q.val();
                     self.macs_left.d.next = self.g_k.val();
                     self.state.d.next = State::GemmRun;
                 }
@@ -669,12 +777,12 @@ impl<const N: usize, const D: usize> Logic for Device<N, D> {
                     self.drain_active.d.next = true;
                     self.drain_row.d.next = 0.into();
                     self.drain_cin.d.next =
-                        self.cin_row.q.val() + bit_cast::<D, 16>(self.tile_col.q.val());
+                        self.cin_row.q.val() + bit_cast::<DC, 16>(self.tile_col.q.val());
                     self.drain_out.d.next =
-                        self.out_row.q.val() + bit_cast::<D, 16>(self.tile_col.q.val());
+                        self.out_row.q.val() + bit_cast::<DC, 16>(self.tile_col.q.val());
                     self.k_step.d.next = 0.into();
-                    if self.g_k.val() < self.n_bits16.val() {
-                        self.gap.d.next = self.n_bits16.val() - self.g_k.val();
+                    if self.g_k.val() < self.r_bits16.val() {
+                        self.gap.d.next = self.r_bits16.val() - self.g_k.val();
                         self.state.d.next = State::GemmGap;
                     }
                     if self.tile_col.q.val() + 1 == self.npn.val() {
@@ -682,28 +790,28 @@ impl<const N: usize, const D: usize> Logic for Device<N, D> {
                         self.tile_row.d.next = self.tile_row.q.val() + 1;
                         self.cin_row.d.next = self.cin_row.q.val() + self.np.val();
                         self.out_row.d.next = self.out_row.q.val() + self.np.val();
-                        self.a_addr.d.next = bit_cast::<D, 40>(self.a_base.val())
-                            + bit_cast::<D, 16>(self.tile_row.q.val() + 1);
-                        self.b_addr.d.next = bit_cast::<D, 40>(self.b_base.val());
+                        self.a_addr.d.next = bit_cast::<DA, 40>(self.a_base.val())
+                            + bit_cast::<DA, 16>(self.tile_row.q.val() + 1);
+                        self.b_addr.d.next = bit_cast::<DC, 40>(self.b_base.val());
                         if self.tile_row.q.val() + 1 == self.mpn.val() {
                             self.flush.d.next = self.flush_len.val();
                             self.state.d.next = State::GemmFlush;
                         }
                     } else {
                         self.tile_col.d.next = self.tile_col.q.val() + 1;
-                        self.a_addr.d.next = bit_cast::<D, 40>(self.a_base.val())
-                            + bit_cast::<D, 16>(self.tile_row.q.val());
-                        self.b_addr.d.next = bit_cast::<D, 40>(self.b_base.val())
-                            + bit_cast::<D, 16>(self.tile_col.q.val() + 1);
+                        self.a_addr.d.next = bit_cast::<DA, 40>(self.a_base.val())
+                            + bit_cast::<DA, 16>(self.tile_row.q.val());
+                        self.b_addr.d.next = bit_cast::<DC, 40>(self.b_base.val())
+                            + bit_cast::<DC, 16>(self.tile_col.q.val() + 1);
                     }
                 } else {
                     self.k_step.d.next = self.k_step.q.val() + 1;
-                    self.a_addr.d.next = self.a_addr.q.val() + bit_cast::<D, 16>(self.mpn.val());
-                    self.b_addr.d.next = self.b_addr.q.val() + bit_cast::<D, 16>(self.npn.val());
+                    self.a_addr.d.next = self.a_addr.q.val() + bit_cast::<DA, 16>(self.mpn.val());
+                    self.b_addr.d.next = self.b_addr.q.val() + bit_cast::<DC, 16>(self.npn.val());
                 }
             }
             State::GemmGap => {
-                // Keeps tiles N cycles apart: one finished sum per column.
+                // Keeps tiles R cycles apart: one finished sum per column.
                 self.busy.d.next = self.busy.q.val() + 1;
                 self.gap.d.next = self.gap.q.val() - 1;
                 if self.gap.q.val() == 1 {
@@ -730,7 +838,7 @@ impl<const N: usize, const D: usize> Logic for Device<N, D> {
                     self.index.d.next = self.index.q.val() + 1;
                     if self.index.q.val() == 2 {
                         self.status.d.next = self.st_bad_column.val();
-                        for c in 0..N {
+                        for c in 0..C {
                             if self.arg.q.val().index() == c {
                                 self.out[c].seed_load.next = true;
                                 self.status.d.next = self.st_ok.val();
@@ -799,10 +907,39 @@ impl<const N: usize, const D: usize> Logic for Device<N, D> {
                 }
             }
         }
+        // A reset abandons whatever the FSM was doing; the buffers, the
+        // generators and the counters keep their state.
+        if self.reset.val() {
+            self.state.d.next = State::Idle;
+            self.running.d.next = false;
+            self.drain_active.d.next = false;
+            self.macs_left.d.next = 0.into();
+            self.cmd_ready.next = false;
+            self.rsp_valid.next = false;
+            self.host_write.next = false;
+            for c in 0..C {
+                self.out[c].seed_load.next = false;
+            }
+        }
         // ---- Banks and output stages (after the FSM: they read its
         // decisions, and a combinational block must not read a value
         // before it is assigned). ----
-        for c in 0..N {
+        for r in 0..R {
+            self.a_bank[r].write_address.next = self.elem_row_a.val();
+            self.a_bank[r].write_data.next = self.cmd_data.val().get_bits::<16>(0);
+            if self.elem_bank_a_hi.val().index() == r {
+                self.a_bank[r].write_data.next = self.cmd_data.val().get_bits::<16>(16);
+            }
+            self.a_bank[r].write_enable.next = self.host_write.val()
+                & (self.buffer.q.val() == 0)
+                & ((self.elem_bank_a.val().index() == r)
+                    | (self.elem_bank_a_hi.val().index() == r));
+            self.a_bank[r].read_address.next = self.rd_row_a.val();
+            if self.running.q.val() {
+                self.a_bank[r].read_address.next = self.a_chain[r].q.val();
+            }
+        }
+        for c in 0..C {
             self.out[c].clock.next = self.clock.val();
             self.out[c].take.next = self.d_valid[c].q.val();
             self.out[c].sum.next = self.array.col_sum[c].val();
@@ -817,37 +954,30 @@ impl<const N: usize, const D: usize> Logic for Device<N, D> {
             self.out[c].seed1.next = self.seed_word[1].q.val();
             self.out[c].seed2.next = self.cmd_data.val();
             // Host writes land on the pair of banks holding elem, elem + 1.
-            self.a_bank[c].write_address.next = self.elem_row.val();
-            self.b_bank[c].write_address.next = self.elem_row.val();
-            self.a_bank[c].write_data.next = self.cmd_data.val().get_bits::<16>(0);
+            self.b_bank[c].write_address.next = self.elem_row_c.val();
             self.b_bank[c].write_data.next = self.cmd_data.val().get_bits::<16>(0);
-            if self.elem_bank_hi.val().index() == c {
-                self.a_bank[c].write_data.next = self.cmd_data.val().get_bits::<16>(16);
+            if self.elem_bank_c_hi.val().index() == c {
                 self.b_bank[c].write_data.next = self.cmd_data.val().get_bits::<16>(16);
             }
-            self.a_bank[c].write_enable.next = self.host_write.val()
-                & (self.buffer.q.val() == 0)
-                & ((self.elem_bank.val().index() == c) | (self.elem_bank_hi.val().index() == c));
             self.b_bank[c].write_enable.next = self.host_write.val()
                 & (self.buffer.q.val() == 1)
-                & ((self.elem_bank.val().index() == c) | (self.elem_bank_hi.val().index() == c));
+                & ((self.elem_bank_c.val().index() == c)
+                    | (self.elem_bank_c_hi.val().index() == c));
             if self.running.q.val() {
-                self.a_bank[c].read_address.next = self.a_chain[c].q.val();
                 self.b_bank[c].read_address.next = self.b_chain[c].q.val();
                 self.c_bank[c].read_address.next = self.d_cin[c].q.val();
                 self.c_bank[c].write_address.next = self.out[c].write_address.val();
                 self.c_bank[c].write_data.next = self.out[c].write_data.val();
                 self.c_bank[c].write_enable.next = self.out[c].write_enable.val();
             } else {
-                self.a_bank[c].read_address.next = self.rd_row.val();
-                self.b_bank[c].read_address.next = self.rd_row.val();
-                self.c_bank[c].read_address.next = self.rd_row.val();
-                self.c_bank[c].write_address.next = self.elem_row.val();
-                self.c_bank[c].write_data.next = self.a_bank[c].write_data.val();
+                self.b_bank[c].read_address.next = self.rd_row_c.val();
+                self.c_bank[c].read_address.next = self.rd_row_c.val();
+                self.c_bank[c].write_address.next = self.elem_row_c.val();
+                self.c_bank[c].write_data.next = self.b_bank[c].write_data.val();
                 self.c_bank[c].write_enable.next = self.host_write.val()
                     & (self.buffer.q.val() == 2)
-                    & ((self.elem_bank.val().index() == c)
-                        | (self.elem_bank_hi.val().index() == c));
+                    & ((self.elem_bank_c.val().index() == c)
+                        | (self.elem_bank_c_hi.val().index() == c));
             }
         }
     }
@@ -862,12 +992,10 @@ mod tests {
     };
     use std::sync::{Arc, Mutex};
 
-    type Small = Device<4, 6>;
-
     /// Sends `words` through the link in rust-hdl's simulator and returns
     /// the first `want` response words.
     fn exchange(words: Vec<u32>, want: usize, max_cycles: u64) -> Vec<u32> {
-        exchange_with(words, want, max_cycles, |_| true)
+        exchange_on::<4, 4, 6, 6>(words, want, max_cycles, |_| true)
     }
 
     /// As [`exchange`], with the host ready for a response word only in the
@@ -878,13 +1006,27 @@ mod tests {
         max_cycles: u64,
         ready: fn(u64) -> bool,
     ) -> Vec<u32> {
-        let mut uut = Small::default();
+        exchange_on::<4, 4, 6, 6>(words, want, max_cycles, ready)
+    }
+
+    /// As [`exchange_with`], on an R x C device.
+    fn exchange_on<const R: usize, const C: usize, const DA: usize, const DC: usize>(
+        words: Vec<u32>,
+        want: usize,
+        max_cycles: u64,
+        ready: fn(u64) -> bool,
+    ) -> Vec<u32> {
+        type Dut<const R: usize, const C: usize, const DA: usize, const DC: usize> =
+            Device<R, C, DA, DC>;
+        let mut uut = Dut::<R, C, DA, DC>::default();
         uut.connect_all();
         let mut sim = Simulation::new();
-        sim.add_clock(5, |x: &mut Box<Small>| x.clock.next = !x.clock.val());
+        sim.add_clock(5, |x: &mut Box<Dut<R, C, DA, DC>>| {
+            x.clock.next = !x.clock.val()
+        });
         let got = Arc::new(Mutex::new(Vec::new()));
         let sink = got.clone();
-        sim.add_testbench(move |mut sim: Sim<Small>| {
+        sim.add_testbench(move |mut sim: Sim<Dut<R, C, DA, DC>>| {
             let mut x = sim.init()?;
             let mut next = 0;
             for cycle in 0..max_cycles {
@@ -983,9 +1125,23 @@ mod tests {
     #[test]
     fn small_gemm_truncates_exactly() {
         // 5 x 3 by 3 x 6 (not multiples of 4): two tile rows, two tile
-        // columns, K < N so the sequencer inserts gaps.
-        let (m, k, ncol) = (5usize, 3usize, 6usize);
-        let (mp, np) = (8usize, 8usize);
+        // columns, K < R so the sequencer inserts gaps.
+        small_gemm::<4, 4, 6, 6>(3);
+    }
+
+    /// The same product on rectangular arrays: 2 x 4 (three tile rows, K
+    /// above R: no gaps) and 4 x 2 (three tile columns).
+    #[test]
+    fn small_gemm_on_rectangular_arrays() {
+        small_gemm::<2, 4, 7, 6>(3);
+        small_gemm::<4, 2, 6, 7>(3);
+        small_gemm::<2, 4, 7, 6>(1);
+    }
+
+    fn small_gemm<const R: usize, const C: usize, const DA: usize, const DC: usize>(k: usize) {
+        println!("{R} x {C} array, K = {k}");
+        let (m, ncol) = (5usize, 6usize);
+        let (mp, np) = (m.next_multiple_of(R), ncol.next_multiple_of(C));
         let a: Vec<i16> = (0..m * k).map(|i| (i as i16 * 37 - 200) * 50).collect();
         let b: Vec<i16> = (0..k * ncol).map(|i| 1000 - i as i16 * 111).collect();
         let mut abuf = vec![0i16; k * mp];
@@ -1032,9 +1188,9 @@ mod tests {
         cmd.extend(encode_gemm(&g));
         cmd.extend([header(op::READ, (mp * np / 2) as u32), address_word(2, 0)]);
         cmd.push(header(op::COUNTERS, 0));
-        let got = exchange(cmd, 4 + mp * np / 2 + 7, 2000);
+        let got = exchange_on::<R, C, DA, DC>(cmd, 4 + mp * np / 2 + 7, 2000, |_| true);
         let counters = Counters::decode(&got[got.len() - 6..]);
-        assert_eq!(counters.busy, gemm_busy_cycles(4, &g));
+        assert_eq!(counters.busy, gemm_busy_cycles(R as u32, C as u32, &g));
         assert_eq!(counters.macs, (m * k * ncol) as u64);
         assert!(counters.cycles > counters.busy);
         assert_eq!(got[2], status_word(op::GEMM, Status::Ok), "{got:x?}");

@@ -3,7 +3,8 @@
 //! - [`lfsr`]: leap-forward LFSR (one per output column)
 //! - [`rounding`]: the rounding unit (truncate / nearest / stochastic, saturation, ReLU)
 //! - [`pe`]: multiply-accumulate processing element
-//! - [`array`]: the N x N systolic array
+//! - [`serial_mul`]: shift-and-add multiplier for the GEMM size checks
+//! - [`array`]: the R x C systolic array
 //! - [`output_stage`]: a column's C_in add, rounding and write-back
 //! - [`device`]: command decoder, GEMM sequencer, buffers: the host-link top
 //! - [`uart`]: serial receiver and transmitter (8N1)
@@ -16,8 +17,9 @@ pub mod lfsr;
 pub mod output_stage;
 pub mod pe;
 pub mod rounding;
+pub mod serial_mul;
 pub mod uart;
 pub mod uart_top;
 pub mod verilog;
 
-pub use verilog::{top_verilog, uart_top_verilog, SIZES};
+pub use verilog::{top_verilog, uart_top_verilog, Shape, SIZES, SUPPORTED};

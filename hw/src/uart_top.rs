@@ -9,6 +9,10 @@
 //! high and stays high. A word left half-received for longer than
 //! [`RESYNC_BYTE_TIMES`] byte times is dropped, so a lost byte cannot shift
 //! every later word.
+//!
+//! `reset` (from a board's button, any polarity already resolved, not yet
+//! synchronised) empties the FIFO and the partial words, clears `error` and
+//! returns the device to Idle; it keeps the buffers and generator states.
 
 use crate::device::Device;
 use crate::uart::{UartRx, UartTx};
@@ -22,13 +26,17 @@ pub const RESYNC_BYTE_TIMES: u32 = 64;
 const FIFO_BITS: usize = 4;
 
 #[derive(LogicBlock)]
-pub struct UartTop<const N: usize, const D: usize> {
+pub struct UartTop<const R: usize, const C: usize, const DA: usize, const DC: usize> {
     pub clock: Signal<In, Clock>,
+    pub reset: Signal<In, Bit>,
     pub uart_rx: Signal<In, Bit>,
     pub uart_tx: Signal<Out, Bit>,
     /// Sticky: a command word was lost or a byte was malformed.
     pub error: Signal<Out, Bit>,
-    pub device: Device<N, D>,
+    pub device: Device<R, C, DA, DC>,
+    /// Two-flop synchroniser for the asynchronous reset input.
+    reset_meta: DFF<Bit>,
+    reset_sync: DFF<Bit>,
     receiver: UartRx,
     transmitter: UartTx,
     fifo: SynchronousFIFO<Bits<32>, FIFO_BITS, { FIFO_BITS + 1 }, 1>,
@@ -49,10 +57,13 @@ pub struct UartTop<const N: usize, const D: usize> {
     four: Constant<Bits<3>>,
 }
 
-impl<const N: usize, const D: usize> UartTop<N, D> {
+impl<const R: usize, const C: usize, const DA: usize, const DC: usize> UartTop<R, C, DA, DC> {
     pub fn new(clocks_per_bit: u16) -> Self {
         Self {
             clock: Default::default(),
+            reset: Default::default(),
+            reset_meta: Default::default(),
+            reset_sync: Default::default(),
             uart_rx: Default::default(),
             uart_tx: Default::default(),
             error: Default::default(),
@@ -77,12 +88,18 @@ impl<const N: usize, const D: usize> UartTop<N, D> {
     }
 }
 
-impl<const N: usize, const D: usize> Logic for UartTop<N, D> {
+impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
+    for UartTop<R, C, DA, DC>
+{
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, rx_word, rx_bytes, rx_idle, tx_word, tx_left, sticky, cmd_word, cmd_full
+            self, clock, reset_meta, reset_sync, rx_word, rx_bytes, rx_idle, tx_word, tx_left,
+            sticky, cmd_word, cmd_full
         );
+        self.reset_meta.d.next = self.reset.val();
+        self.reset_sync.d.next = self.reset_meta.q.val();
+        self.device.reset.next = self.reset_sync.q.val();
         clock!(self, clock, device, receiver, transmitter, fifo);
 
         // ---- Bytes in, words into the FIFO. ----
@@ -134,6 +151,16 @@ impl<const N: usize, const D: usize> Logic for UartTop<N, D> {
         if self.device.rsp_valid.val() & !self.tx_left.q.val().any() {
             self.tx_word.d.next = self.device.rsp_data.val();
             self.tx_left.d.next = self.four.val();
+        }
+        if self.reset_sync.q.val() {
+            // Drain the FIFO; drop partial and pending words.
+            self.fifo.read.next = !self.fifo.empty.val();
+            self.fifo.write.next = false;
+            self.rx_bytes.d.next = 0.into();
+            self.rx_idle.d.next = 0.into();
+            self.cmd_full.d.next = false;
+            self.tx_left.d.next = 0.into();
+            self.sticky.d.next = false;
         }
         self.uart_tx.next = self.transmitter.tx.val();
         self.error.next = self.sticky.q.val();

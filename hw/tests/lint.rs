@@ -29,16 +29,18 @@ fn run(tool: &str, args: &[&str], dir: &Path) {
 
 #[test]
 fn generated_verilog_is_lint_clean() {
-    for n in srsa_hw::SIZES {
-        lint(&format!("{n}"), &srsa_hw::top_verilog(n).unwrap());
+    for shape in srsa_hw::SUPPORTED {
+        let name = format!("{shape}-{}", shape.bank_bits);
+        lint(&name, &srsa_hw::top_verilog(shape).unwrap());
     }
 }
 
 #[test]
 fn uart_board_top_is_lint_clean() {
     // 104 clocks per bit: a 12 MHz board at 115200 baud.
-    lint("uart4", &srsa_hw::uart_top_verilog(4, 104).unwrap());
-    let e = srsa_hw::uart_top_verilog(4, 3).unwrap_err();
+    let shape = srsa_hw::Shape::square(4);
+    lint("uart4", &srsa_hw::uart_top_verilog(shape, 104).unwrap());
+    let e = srsa_hw::uart_top_verilog(shape, 3).unwrap_err();
     assert!(e.contains("at least 4"), "{e}");
 }
 
@@ -70,6 +72,11 @@ fn lint(n: &str, v: &str) {
 
 #[test]
 fn unsupported_size_is_an_error() {
-    let err = srsa_hw::top_verilog(5).unwrap_err();
-    assert!(err.contains("unsupported array size 5"), "{err}");
+    let shape = srsa_hw::Shape {
+        rows: 5,
+        cols: 4,
+        bank_bits: 14,
+    };
+    let err = srsa_hw::top_verilog(shape).unwrap_err();
+    assert!(err.contains("unsupported array shape 5x4"), "{err}");
 }

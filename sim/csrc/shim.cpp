@@ -16,7 +16,8 @@
 #include "Vtop4.h"
 #include "Vtop8.h"
 #include "Vtop16.h"
-#include "Vuart4.h"
+#include "Vtop2x4.h"
+#include "Vuart2x4.h"
 
 // Clock cycles per bit of the verilated UART top (build.rs defines it).
 #ifndef SRSA_UART_CPB
@@ -68,9 +69,13 @@ struct Dev {
         m.cmd_valid = 0;
         m.cmd_data = 0;
         m.rsp_ready = 0;
+        m.reset = 0;
     }
-    // The UART top: the line idles high.
-    static void init_inputs(Vuart4& m) { m.uart_rx = 1; }
+    // The UART top: the line idles high, the reset button is released.
+    static void init_inputs(Vuart2x4& m) {
+        m.uart_rx = 1;
+        m.reset = 0;
+    }
 
     ~Dev() {
         trace_close();
@@ -329,4 +334,5 @@ D* dev(void* d) {
 SRSA_VARIANT(vtop4, Dev<Vtop4>)
 SRSA_VARIANT(vtop8, Dev<Vtop8>)
 SRSA_VARIANT(vtop16, Dev<Vtop16>)
-SRSA_VARIANT(vuart4, UartDev<Vuart4>)
+SRSA_VARIANT(vtop2x4, Dev<Vtop2x4>)
+SRSA_VARIANT(vuart2x4, UartDev<Vuart2x4>)

@@ -118,15 +118,27 @@ variant!(
 );
 
 variant!(
-    VUART4,
-    vuart4_new,
-    vuart4_free,
-    vuart4_run,
-    vuart4_idle,
-    vuart4_trace_open,
-    vuart4_trace_close,
-    vuart4_cycles,
-    vuart4_finished
+    VTOP2X4,
+    vtop2x4_new,
+    vtop2x4_free,
+    vtop2x4_run,
+    vtop2x4_idle,
+    vtop2x4_trace_open,
+    vtop2x4_trace_close,
+    vtop2x4_cycles,
+    vtop2x4_finished
+);
+
+variant!(
+    VUART2X4,
+    vuart2x4_new,
+    vuart2x4_free,
+    vuart2x4_run,
+    vuart2x4_idle,
+    vuart2x4_trace_open,
+    vuart2x4_trace_close,
+    vuart2x4_cycles,
+    vuart2x4_finished
 );
 
 /// Why a trace could not be opened.
@@ -151,22 +163,23 @@ pub struct Model {
 unsafe impl Send for Model {}
 
 impl Model {
-    /// A fresh model (power-up state, cycle 0) of an n x n array, if n is a
-    /// verilated size.
-    pub fn new(n: usize) -> Option<Model> {
-        let v = match n {
-            4 => &VTOP4,
-            8 => &VTOP8,
-            16 => &VTOP16,
+    /// A fresh model (power-up state, cycle 0) of a rows x cols array, if
+    /// that shape was verilated.
+    pub fn new(rows: usize, cols: usize) -> Option<Model> {
+        let v = match (rows, cols) {
+            (4, 4) => &VTOP4,
+            (8, 8) => &VTOP8,
+            (16, 16) => &VTOP16,
+            (2, 4) => &VTOP2X4,
             _ => return None,
         };
         Some(Model::of(v))
     }
 
-    /// A fresh UART board top (4 x 4 array): `run` then moves every word as
-    /// four bytes over the simulated serial line.
+    /// A fresh UART board top (the `UART_SHAPE` array): `run` then moves
+    /// every word as four bytes over the simulated serial line.
     pub fn uart() -> Model {
-        Model::of(&VUART4)
+        Model::of(&VUART2X4)
     }
 
     fn of(v: &'static Variant) -> Model {

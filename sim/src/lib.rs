@@ -14,7 +14,7 @@
 mod ffi;
 mod sizes;
 
-pub use sizes::{SIZES, UART_CLOCKS_PER_BIT, UART_SIZE};
+pub use sizes::{RECT_SHAPES, SIZES, UART_CLOCKS_PER_BIT, UART_SHAPE};
 
 use srsa_spec::protocol::{Link, LinkError};
 use std::collections::VecDeque;
@@ -30,8 +30,8 @@ const CHUNK_WORDS: usize = 1 << 16;
 /// Why the simulator could not do what was asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SimError {
-    /// No model of this array size was built.
-    UnsupportedSize(usize),
+    /// No model of this array shape (rows, cols) was built.
+    UnsupportedSize(usize, usize),
     /// A trace window that records nothing (`end <= start`).
     EmptyTraceWindow { start: u64, end: u64 },
     /// The trace file could not be created (or the path holds a NUL byte).
@@ -43,9 +43,14 @@ pub enum SimError {
 impl fmt::Display for SimError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SimError::UnsupportedSize(n) => {
-                write!(f, "no simulator for a {n}x{n} array: supported sizes are ")?;
-                let names: Vec<String> = SIZES.iter().map(|s| format!("{s}x{s}")).collect();
+            SimError::UnsupportedSize(r, c) => {
+                write!(f, "no simulator for a {r}x{c} array: supported shapes are ")?;
+                let names: Vec<String> = SIZES
+                    .iter()
+                    .map(|&s| (s, s))
+                    .chain(RECT_SHAPES)
+                    .map(|(r, c)| format!("{r}x{c}"))
+                    .collect();
                 f.write_str(&names.join(", "))
             }
             SimError::EmptyTraceWindow { start, end } => {
@@ -59,9 +64,10 @@ impl fmt::Display for SimError {
 
 impl std::error::Error for SimError {}
 
-/// One verilated device with an n x n array, at power-up state.
+/// One verilated device with a rows x cols array, at power-up state.
 pub struct SimDevice {
-    n: usize,
+    rows: usize,
+    cols: usize,
     model: ffi::Model,
     /// Clock cycles per bit when the device sits behind the UART.
     serial: Option<u16>,
@@ -74,9 +80,16 @@ pub struct SimDevice {
 impl SimDevice {
     /// A device with an n x n array; n must be one of [`SIZES`].
     pub fn new(n: usize) -> Result<SimDevice, SimError> {
-        let model = ffi::Model::new(n).ok_or(SimError::UnsupportedSize(n))?;
+        SimDevice::with_shape(n, n)
+    }
+
+    /// A device with a rows x cols array: a square one of [`SIZES`] or one
+    /// of [`RECT_SHAPES`].
+    pub fn with_shape(rows: usize, cols: usize) -> Result<SimDevice, SimError> {
+        let model = ffi::Model::new(rows, cols).ok_or(SimError::UnsupportedSize(rows, cols))?;
         Ok(SimDevice {
-            n,
+            rows,
+            cols,
             model,
             serial: None,
             pending: VecDeque::new(),
@@ -84,12 +97,13 @@ impl SimDevice {
         })
     }
 
-    /// The board top: the same device (a [`UART_SIZE`]-square array) behind
+    /// The board top: the same device (the [`UART_SHAPE`] array) behind
     /// its UART, driven bit by bit over a simulated serial line at
     /// [`UART_CLOCKS_PER_BIT`] clocks per bit.
     pub fn uart() -> SimDevice {
         SimDevice {
-            n: UART_SIZE,
+            rows: UART_SHAPE.0,
+            cols: UART_SHAPE.1,
             model: ffi::Model::uart(),
             serial: Some(UART_CLOCKS_PER_BIT),
             pending: VecDeque::new(),
@@ -97,9 +111,9 @@ impl SimDevice {
         }
     }
 
-    /// The array's size N.
-    pub fn size(&self) -> usize {
-        self.n
+    /// The array's (rows, cols).
+    pub fn shape(&self) -> (usize, usize) {
+        (self.rows, self.cols)
     }
 
     /// Clock cycles run since power-up.
@@ -211,7 +225,8 @@ impl Link for SimDevice {
 impl fmt::Debug for SimDevice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SimDevice")
-            .field("n", &self.n)
+            .field("rows", &self.rows)
+            .field("cols", &self.cols)
             .field("cycles", &self.cycles())
             .field("pending", &self.pending.len())
             .field("received", &self.received.len())
@@ -234,15 +249,24 @@ mod tests {
     fn every_size_builds_and_others_are_refused() {
         for n in SIZES {
             let mut d = SimDevice::new(n).unwrap();
-            assert_eq!((d.size(), d.cycles(), d.name()), (n, 0, "sim".to_string()));
+            assert_eq!((d.shape(), d.cycles(), d.name()), ((n, n), 0, "sim".into()));
             d.idle(10);
             assert_eq!(d.cycles(), 10);
         }
+        for (r, c) in RECT_SHAPES {
+            let d = SimDevice::with_shape(r, c).unwrap();
+            assert_eq!(d.shape(), (r, c));
+        }
         for n in [0, 1, 2, 5, 32, usize::MAX] {
             let e = SimDevice::new(n).unwrap_err();
-            assert_eq!(e, SimError::UnsupportedSize(n));
-            assert!(e.to_string().contains("4x4, 8x8, 16x16"), "{e}");
+            assert_eq!(e, SimError::UnsupportedSize(n, n));
+            assert!(e.to_string().contains("4x4, 8x8, 16x16, 2x4"), "{e}");
         }
+        let e = SimDevice::with_shape(4, 2).unwrap_err();
+        assert!(
+            e.to_string().starts_with("no simulator for a 4x2 array"),
+            "{e}"
+        );
     }
 
     #[test]

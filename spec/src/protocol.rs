@@ -15,8 +15,9 @@ pub const VERSION: u32 = 2;
 pub const MAGIC: u32 = 0x5352_5341;
 
 /// Buffers: A (left operand), B (right operand), C (accumulate-init and
-/// results). Each has N banks; element e of a buffer lives in bank e % N at
-/// row e / N.
+/// results), all of the same size. On an R x C array, A has R banks (one per
+/// row) and B and C have C banks (one per column); element e of a buffer
+/// with n banks lives in bank e % n at row e / n.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Buffer {
     A = 0,
@@ -134,12 +135,12 @@ pub fn address_word(buffer: u32, address: u32) -> u32 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Identity {
     pub version: u32,
-    /// Array rows and columns (the same N in this version).
+    /// Array rows R and columns C (powers of two).
     pub rows: u32,
     pub cols: u32,
     pub word_bits: u32,
     pub acc_bits: u32,
-    /// Elements per buffer (N banks x bank depth).
+    /// Elements per buffer (the same for A, B and C).
     pub buffer_elems: u32,
 }
 
@@ -204,18 +205,20 @@ impl Counters {
 /// One GEMM: `out = convert(C_in aligned + A x B)` for an M x K by K x Ncol
 /// product.
 ///
-/// Layouts, with Mp and Np the dimensions rounded up to a multiple of N:
+/// Layouts on an R x C array, with Mp = M rounded up to a multiple of R and
+/// Np = Ncol rounded up to a multiple of C:
 /// - A (M x K) at `a_base + k * Mp + i`, i.e. A transposed, row-major;
 /// - B (K x Ncol) at `b_base + k * Np + j`, row-major;
 /// - C_in and out (Mp x Np) at `base + i * Np + j`, row-major.
 ///
-/// Bases are multiples of N. C_in and the output regions are either the same
-/// or disjoint. The whole padded tile grid is computed: rows
-/// M..Mp and columns Ncol..Np of the output are written too.
+/// `a_base` is a multiple of R, the other bases multiples of C. C_in and the
+/// output regions are either the same or disjoint. The whole padded tile
+/// grid is computed: rows M..Mp and columns Ncol..Np of the output are
+/// written too.
 ///
-/// Order of work (it fixes every LFSR draw): tiles of N x N outputs, tile
-/// rows outer, tile columns inner; within a tile, rows 0..N in order; output
-/// (i, j) is converted by column j % N's rounding unit.
+/// Order of work (it fixes every LFSR draw): tiles of R x C outputs, tile
+/// rows outer, tile columns inner; within a tile, rows 0..R in order; output
+/// (i, j) is converted by column j % C's rounding unit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Gemm {
     pub m: u32,
@@ -252,9 +255,14 @@ pub fn pad(x: u32, n: u32) -> u32 {
     x.div_ceil(n) * n
 }
 
-/// Decodes and validates GEMM argument words for a device with an N x N
+/// Decodes and validates GEMM argument words for a device with an R x C
 /// array and `buffer_elems` elements per buffer: the device's own check.
-pub fn decode_gemm(w: &[u32; GEMM_ARGS], n: u32, buffer_elems: u32) -> Result<Gemm, Status> {
+pub fn decode_gemm(
+    w: &[u32; GEMM_ARGS],
+    rows: u32,
+    cols: u32,
+    buffer_elems: u32,
+) -> Result<Gemm, Status> {
     let m = w[0] & 0xFFFF;
     let ncol = w[0] >> 16;
     let k = w[1] & 0xFFFF;
@@ -288,13 +296,14 @@ pub fn decode_gemm(w: &[u32; GEMM_ARGS], n: u32, buffer_elems: u32) -> Result<Ge
         return Err(Status::BadSize);
     }
     formats.validate(acc_init).map_err(|_| Status::BadFormat)?;
-    let (mp, np) = (pad(m, n) as u64, pad(ncol, n) as u64);
+    let (mp, np) = (pad(m, rows) as u64, pad(ncol, cols) as u64);
     let cap = buffer_elems as u64;
-    let fits = |base: u32, len: u64| base.is_multiple_of(n) && base as u64 + len <= cap;
-    if !fits(g.a_base, k as u64 * mp)
-        || !fits(g.b_base, k as u64 * np)
-        || !fits(g.out_base, mp * np)
-        || (acc_init && !fits(g.cin_base, mp * np))
+    let fits =
+        |base: u32, align: u32, len: u64| base.is_multiple_of(align) && base as u64 + len <= cap;
+    if !fits(g.a_base, rows, k as u64 * mp)
+        || !fits(g.b_base, cols, k as u64 * np)
+        || !fits(g.out_base, cols, mp * np)
+        || (acc_init && !fits(g.cin_base, cols, mp * np))
     {
         return Err(Status::BadAddress);
     }
@@ -308,13 +317,14 @@ pub fn decode_gemm(w: &[u32; GEMM_ARGS], n: u32, buffer_elems: u32) -> Result<Ge
     Ok(g)
 }
 
-/// The cycles a device with an N x N array is busy with `g`: one feed step
-/// per cycle, tiles at least N cycles apart, and 2N + 2 cycles for the last
-/// tile to leave the array and be written.
-pub fn gemm_busy_cycles(n: u32, g: &Gemm) -> u64 {
-    let tiles = (pad(g.m, n) / n) as u64 * (pad(g.ncol, n) / n) as u64;
-    let (k, n) = (g.k as u64, n as u64);
-    tiles * k + (tiles - 1) * n.saturating_sub(k) + 2 * n + 2
+/// The cycles a device with an R x C array is busy with `g`: one feed step
+/// per cycle, tiles at least R cycles apart (a column finishes one sum per
+/// cycle), and R + C + 2 cycles for the last tile to leave the array and be
+/// written.
+pub fn gemm_busy_cycles(rows: u32, cols: u32, g: &Gemm) -> u64 {
+    let tiles = (pad(g.m, rows) / rows) as u64 * (pad(g.ncol, cols) / cols) as u64;
+    let (k, r, c) = (g.k as u64, rows as u64, cols as u64);
+    tiles * k + (tiles - 1) * r.saturating_sub(k) + r + c + 2
 }
 
 /// Validates a WRITE/READ region: `words` words from element `address`.
@@ -397,34 +407,56 @@ mod tests {
     #[test]
     fn gemm_round_trips() {
         let g = gemm();
-        assert_eq!(decode_gemm(&encode_gemm(&g), 8, 4096), Ok(g));
+        assert_eq!(decode_gemm(&encode_gemm(&g), 8, 8, 4096), Ok(g));
     }
 
     #[test]
     fn gemm_rejects_bad_words() {
         let mut w = encode_gemm(&gemm());
         w[1] |= 3 << 16;
-        assert_eq!(decode_gemm(&w, 8, 4096), Err(Status::BadFormat));
+        assert_eq!(decode_gemm(&w, 8, 8, 4096), Err(Status::BadFormat));
         let mut w = encode_gemm(&gemm());
         w[3] = 4; // misaligned
-        assert_eq!(decode_gemm(&w, 8, 4096), Err(Status::BadAddress));
+        assert_eq!(decode_gemm(&w, 8, 8, 4096), Err(Status::BadAddress));
         let w = encode_gemm(&gemm());
-        assert_eq!(decode_gemm(&w, 8, 512), Err(Status::BadAddress));
+        assert_eq!(decode_gemm(&w, 8, 8, 512), Err(Status::BadAddress));
         // C_in and output: the same region or disjoint, never in between.
         let mut g = gemm();
         g.out_base = g.cin_base + 16;
         assert_eq!(
-            decode_gemm(&encode_gemm(&g), 8, 4096),
+            decode_gemm(&encode_gemm(&g), 8, 8, 4096),
             Err(Status::BadAddress)
         );
         g.out_base = g.cin_base;
-        assert_eq!(decode_gemm(&encode_gemm(&g), 8, 4096), Ok(g));
+        assert_eq!(decode_gemm(&encode_gemm(&g), 8, 8, 4096), Ok(g));
         g.acc_init = false;
         g.out_base = 16;
-        assert_eq!(decode_gemm(&encode_gemm(&g), 8, 4096), Ok(g));
+        assert_eq!(decode_gemm(&encode_gemm(&g), 8, 8, 4096), Ok(g));
         let mut w = encode_gemm(&gemm());
         w[0] &= 0xFFFF_0000;
-        assert_eq!(decode_gemm(&w, 8, 4096), Err(Status::BadSize));
+        assert_eq!(decode_gemm(&w, 8, 8, 4096), Err(Status::BadSize));
+    }
+
+    /// On a 2 x 4 array, A aligns to 2 rows and B, C to 4 columns; the
+    /// busy time spaces tiles by the 2 rows, not the 4 columns.
+    #[test]
+    fn rectangular_alignment_and_busy_time() {
+        let mut g = gemm();
+        g.a_base = 2;
+        g.b_base = 4;
+        g.cin_base = 0;
+        g.out_base = 1024;
+        assert_eq!(decode_gemm(&encode_gemm(&g), 2, 4, 4096), Ok(g));
+        g.b_base = 2;
+        assert_eq!(
+            decode_gemm(&encode_gemm(&g), 2, 4, 4096),
+            Err(Status::BadAddress)
+        );
+        // 3 x 1 by 1 x 5 on 2 x 4: 2 tile rows x 2 tile columns, K = 1 < 2.
+        g.m = 3;
+        g.k = 1;
+        g.ncol = 5;
+        assert_eq!(gemm_busy_cycles(2, 4, &g), 4 + 3 + 2 + 4 + 2);
     }
 
     #[test]

@@ -36,22 +36,35 @@ pub fn rng(test: &str, default: u64) -> (StdRng, u64) {
     (StdRng::seed_from_u64(s), s)
 }
 
-/// Elements per buffer of the simulated device of size n.
-pub fn buffer_elems(n: usize) -> u32 {
-    (n as u32) << srsa_hw::verilog::BANK_BITS
+/// Elements per buffer of the simulated device with a rows x cols array.
+pub fn buffer_elems(rows: usize, cols: usize) -> u32 {
+    srsa_hw::Shape {
+        cols,
+        ..srsa_hw::Shape::square(rows)
+    }
+    .buffer_elems()
 }
 
 /// The simulated RTL and a golden model of the same shape, in lockstep.
-pub fn pair(n: usize) -> Pair {
-    let sim = SimDevice::new(n).unwrap_or_else(|e| panic!("cannot open the {n}x{n} RTL: {e}"));
-    Lockstep::new(sim, GoldenDevice::new(n, buffer_elems(n)))
+pub fn pair(rows: usize, cols: usize) -> Pair {
+    let sim = SimDevice::with_shape(rows, cols)
+        .unwrap_or_else(|e| panic!("cannot open the {rows}x{cols} RTL: {e}"));
+    let golden = GoldenDevice::with_shape(rows, cols, buffer_elems(rows, cols));
+    Lockstep::new(sim, golden)
 }
 
-/// A driver over [`pair`]; the devices have already agreed on IDENTIFY.
+/// A driver over [`pair`] of an n x n array; the devices have already
+/// agreed on IDENTIFY.
 pub fn open(n: usize) -> Rig {
-    let d = Driver::new(pair(n)).unwrap_or_else(|e| panic!("{n}x{n}: IDENTIFY failed: {e}"));
-    assert_eq!(d.n() as usize, n);
-    assert_eq!(d.identity().buffer_elems, buffer_elems(n));
+    open_shape(n, n)
+}
+
+/// A driver over [`pair`] of a rows x cols array.
+pub fn open_shape(rows: usize, cols: usize) -> Rig {
+    let d = Driver::new(pair(rows, cols))
+        .unwrap_or_else(|e| panic!("{rows}x{cols}: IDENTIFY failed: {e}"));
+    assert_eq!((d.rows() as usize, d.cols() as usize), (rows, cols));
+    assert_eq!(d.identity().buffer_elems, buffer_elems(rows, cols));
     d
 }
 

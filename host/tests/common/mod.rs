@@ -31,7 +31,8 @@ pub fn rng(test: &str, default: u64) -> (StdRng, u64) {
 /// over the spec's functions: the reference the golden device must match.
 #[derive(Clone)]
 pub struct Reference {
-    pub n: usize,
+    pub rows: usize,
+    pub cols: usize,
     /// A, B, C.
     pub bufs: [Vec<i16>; 3],
     pub lfsrs: Vec<Lfsr>,
@@ -39,10 +40,15 @@ pub struct Reference {
 
 impl Reference {
     pub fn new(n: usize, elems: usize) -> Reference {
+        Reference::with_shape(n, n, elems)
+    }
+
+    pub fn with_shape(rows: usize, cols: usize, elems: usize) -> Reference {
         Reference {
-            n,
+            rows,
+            cols,
             bufs: [vec![0; elems], vec![0; elems], vec![0; elems]],
-            lfsrs: (0..n)
+            lfsrs: (0..cols)
                 .map(|c| Lfsr::new(column_state(POWER_UP_SEED, c)))
                 .collect(),
         }
@@ -58,13 +64,16 @@ impl Reference {
     /// tile in order, one draw per output from its column's LFSR, each
     /// output reading its C_in just before writing its result.
     pub fn gemm(&mut self, g: &Gemm) {
-        let n = self.n;
-        let (mp, np) = (pad(g.m, n as u32) as usize, pad(g.ncol, n as u32) as usize);
+        let (rows, cols) = (self.rows, self.cols);
+        let (mp, np) = (
+            pad(g.m, rows as u32) as usize,
+            pad(g.ncol, cols as u32) as usize,
+        );
         let [a, b, c] = &mut self.bufs;
-        for ti in (0..mp).step_by(n) {
-            for tj in (0..np).step_by(n) {
-                for r in 0..n {
-                    for col in 0..n {
+        for ti in (0..mp).step_by(rows) {
+            for tj in (0..np).step_by(cols) {
+                for r in 0..rows {
+                    for col in 0..cols {
                         let (i, j) = (ti + r, tj + col);
                         let mut acc = if g.acc_init {
                             cin_term(c[g.cin_base as usize + i * np + j], &g.formats)
