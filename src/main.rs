@@ -5,6 +5,7 @@ mod bench;
 mod check;
 mod devices;
 mod experiment;
+mod fpga;
 mod plot;
 mod train_cmd;
 
@@ -25,14 +26,23 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Write the device's synthesizable Verilog (module `top`) to DIR/top.v.
+    /// Write the device's synthesizable Verilog (module `top`) to DIR/top.v,
+    /// or with --board a board's whole build: its UART top (srsa.v), wrapper
+    /// (board_top.v), constraints, and for Xilinx the Vivado script.
     Verilog {
-        /// Array size N (the array is N x N).
+        /// Array size N (the array is N x N); ignored with --board.
         #[arg(long, default_value_t = 8)]
         n: usize,
+        /// Target board: icebreaker, ulx3s, arty or kc705.
+        #[arg(long)]
+        board: Option<String>,
         #[arg(long)]
         out: PathBuf,
     },
+    /// Build a board: bitstream for the Lattice boards (yosys, nextpnr,
+    /// icepack/ecppack), Vivado script and yosys estimate for Xilinx;
+    /// prints resources, Fmax and the critical path.
+    Bitstream(fpga::Args),
     /// Ask a device what it is.
     Identify {
         #[arg(long, default_value = "sim")]
@@ -63,7 +73,20 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Verilog { n, out } => {
+        Command::Verilog {
+            board: Some(name),
+            out,
+            ..
+        } => {
+            let (b, paths) = fpga::write_board(&name, &out)?;
+            println!("{}: {} array, {} MHz", b.title, b.shape, b.clock_mhz);
+            for p in paths {
+                println!("wrote {}", p.display());
+            }
+            Ok(())
+        }
+        Command::Bitstream(args) => fpga::run(args),
+        Command::Verilog { n, out, .. } => {
             let v = srsa_hw::top_verilog(srsa_hw::Shape::square(n)).map_err(anyhow::Error::msg)?;
             std::fs::create_dir_all(&out)
                 .with_context(|| format!("cannot create output directory {}", out.display()))?;

@@ -10,8 +10,10 @@
 //! - [`uart`]: serial receiver and transmitter (8N1)
 //! - [`uart_top`]: the board top: the device behind a UART
 //! - [`verilog`]: Verilog generation
+//! - [`boards`]: the target boards: part, clock, array shape, wrapper, constraints
 
 pub mod array;
+pub mod boards;
 pub mod device;
 pub mod lfsr;
 pub mod output_stage;

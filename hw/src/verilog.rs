@@ -22,13 +22,17 @@ pub struct Shape {
 }
 
 impl Shape {
+    pub const fn new(rows: usize, cols: usize, bank_bits: usize) -> Shape {
+        Shape {
+            rows,
+            cols,
+            bank_bits,
+        }
+    }
+
     /// A simulated square device.
     pub const fn square(n: usize) -> Shape {
-        Shape {
-            rows: n,
-            cols: n,
-            bank_bits: SIM_BANK_BITS,
-        }
+        Shape::new(n, n, SIM_BANK_BITS)
     }
 
     /// Elements in each buffer.
@@ -54,6 +58,8 @@ macro_rules! dispatch {
             (16, 16, 14) => $f::<16, 16, 14, 14>($($arg),*),
             (2, 4, 14) => $f::<2, 4, 15, 14>($($arg),*),
             (2, 4, 9) => $f::<2, 4, 10, 9>($($arg),*),
+            (4, 2, 10) => $f::<4, 2, 9, 10>($($arg),*),
+            (2, 2, 10) => $f::<2, 2, 10, 10>($($arg),*),
             (8, 16, 11) => $f::<8, 16, 12, 11>($($arg),*),
             (8, 8, 11) => $f::<8, 8, 11, 11>($($arg),*),
             (16, 32, 11) => $f::<16, 32, 12, 11>($($arg),*),
@@ -72,35 +78,17 @@ macro_rules! dispatch {
 }
 
 /// Every shape [`top_verilog`] and [`uart_top_verilog`] generate.
-pub const SUPPORTED: [Shape; 8] = [
+pub const SUPPORTED: [Shape; 10] = [
     Shape::square(4),
     Shape::square(8),
     Shape::square(16),
-    Shape {
-        rows: 2,
-        cols: 4,
-        bank_bits: 14,
-    },
-    Shape {
-        rows: 2,
-        cols: 4,
-        bank_bits: 9,
-    },
-    Shape {
-        rows: 8,
-        cols: 16,
-        bank_bits: 11,
-    },
-    Shape {
-        rows: 8,
-        cols: 8,
-        bank_bits: 11,
-    },
-    Shape {
-        rows: 16,
-        cols: 32,
-        bank_bits: 11,
-    },
+    Shape::new(2, 4, SIM_BANK_BITS),
+    Shape::new(2, 4, 9),
+    Shape::new(4, 2, 10),
+    Shape::new(2, 2, 10),
+    Shape::new(8, 16, 11),
+    Shape::new(8, 8, 11),
+    Shape::new(16, 32, 11),
 ];
 
 const HEADER: &str = "\
