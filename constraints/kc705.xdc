@@ -18,3 +18,6 @@ set_property -dict { PACKAGE_PIN AA8 IOSTANDARD LVCMOS15 } [get_ports { led_aliv
 
 set_false_path -from [get_ports { uart_rx rst }]
 set_false_path -to [get_ports { uart_tx led_error led_alive }]
+
+set_property CFGBVS VCCO [current_design]
+set_property CONFIG_VOLTAGE 2.5 [current_design]

@@ -223,9 +223,20 @@ fn tool(dir: &Path, log: &str, program: &str, args: &[&str]) -> Result<()> {
 
 /// Cell counts of the last `stat` in a yosys log (the whole design).
 fn last_stat(log: &str) -> BTreeMap<String, u64> {
-    let start = log.rfind("Number of cells:").unwrap_or(log.len());
+    // yosys 0.23 heads the list `Number of cells: N`, later versions `N cells`.
+    let is_head = |l: &str| {
+        let l = l.trim();
+        l.starts_with("Number of cells:")
+            || l.strip_suffix(" cells")
+                .is_some_and(|n| n.trim().parse::<u64>().is_ok())
+    };
+    let lines: Vec<&str> = log.lines().collect();
+    let start = lines
+        .iter()
+        .rposition(|l| is_head(l))
+        .unwrap_or(lines.len());
     let mut cells = BTreeMap::new();
-    for line in log[start..].lines().skip(1) {
+    for line in lines.iter().skip(start + 1) {
         // yosys 0.23 prints `NAME COUNT`, later versions `COUNT NAME`.
         let words: Vec<&str> = line.split_whitespace().collect();
         let (name, n) = match words[..] {
@@ -467,6 +478,13 @@ mod tests {
         assert_eq!(p["PE array"].ffs, 2);
         assert_eq!(p["PE array"].dsps, 1);
         assert_eq!(p.len(), 2);
+    }
+
+    #[test]
+    fn newer_yosys_stat_format_is_read() {
+        let log = "=== top ===\n\n    72215 cells\n     1363   $scopeinfo\n     6430   CCU2C\n    38335   LUT4\n      128   MULT18X18D\n     15754   TRELLIS_FF\n\n";
+        let r = resources(Family::Ecp5, &last_stat(log));
+        assert_eq!((r.luts, r.ffs, r.dsps), (38335 + 2 * 6430, 15754, 128));
     }
 
     #[test]

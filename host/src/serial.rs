@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 /// The baud rate when `serial:PATH` names none.
-pub const DEFAULT_BAUD: u32 = 115_200;
+pub const DEFAULT_BAUD: u32 = 1_000_000;
 
 /// The clock the cycle bounds of [`Link::recv`] are converted with: the
 /// slowest board clock we build for (iCEBreaker, 12 MHz), so a bound never
@@ -38,7 +38,7 @@ pub fn parse_spec(spec: &str) -> Result<(String, u32), String> {
     };
     if path.is_empty() {
         return Err(format!(
-            "serial:{spec} names no port (serial:/dev/ttyUSB1@115200)"
+            "serial:{spec} names no port (serial:/dev/ttyUSB1@1000000)"
         ));
     }
     Ok((path.to_string(), baud))

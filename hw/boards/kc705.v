@@ -14,11 +14,13 @@ module board_top (
     wire clk200, clk100_mmcm, clk100, feedback, locked;
     IBUFDS sysclk (.I(clk_p), .IB(clk_n), .O(clk200));
     // VCO 1000 MHz (200 x 5 / 1); CLKOUT0 = 1000 / 10 = 100 MHz.
+    // Whole numbers for the real-valued parameters: Vivado takes them as
+    // they are, and yosys keeps them numbers rather than strings.
     MMCME2_BASE #(
-        .CLKIN1_PERIOD(5.0),
-        .CLKFBOUT_MULT_F(5.0),
+        .CLKIN1_PERIOD(5),
+        .CLKFBOUT_MULT_F(5),
         .DIVCLK_DIVIDE(1),
-        .CLKOUT0_DIVIDE_F(10.0)
+        .CLKOUT0_DIVIDE_F(10)
     ) mmcm (
         .CLKIN1(clk200),
         .CLKFBIN(feedback),

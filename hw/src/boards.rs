@@ -257,7 +257,7 @@ mod tests {
                     .trim_start()
                     .strip_prefix("wire")
             }))
-            .map(|rest| rest.trim().trim_end_matches(|c| c == ',' || c == ' '))
+            .map(|rest| rest.trim().trim_end_matches([',', ' ']))
             .map(|rest| rest.split([',', ' ']).next().unwrap())
             .collect()
     }

@@ -142,14 +142,22 @@ pub struct Device<const R: usize, const C: usize, const DA: usize, const DC: usi
     npn: Signal<Local, Bits<16>>,
     /// C bank rows per tile row of the output.
     np: Signal<Local, Bits<DC>>,
-    a_base: Signal<Local, Bits<40>>,
-    b_base: Signal<Local, Bits<40>>,
-    cin_base: Signal<Local, Bits<40>>,
-    out_base: Signal<Local, Bits<40>>,
-    a_end: Signal<Local, Bits<40>>,
-    b_end: Signal<Local, Bits<40>>,
-    cin_end: Signal<Local, Bits<40>>,
-    out_end: Signal<Local, Bits<40>>,
+    // Region arithmetic is NARROW bits wide: a base or length with a bit at
+    // or above FAR_BIT (`far`) is out of every buffer by itself, and below
+    // it the sums are exact. 40-bit ends cost an iCE40 ~400 cells.
+    a_base: Signal<Local, Bits<20>>,
+    b_base: Signal<Local, Bits<20>>,
+    cin_base: Signal<Local, Bits<20>>,
+    out_base: Signal<Local, Bits<20>>,
+    a_end: Signal<Local, Bits<20>>,
+    b_end: Signal<Local, Bits<20>>,
+    cin_end: Signal<Local, Bits<20>>,
+    out_end: Signal<Local, Bits<20>>,
+    /// Output rows (in bank rows): Mp x Np elements over C banks.
+    out_len: Signal<Local, Bits<40>>,
+    far: Signal<Local, Bit>,
+    /// The bases in bank rows, full width (for `far`).
+    base_rows: [Signal<Local, Bits<32>>; 4],
     misaligned: Signal<Local, Bit>,
     gemm_status: Signal<Local, Bits<8>>,
     region_status: Signal<Local, Bits<8>>,
@@ -164,6 +172,10 @@ pub struct Device<const R: usize, const C: usize, const DA: usize, const DC: usi
     /// The element a READ fetches this cycle: the next pair while the
     /// current one is being accepted, so READ streams a word per cycle.
     rd_elem: Signal<Local, Bits<24>>,
+    /// One adder each, shared by every state that steps them.
+    elem_step: Signal<Local, Bits<24>>,
+    count_step: Signal<Local, Bits<24>>,
+    busy_step: Signal<Local, Bits<64>>,
     rd_row_a: Signal<Local, Bits<DA>>,
     rd_row_c: Signal<Local, Bits<DC>>,
     mul_a: Signal<Local, Bits<16>>,
@@ -179,8 +191,8 @@ pub struct Device<const R: usize, const C: usize, const DA: usize, const DC: usi
     r_minus_1: Constant<Bits<32>>,
     c_minus_1: Constant<Bits<32>>,
     r_bits16: Constant<Bits<16>>,
-    depth_a: Constant<Bits<40>>,
-    depth_c: Constant<Bits<40>>,
+    depth_a: Constant<Bits<20>>,
+    depth_c: Constant<Bits<20>>,
     capacity: Constant<Bits<32>>,
     flush_len: Constant<Bits<8>>,
     drain_last: Constant<Bits<8>>,
@@ -310,6 +322,9 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Default
             b_end: Default::default(),
             cin_end: Default::default(),
             out_end: Default::default(),
+            out_len: Default::default(),
+            far: Default::default(),
+            base_rows: Default::default(),
             misaligned: Default::default(),
             gemm_status: Default::default(),
             region_status: Default::default(),
@@ -321,6 +336,9 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Default
             elem_row_a: Default::default(),
             elem_row_c: Default::default(),
             rd_elem: Default::default(),
+            elem_step: Default::default(),
+            count_step: Default::default(),
+            busy_step: Default::default(),
             rd_row_a: Default::default(),
             rd_row_c: Default::default(),
             mul_a: Default::default(),
@@ -435,24 +453,37 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             (bit_cast::<32, 16>(self.g_ncol.val()) + self.c_minus_1.val()) >> self.log2c.val(),
         );
         self.np.next = bit_cast::<DC, 16>(self.npn.val()) << self.log2r.val();
-        self.a_base.next = bit_cast::<40, 32>(self.gemm_arg[3].q.val()) >> self.log2r.val();
-        self.b_base.next = bit_cast::<40, 32>(self.gemm_arg[4].q.val()) >> self.log2c.val();
-        self.cin_base.next = bit_cast::<40, 32>(self.gemm_arg[5].q.val()) >> self.log2c.val();
-        self.out_base.next = bit_cast::<40, 32>(self.gemm_arg[6].q.val()) >> self.log2c.val();
+        self.base_rows[0].next = self.gemm_arg[3].q.val() >> self.log2r.val();
+        self.base_rows[1].next = self.gemm_arg[4].q.val() >> self.log2c.val();
+        self.base_rows[2].next = self.gemm_arg[5].q.val() >> self.log2c.val();
+        self.base_rows[3].next = self.gemm_arg[6].q.val() >> self.log2c.val();
+        self.a_base.next = bit_cast::<20, 32>(self.base_rows[0].val());
+        self.b_base.next = bit_cast::<20, 32>(self.base_rows[1].val());
+        self.cin_base.next = bit_cast::<20, 32>(self.base_rows[2].val());
+        self.out_base.next = bit_cast::<20, 32>(self.base_rows[3].val());
+        self.out_len.next = bit_cast::<40, 32>(self.product[2].q.val()) << self.log2r.val();
+        // FAR_BIT = 18: every depth is at most 2^15 rows, and two values
+        // under 2^18 add up exactly in 20 bits.
+        self.far.next = self.base_rows[0].val().get_bits::<14>(18).any()
+            | self.base_rows[1].val().get_bits::<14>(18).any()
+            | self.base_rows[3].val().get_bits::<14>(18).any()
+            | (self.g_acc_init.val() & self.base_rows[2].val().get_bits::<14>(18).any())
+            | self.product[0].q.val().get_bits::<14>(18).any()
+            | self.product[1].q.val().get_bits::<14>(18).any()
+            | self.out_len.val().get_bits::<22>(18).any();
         // Ends in bank rows: A has Mp / R rows per step, B Np / C, and the
         // output Mp x Np elements over C banks.
-        self.a_end.next = self.a_base.val() + bit_cast::<40, 32>(self.product[0].q.val());
-        self.b_end.next = self.b_base.val() + bit_cast::<40, 32>(self.product[1].q.val());
-        self.out_end.next =
-            self.out_base.val() + (bit_cast::<40, 32>(self.product[2].q.val()) << self.log2r.val());
-        self.cin_end.next =
-            self.cin_base.val() + (bit_cast::<40, 32>(self.product[2].q.val()) << self.log2r.val());
+        self.a_end.next = self.a_base.val() + bit_cast::<20, 32>(self.product[0].q.val());
+        self.b_end.next = self.b_base.val() + bit_cast::<20, 32>(self.product[1].q.val());
+        self.out_end.next = self.out_base.val() + bit_cast::<20, 40>(self.out_len.val());
+        self.cin_end.next = self.cin_base.val() + bit_cast::<20, 40>(self.out_len.val());
         self.misaligned.next = (self.gemm_arg[3].q.val() & self.r_minus_1.val()).any()
             | ((self.gemm_arg[4].q.val() | self.gemm_arg[6].q.val()) & self.c_minus_1.val()).any()
             | (self.g_acc_init.val() & (self.gemm_arg[5].q.val() & self.c_minus_1.val()).any());
         // Same priority as srsa_spec::protocol::decode_gemm.
         self.gemm_status.next = self.st_ok.val();
         if (self.misaligned.val()
+            | self.far.val()
             | (self.a_end.val() > self.depth_a.val())
             | (self.b_end.val() > self.depth_c.val())
             | (self.out_end.val() > self.depth_c.val()))
@@ -509,9 +540,12 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         self.elem_bank_c_hi.next = self.elem_bank_c.val() + 1;
         self.elem_row_a.next = bit_cast::<DA, 24>(self.elem.q.val() >> self.log2r.val());
         self.elem_row_c.next = bit_cast::<DC, 24>(self.elem.q.val() >> self.log2c.val());
+        self.elem_step.next = self.elem.q.val() + 2;
+        self.count_step.next = self.count.q.val() - 1;
+        self.busy_step.next = self.busy.q.val() + 1;
         self.rd_elem.next = self.elem.q.val();
         if (self.state.q.val() == State::RdEmit) & self.rsp_ready.val() {
-            self.rd_elem.next = self.elem.q.val() + 2;
+            self.rd_elem.next = self.elem_step.val();
         }
         self.rd_row_a.next = bit_cast::<DA, 24>(self.rd_elem.val() >> self.log2r.val());
         self.rd_row_c.next = bit_cast::<DC, 24>(self.rd_elem.val() >> self.log2c.val());
@@ -681,8 +715,8 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
                 self.cmd_ready.next = true;
                 if self.cmd_valid.val() {
                     self.host_write.next = self.status.q.val() == self.st_ok.val();
-                    self.elem.d.next = self.elem.q.val() + 2;
-                    self.count.d.next = self.count.q.val() - 1;
+                    self.elem.d.next = self.elem_step.val();
+                    self.count.d.next = self.count_step.val();
                     if self.count.q.val() == 1 {
                         self.state.d.next = State::EmitStatus;
                     }
@@ -709,8 +743,8 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
                 // The banks are already reading the next pair (rd_elem), so
                 // the next word follows without a gap.
                 if self.rsp_ready.val() {
-                    self.elem.d.next = self.elem.q.val() + 2;
-                    self.count.d.next = self.count.q.val() - 1;
+                    self.elem.d.next = self.elem_step.val();
+                    self.count.d.next = self.count_step.val();
                     if self.count.q.val() == 1 {
                         self.state.d.next = State::Idle;
                     }
@@ -758,17 +792,17 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
                     self.k_step.d.next = 0.into();
                     self.tile_row.d.next = 0.into();
                     self.tile_col.d.next = 0.into();
-                    self.a_addr.d.next = bit_cast::<DA, 40>(self.a_base.val());
-                    self.b_addr.d.next = bit_cast::<DC, 40>(self.b_base.val());
-                    self.cin_row.d.next = bit_cast::<DC, 40>(self.cin_base.val());
-                    self.out_row.d.next = bit_cast::<DC, 40>(self.out_base.val());
+                    self.a_addr.d.next = bit_cast::<DA, 20>(self.a_base.val());
+                    self.b_addr.d.next = bit_cast::<DC, 20>(self.b_base.val());
+                    self.cin_row.d.next = bit_cast::<DC, 20>(self.cin_base.val());
+                    self.out_row.d.next = bit_cast::<DC, 20>(self.out_base.val());
                     self.macs_per_step.d.next = self.product[3].q.val();
                     self.macs_left.d.next = self.g_k.val();
                     self.state.d.next = State::GemmRun;
                 }
             }
             State::GemmRun => {
-                self.busy.d.next = self.busy.q.val() + 1;
+                self.busy.d.next = self.busy_step.val();
                 self.valid_chain[0].d.next = true;
                 self.first_chain[0].d.next = self.k_step.q.val() == 0;
                 self.last_chain[0].d.next = self.k_step.q.val() == self.g_kmax.val();
@@ -790,18 +824,18 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
                         self.tile_row.d.next = self.tile_row.q.val() + 1;
                         self.cin_row.d.next = self.cin_row.q.val() + self.np.val();
                         self.out_row.d.next = self.out_row.q.val() + self.np.val();
-                        self.a_addr.d.next = bit_cast::<DA, 40>(self.a_base.val())
+                        self.a_addr.d.next = bit_cast::<DA, 20>(self.a_base.val())
                             + bit_cast::<DA, 16>(self.tile_row.q.val() + 1);
-                        self.b_addr.d.next = bit_cast::<DC, 40>(self.b_base.val());
+                        self.b_addr.d.next = bit_cast::<DC, 20>(self.b_base.val());
                         if self.tile_row.q.val() + 1 == self.mpn.val() {
                             self.flush.d.next = self.flush_len.val();
                             self.state.d.next = State::GemmFlush;
                         }
                     } else {
                         self.tile_col.d.next = self.tile_col.q.val() + 1;
-                        self.a_addr.d.next = bit_cast::<DA, 40>(self.a_base.val())
+                        self.a_addr.d.next = bit_cast::<DA, 20>(self.a_base.val())
                             + bit_cast::<DA, 16>(self.tile_row.q.val());
-                        self.b_addr.d.next = bit_cast::<DC, 40>(self.b_base.val())
+                        self.b_addr.d.next = bit_cast::<DC, 20>(self.b_base.val())
                             + bit_cast::<DC, 16>(self.tile_col.q.val() + 1);
                     }
                 } else {
@@ -812,7 +846,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             }
             State::GemmGap => {
                 // Keeps tiles R cycles apart: one finished sum per column.
-                self.busy.d.next = self.busy.q.val() + 1;
+                self.busy.d.next = self.busy_step.val();
                 self.gap.d.next = self.gap.q.val() - 1;
                 if self.gap.q.val() == 1 {
                     self.state.d.next = State::GemmRun;
@@ -820,7 +854,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             }
             State::GemmFlush => {
                 // The last tile's outputs are still on their way to C.
-                self.busy.d.next = self.busy.q.val() + 1;
+                self.busy.d.next = self.busy_step.val();
                 self.flush.d.next = self.flush.q.val() - 1;
                 if self.flush.q.val() == 1 {
                     self.running.d.next = false;

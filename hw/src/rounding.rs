@@ -4,6 +4,9 @@
 
 use rust_hdl::prelude::*;
 
+/// Only the 16 result bits are ever shifted out of the sum, and overflow is
+/// read off the sum itself (a sign change at or above bit s + 15), so no
+/// full-width arithmetic shift is built: on an iCE40 this halves the unit.
 #[derive(LogicBlock)]
 pub struct RoundingUnit {
     /// The exact sum, C_in already aligned and added.
@@ -15,15 +18,18 @@ pub struct RoundingUnit {
     pub draw: Signal<In, Bits<32>>,
     pub relu: Signal<In, Bit>,
     pub out: Signal<Out, Bits<16>>,
-    mask: Signal<Local, Bits<48>>,
-    offset: Signal<Local, Bits<48>>,
+    /// 2^s - 1: the dropped bits (s <= 30 fits 32 bits).
+    mask: Signal<Local, Bits<32>>,
+    offset: Signal<Local, Bits<32>>,
     sum: Signal<Local, Bits<48>>,
-    shifted: Signal<Local, Bits<48>>,
-    high: Signal<Local, Bits<33>>,
-    one: Constant<Bits<48>>,
-    ones: Constant<Bits<48>>,
-    zero: Constant<Bits<48>>,
+    /// Bit j: sum bits j + 15 and j + 16 differ.
+    flips: Signal<Local, Bits<32>>,
+    /// Bit j: j >= s, so bit j + 15 of the sum lies above the result.
+    above: Signal<Local, Bits<32>>,
+    ones: Constant<Bits<32>>,
+    one: Constant<Bits<8>>,
     keep: Constant<Bits<8>>,
+    zero: Constant<Bits<32>>,
     mode_nearest: Constant<Bits<2>>,
     mode_stochastic: Constant<Bits<2>>,
     word_max: Constant<Bits<16>>,
@@ -43,12 +49,12 @@ impl Default for RoundingUnit {
             mask: Default::default(),
             offset: Default::default(),
             sum: Default::default(),
-            shifted: Default::default(),
-            high: Default::default(),
+            flips: Default::default(),
+            above: Default::default(),
+            ones: Constant::new(Bits::<32>::mask()),
             one: Constant::new(1u64.into()),
-            ones: Constant::new(Bits::<48>::mask()),
-            zero: Constant::new(0u64.into()),
             keep: Constant::new(15u64.into()),
+            zero: Constant::new(0u64.into()),
             mode_nearest: Constant::new(1u64.into()),
             mode_stochastic: Constant::new(2u64.into()),
             word_max: Constant::new(0x7FFFu64.into()),
@@ -61,33 +67,30 @@ impl Default for RoundingUnit {
 impl Logic for RoundingUnit {
     #[hdl_gen]
     fn update(&mut self) {
-        // mask = 2^s - 1 covers exactly the dropped bits.
-        self.mask.next = (self.one.val() << self.shift.val()) - self.one.val();
+        self.mask.next = !(self.ones.val() << self.shift.val());
         self.offset.next = self.zero.val();
         if self.mode.val() == self.mode_nearest.val() {
             // 2^(s-1) - 1: a tie stays below (and s = 0 adds nothing).
             self.offset.next = self.mask.val() >> self.one.val();
         }
         if self.mode.val() == self.mode_stochastic.val() {
-            self.offset.next = bit_cast::<48, 32>(self.draw.val()) & self.mask.val();
+            self.offset.next = self.draw.val() & self.mask.val();
         }
-        self.sum.next = self.value.val() + self.offset.val();
-        // Arithmetic shift: a logical shift with the sign filled back in.
-        self.shifted.next = self.sum.val() >> self.shift.val();
-        if self.sum.val().get_bit(47) {
-            self.shifted.next =
-                (self.sum.val() >> self.shift.val()) | !(self.ones.val() >> self.shift.val());
-        }
-        // The result fits in 16 bits iff bits 47..15 are all equal.
-        self.high.next = bit_cast::<33, 48>(self.shifted.val() >> self.keep.val());
-        self.out.next = bit_cast::<16, 48>(self.shifted.val());
-        if self.high.val().any() & !self.high.val().all() {
+        self.sum.next = self.value.val() + bit_cast::<48, 32>(self.offset.val());
+        // The result fits in 16 bits iff sum bits 47..s+15 are all equal,
+        // i.e. no neighbouring pair among them differs.
+        self.flips.next = bit_cast::<32, 48>(
+            (self.sum.val() ^ (self.sum.val() >> self.one.val())) >> self.keep.val(),
+        );
+        self.above.next = self.ones.val() << self.shift.val();
+        self.out.next = bit_cast::<16, 48>(self.sum.val() >> self.shift.val());
+        if (self.flips.val() & self.above.val()).any() {
             self.out.next = self.word_max.val();
-            if self.shifted.val().get_bit(47) {
+            if self.sum.val().get_bit(47) {
                 self.out.next = self.word_min.val();
             }
         }
-        if self.relu.val() & self.shifted.val().get_bit(47) {
+        if self.relu.val() & self.sum.val().get_bit(47) {
             self.out.next = self.word_zero.val();
         }
     }
@@ -143,7 +146,7 @@ mod tests {
                 }
             }
         }
-        for _ in 0..3000 {
+        for _ in 0..20000 {
             let bits = rng.gen_range(1..47);
             v.push(Case {
                 value: rng.gen_range(-(1i64 << bits)..(1i64 << bits)),
