@@ -104,29 +104,35 @@ fn lattice(b: &Board, out: &Path) -> Result<String> {
         Family::Ice40 => ("--pcf", "--asc", "board.asc"),
         _ => ("--lpf", "--textcfg", "board.config"),
     };
-    tool(
-        out,
+    let part = format!("--{}", b.part);
+    let mut args: Vec<String> = [
+        part.as_str(),
+        "--package",
+        b.package,
+        "--freq",
+        freq.as_str(),
+        constraint_flag,
+        b.constraints_name,
+        "--json",
+        "board.json",
+        layout_flag,
+        layout,
+        "--report",
+        "report.json",
+        "-l",
         "nextpnr.log",
-        nextpnr,
-        &[
-            &format!("--{}", b.part),
-            "--package",
-            b.package,
-            "--freq",
-            &freq,
-            constraint_flag,
-            b.constraints_name,
-            "--json",
-            "board.json",
-            layout_flag,
-            layout,
-            "--report",
-            "report.json",
-            "-l",
-            "nextpnr.log",
-            "-q",
-        ],
-    )?;
+        "-q",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    if b.family == Family::Ecp5 {
+        // router1 took over 15 minutes without converging on the 8 x 16
+        // array; router2 is nextpnr's router for large designs.
+        args.extend(["--router".into(), "router2".into()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    tool(out, "nextpnr.log", nextpnr, &args)?;
     let bitstream = match b.family {
         Family::Ice40 => format!("srsa_{}.bin", b.name),
         _ => format!("srsa_{}.bit", b.name),

@@ -7,7 +7,7 @@ module board_top (
     input  wire uart_rx,      // from the FTDI
     output wire uart_tx,      // to the FTDI
     output wire led_error_n,  // red LED (active low): a word was lost
-    output wire led_alive_n   // green LED (active low): blinks while clocked
+    output wire led_alive_n   // green LED (active low): lit once configured
 );
     wire error;
     top srsa (
@@ -18,14 +18,7 @@ module board_top (
         .error(error)
     );
 
-    // 2^23 cycles at 12 MHz: the green LED toggles every 0.7 s.
-    reg [22:0] beat = 23'd0;
-    reg alive = 1'b0;
-    always @(posedge clk) begin
-        beat <= beat + 23'd1;
-        if (&beat) alive <= ~alive;
-    end
-
     assign led_error_n = ~error;
-    assign led_alive_n = ~alive;
+    // No blink counter: the UP5K has no cells to spare. Lit once configured.
+    assign led_alive_n = 1'b0;
 endmodule

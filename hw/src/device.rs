@@ -18,7 +18,6 @@
 
 use crate::array::Array;
 use crate::output_stage::OutputStage;
-use crate::serial_mul::SerialMul;
 use rust_hdl::prelude::*;
 use rust_hdl::widgets::ramrom::ram::RAM;
 use srsa_spec::lfsr::{column_state, POWER_UP_SEED};
@@ -66,11 +65,22 @@ pub struct Device<const R: usize, const C: usize, const DA: usize, const DC: usi
     pub b_bank: Vec<RAM<Bits<16>, DC>>,
     pub c_bank: Vec<RAM<Bits<16>, DC>>,
     pub out: Vec<OutputStage<DC>>,
-    /// Size products for the GEMM range checks (no DSP blocks).
-    mul: SerialMul,
+    /// Size products for the GEMM range checks, one multiplier for all:
     /// K * tile rows, K * tile columns, tile rows * tile columns, M * Ncol.
-    product: Vec<DFF<Bits<32>>>,
-    mul_pending: DFF<Bit>,
+    /// The first three in bank rows, 20 bits (see `far`): `size_far` holds
+    /// whether any reached 2^18.
+    product: Vec<DFF<Bits<20>>>,
+    size_far: DFF<Bit>,
+    /// The GEMM's conversion settings, registered for the output stages:
+    /// decoded from the argument words they would otherwise start every
+    /// column's longest path (the words are stable long before a sum).
+    out_shift: DFF<Bits<5>>,
+    out_align: DFF<Bits<5>>,
+    out_mode: DFF<Bits<2>>,
+    out_relu: DFF<Bit>,
+    out_acc_init: DFF<Bit>,
+    /// M * Ncol: the MACs each step of this GEMM adds to the counter.
+    mn: DFF<Bits<32>>,
 
     // Command decoder.
     state: DFF<State>,
@@ -120,7 +130,6 @@ pub struct Device<const R: usize, const C: usize, const DA: usize, const DC: usi
     macs: DFF<Bits<64>>,
     snapshot: DFF<Bits<64>>,
     macs_left: DFF<Bits<16>>,
-    macs_per_step: DFF<Bits<32>>,
 
     // Decoded GEMM arguments and host addresses (combinational).
     g_m: Signal<Local, Bits<16>>,
@@ -180,6 +189,10 @@ pub struct Device<const R: usize, const C: usize, const DA: usize, const DC: usi
     rd_row_c: Signal<Local, Bits<DC>>,
     mul_a: Signal<Local, Bits<16>>,
     mul_b: Signal<Local, Bits<16>>,
+    mul_product: Signal<Local, Bits<32>>,
+    mul_far: Signal<Local, Bit>,
+    /// 18 - log2(R): where a product times R reaches 2^18.
+    far_rows: Constant<Bits<32>>,
     read_lo: Signal<Local, Bits<16>>,
     read_hi: Signal<Local, Bits<16>>,
     host_write: Signal<Local, Bit>,
@@ -256,9 +269,14 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Default
             out: (0..C)
                 .map(|c| OutputStage::new(column_state(POWER_UP_SEED, c)))
                 .collect(),
-            mul: Default::default(),
-            product: dffs(4),
-            mul_pending: Default::default(),
+            product: dffs(3),
+            size_far: Default::default(),
+            out_shift: Default::default(),
+            out_align: Default::default(),
+            out_mode: Default::default(),
+            out_relu: Default::default(),
+            out_acc_init: Default::default(),
+            mn: Default::default(),
             state: Default::default(),
             opcode: Default::default(),
             arg: Default::default(),
@@ -296,7 +314,6 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Default
             macs: Default::default(),
             snapshot: Default::default(),
             macs_left: Default::default(),
-            macs_per_step: Default::default(),
             g_m: Default::default(),
             g_ncol: Default::default(),
             g_k: Default::default(),
@@ -343,6 +360,9 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Default
             rd_row_c: Default::default(),
             mul_a: Default::default(),
             mul_b: Default::default(),
+            mul_product: Default::default(),
+            mul_far: Default::default(),
+            far_rows: Constant::new(((18 - R.trailing_zeros()) as u64).into()),
             read_lo: Default::default(),
             read_hi: Default::default(),
             host_write: Default::default(),
@@ -413,12 +433,16 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             macs,
             snapshot,
             macs_left,
-            macs_per_step,
-            mul_pending
+            size_far,
+            mn,
+            out_shift,
+            out_align,
+            out_mode,
+            out_relu,
+            out_acc_init
         );
         self.array.clock.next = self.clock.val();
-        self.mul.clock.next = self.clock.val();
-        for i in 0..4 {
+        for i in 0..3 {
             self.product[i].clock.next = self.clock.val();
             self.product[i].d.next = self.product[i].q.val();
         }
@@ -446,6 +470,11 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         self.fl_ab.next = self.fl_a.val() + self.fl_b.val();
         self.g_shift.next = bit_cast::<5, 16>(self.fl_ab.val() - self.fl_out.val());
         self.g_align.next = bit_cast::<5, 16>(self.fl_ab.val() - self.fl_c.val());
+        self.out_shift.d.next = self.g_shift.val();
+        self.out_align.d.next = self.g_align.val();
+        self.out_mode.d.next = self.g_mode.val();
+        self.out_relu.d.next = self.g_relu.val();
+        self.out_acc_init.d.next = self.g_acc_init.val();
         self.mpn.next = bit_cast::<16, 32>(
             (bit_cast::<32, 16>(self.g_m.val()) + self.r_minus_1.val()) >> self.log2r.val(),
         );
@@ -461,20 +490,18 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         self.b_base.next = bit_cast::<20, 32>(self.base_rows[1].val());
         self.cin_base.next = bit_cast::<20, 32>(self.base_rows[2].val());
         self.out_base.next = bit_cast::<20, 32>(self.base_rows[3].val());
-        self.out_len.next = bit_cast::<40, 32>(self.product[2].q.val()) << self.log2r.val();
+        self.out_len.next = bit_cast::<40, 20>(self.product[2].q.val()) << self.log2r.val();
         // FAR_BIT = 18: every depth is at most 2^15 rows, and two values
         // under 2^18 add up exactly in 20 bits.
         self.far.next = self.base_rows[0].val().get_bits::<14>(18).any()
             | self.base_rows[1].val().get_bits::<14>(18).any()
             | self.base_rows[3].val().get_bits::<14>(18).any()
             | (self.g_acc_init.val() & self.base_rows[2].val().get_bits::<14>(18).any())
-            | self.product[0].q.val().get_bits::<14>(18).any()
-            | self.product[1].q.val().get_bits::<14>(18).any()
-            | self.out_len.val().get_bits::<22>(18).any();
+            | self.size_far.q.val();
         // Ends in bank rows: A has Mp / R rows per step, B Np / C, and the
         // output Mp x Np elements over C banks.
-        self.a_end.next = self.a_base.val() + bit_cast::<20, 32>(self.product[0].q.val());
-        self.b_end.next = self.b_base.val() + bit_cast::<20, 32>(self.product[1].q.val());
+        self.a_end.next = self.a_base.val() + self.product[0].q.val();
+        self.b_end.next = self.b_base.val() + self.product[1].q.val();
         self.out_end.next = self.out_base.val() + bit_cast::<20, 40>(self.out_len.val());
         self.cin_end.next = self.cin_base.val() + bit_cast::<20, 40>(self.out_len.val());
         self.misaligned.next = (self.gemm_arg[3].q.val() & self.r_minus_1.val()).any()
@@ -587,7 +614,8 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         // ---- Counters. ----
         self.cycles.d.next = self.cycles.q.val() + 1;
         if self.macs_left.q.val().any() {
-            self.macs.d.next = self.macs.q.val() + bit_cast::<64, 32>(self.macs_per_step.q.val());
+            // M x Ncol, held from GemmSize until the next GEMM's.
+            self.macs.d.next = self.macs.q.val() + bit_cast::<64, 32>(self.mn.q.val());
             self.macs_left.d.next = self.macs_left.q.val() - 1;
         }
 
@@ -655,7 +683,6 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         for c in 0..C {
             self.out[c].seed_load.next = false;
         }
-        self.mul.start.next = false;
         self.mul_a.next = self.g_k.val();
         self.mul_b.next = self.mpn.val();
         if self.index.q.val() == 1 {
@@ -668,8 +695,12 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             self.mul_a.next = self.g_m.val();
             self.mul_b.next = self.g_ncol.val();
         }
-        self.mul.a.next = self.mul_a.val();
-        self.mul.b.next = self.mul_b.val();
+        self.mul_product.next = self.mul_a.val() * self.mul_b.val();
+        // The output length is the third product times R.
+        self.mul_far.next = self.mul_product.val().get_bits::<14>(18).any();
+        if self.index.q.val() == 2 {
+            self.mul_far.next = (self.mul_product.val() >> self.far_rows.val()).any();
+        }
         self.cmd_ready.next = false;
         self.rsp_valid.next = false;
         self.rsp_data.next = 0.into();
@@ -761,27 +792,29 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
                     self.index.d.next = self.index.q.val() + 1;
                     if self.index.q.val() == 6 {
                         self.index.d.next = 0.into();
-                        self.mul_pending.d.next = false;
                         self.state.d.next = State::GemmSize;
                     }
                 }
             }
             State::GemmSize => {
-                // The four size products, one after another.
-                if !self.mul_pending.q.val() {
-                    self.mul.start.next = true;
-                    self.mul_pending.d.next = true;
-                } else if !self.mul.busy.val() {
-                    for i in 0..4 {
-                        if self.index.q.val().index() == i {
-                            self.product[i].d.next = self.mul.product.val();
-                        }
+                // The four size products, one a cycle through one multiplier.
+                for i in 0..3 {
+                    if self.index.q.val().index() == i {
+                        self.product[i].d.next = bit_cast::<20, 32>(self.mul_product.val());
                     }
-                    self.mul_pending.d.next = false;
-                    self.index.d.next = self.index.q.val() + 1;
-                    if self.index.q.val() == 3 {
-                        self.state.d.next = State::GemmCheck;
-                    }
+                }
+                if self.index.q.val() == 0 {
+                    self.size_far.d.next = self.mul_far.val();
+                } else {
+                    self.size_far.d.next = self.size_far.q.val() | self.mul_far.val();
+                }
+                if self.index.q.val() == 3 {
+                    self.size_far.d.next = self.size_far.q.val();
+                    self.mn.d.next = self.mul_product.val();
+                }
+                self.index.d.next = self.index.q.val() + 1;
+                if self.index.q.val() == 3 {
+                    self.state.d.next = State::GemmCheck;
                 }
             }
             State::GemmCheck => {
@@ -796,7 +829,6 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
                     self.b_addr.d.next = bit_cast::<DC, 20>(self.b_base.val());
                     self.cin_row.d.next = bit_cast::<DC, 20>(self.cin_base.val());
                     self.out_row.d.next = bit_cast::<DC, 20>(self.out_base.val());
-                    self.macs_per_step.d.next = self.product[3].q.val();
                     self.macs_left.d.next = self.g_k.val();
                     self.state.d.next = State::GemmRun;
                 }
@@ -979,11 +1011,11 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             self.out[c].sum.next = self.array.col_sum[c].val();
             self.out[c].out_addr.next = self.d_out[c].q.val();
             self.out[c].cin.next = self.c_bank[c].read_data.val();
-            self.out[c].acc_init.next = self.g_acc_init.val();
-            self.out[c].align.next = self.g_align.val();
-            self.out[c].shift.next = self.g_shift.val();
-            self.out[c].mode.next = self.g_mode.val();
-            self.out[c].relu.next = self.g_relu.val();
+            self.out[c].acc_init.next = self.out_acc_init.q.val();
+            self.out[c].align.next = self.out_align.q.val();
+            self.out[c].shift.next = self.out_shift.q.val();
+            self.out[c].mode.next = self.out_mode.q.val();
+            self.out[c].relu.next = self.out_relu.q.val();
             self.out[c].seed0.next = self.seed_word[0].q.val();
             self.out[c].seed1.next = self.seed_word[1].q.val();
             self.out[c].seed2.next = self.cmd_data.val();

@@ -3,7 +3,6 @@
 //! - [`lfsr`]: leap-forward LFSR (one per output column)
 //! - [`rounding`]: the rounding unit (truncate / nearest / stochastic, saturation, ReLU)
 //! - [`pe`]: multiply-accumulate processing element
-//! - [`serial_mul`]: shift-and-add multiplier for the GEMM size checks
 //! - [`array`]: the R x C systolic array
 //! - [`output_stage`]: a column's C_in add, rounding and write-back
 //! - [`device`]: command decoder, GEMM sequencer, buffers: the host-link top
@@ -19,7 +18,6 @@ pub mod lfsr;
 pub mod output_stage;
 pub mod pe;
 pub mod rounding;
-pub mod serial_mul;
 pub mod uart;
 pub mod uart_top;
 pub mod verilog;

@@ -31,12 +31,11 @@ pub struct Pe {
     first: DFF<Bit>,
     last: DFF<Bit>,
     acc: DFF<Bits<48>>,
-    raw: Signal<Local, Bits<32>>,
+    raw: Signal<Local, Signed<32>>,
     product: Signal<Local, Bits<32>>,
     product48: Signal<Local, Bits<48>>,
     base: Signal<Local, Bits<48>>,
     zero: Constant<Bits<48>>,
-    half: Constant<Bits<8>>,
     sign_fill: Constant<Bits<48>>,
 }
 
@@ -67,7 +66,6 @@ impl Default for Pe {
             product48: Default::default(),
             base: Default::default(),
             zero: Constant::new(0u64.into()),
-            half: Constant::new(16u64.into()),
             sign_fill: Constant::new(0xFFFF_0000_0000u64.into()),
         }
     }
@@ -87,19 +85,11 @@ impl Logic for Pe {
         self.valid_out.next = self.valid.q.val();
         self.first_out.next = self.first.q.val();
         self.last_out.next = self.last.q.val();
-        // Signed product from the unsigned one, all in modular arithmetic so
-        // that rust-hdl's simulator and Verilog cannot disagree on signs:
-        // a*b = ua*ub - 2^16 (a<0 ? ub : 0) - 2^16 (b<0 ? ua : 0) mod 2^32.
-        self.raw.next = self.a_in.val() * self.b_in.val();
-        self.product.next = self.raw.val();
-        if self.a_in.val().get_bit(15) {
-            self.product.next =
-                self.product.val() - (bit_cast::<32, 16>(self.b_in.val()) << self.half.val());
-        }
-        if self.b_in.val().get_bit(15) {
-            self.product.next =
-                self.product.val() - (bit_cast::<32, 16>(self.a_in.val()) << self.half.val());
-        }
+        // A signed multiply throughout (both operands signed), so every
+        // DSP block takes it in its signed mode instead of fixing the signs
+        // up in logic afterwards.
+        self.raw.next = signed_cast(self.a_in.val()) * signed_cast(self.b_in.val());
+        self.product.next = unsigned_cast(self.raw.val());
         self.product48.next = bit_cast::<48, 32>(self.product.val());
         if self.product.val().get_bit(31) {
             self.product48.next = bit_cast::<48, 32>(self.product.val()) | self.sign_fill.val();

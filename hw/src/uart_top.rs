@@ -22,6 +22,9 @@ use rust_hdl::widgets::fifo::sync_fifo::SynchronousFIFO;
 /// Idle byte times after which a partial command word is discarded.
 pub const RESYNC_BYTE_TIMES: u32 = 64;
 
+/// The most clocks per bit whose resync time fits the 20-bit idle counter.
+pub const MAX_CLOCKS_PER_BIT: u16 = ((1u32 << 20) / (RESYNC_BYTE_TIMES * 10)) as u16;
+
 /// Command words the FIFO holds (2^4).
 const FIFO_BITS: usize = 4;
 
@@ -43,7 +46,9 @@ pub struct UartTop<const R: usize, const C: usize, const DA: usize, const DC: us
     /// The command word being assembled; bytes enter at the top.
     rx_word: DFF<Bits<32>>,
     rx_bytes: DFF<Bits<2>>,
-    rx_idle: DFF<Bits<32>>,
+    /// Clocks since the last byte, up to 64 byte times (20 bits: see
+    /// `MAX_CLOCKS_PER_BIT`).
+    rx_idle: DFF<Bits<20>>,
     next_word: Signal<Local, Bits<32>>,
     /// The response word being sent, lowest byte first.
     tx_word: DFF<Bits<32>>,
@@ -53,12 +58,13 @@ pub struct UartTop<const R: usize, const C: usize, const DA: usize, const DC: us
     /// depend on the word it is offered, and the FIFO's read must not.
     cmd_word: DFF<Bits<32>>,
     cmd_full: DFF<Bit>,
-    resync_after: Constant<Bits<32>>,
+    resync_after: Constant<Bits<20>>,
     four: Constant<Bits<3>>,
 }
 
 impl<const R: usize, const C: usize, const DA: usize, const DC: usize> UartTop<R, C, DA, DC> {
     pub fn new(clocks_per_bit: u16) -> Self {
+        assert!(clocks_per_bit <= MAX_CLOCKS_PER_BIT);
         Self {
             clock: Default::default(),
             reset: Default::default(),

@@ -213,9 +213,10 @@ pub fn top_verilog(shape: Shape) -> Result<String, String> {
 /// uart_tx, error) around the device, with `clocks_per_bit` clocks per
 /// serial bit (the board clock over the baud rate).
 pub fn uart_top_verilog(shape: Shape, clocks_per_bit: u16) -> Result<String, String> {
-    if clocks_per_bit < 4 {
+    let max = crate::uart_top::MAX_CLOCKS_PER_BIT;
+    if !(4..=max).contains(&clocks_per_bit) {
         return Err(format!(
-            "{clocks_per_bit} clocks per bit: the UART needs at least 4"
+            "{clocks_per_bit} clocks per bit: the UART needs at least 4 and at most {max}"
         ));
     }
     let v = dispatch!(shape, uart_top(clocks_per_bit))?;
