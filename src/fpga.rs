@@ -390,6 +390,11 @@ pub fn nextpnr_summary(report: &str, target_mhz: u32) -> Result<String> {
 /// each part of the design by module name.
 fn breakdown(b: &Board, out: &Path) -> Result<String> {
     let (yosys, synth, _, _) = tools(b.family);
+    // synth_xilinx keeps the hierarchy unless asked to flatten.
+    let keep = match b.family {
+        Family::Xilinx7 => "",
+        _ => " -noflatten",
+    };
     tool(
         out,
         "breakdown.log",
@@ -399,7 +404,7 @@ fn breakdown(b: &Board, out: &Path) -> Result<String> {
             "-l",
             "breakdown.log",
             "-p",
-            &format!("{synth} -noflatten -top board_top; tee -q -o hierarchy.txt stat"),
+            &format!("{synth}{keep} -top board_top; tee -q -o hierarchy.txt stat"),
             "srsa.v",
             "board_top.v",
         ],

@@ -13,8 +13,10 @@ use srsa_sim::{SimDevice, UART_CLOCKS_PER_BIT, UART_SHAPE};
 use srsa_spec::protocol::{address_word, header, op, Link};
 
 fn open_uart() -> Rig {
-    // The iCEBreaker's device: a 2 x 4 array with 2048-element buffers.
+    // The iCEBreaker's device: a 2 x 2 array with 2048-element buffers.
     let (rows, cols, bank_bits) = UART_SHAPE;
+    let board = srsa_hw::boards::board("icebreaker").unwrap().shape;
+    assert_eq!((board.rows, board.cols, board.bank_bits), UART_SHAPE);
     let elems = (cols << bank_bits) as u32;
     let golden = GoldenDevice::with_shape(rows, cols, elems);
     let pair = Lockstep::new(SimDevice::uart(), golden);

@@ -374,7 +374,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Default
             depth_a: Constant::new(((1u64) << DA).into()),
             depth_c: Constant::new(((1u64) << DC).into()),
             capacity: Constant::new(((C as u64) << DC).into()),
-            flush_len: Constant::new(((R + C + 2) as u64).into()),
+            flush_len: Constant::new(((R + C + 3) as u64).into()),
             drain_last: Constant::new(((R - 1) as u64).into()),
             ident: ident
                 .iter()

@@ -3,8 +3,14 @@
 //! column's LFSR, and writes the word back.
 //!
 //! Cycle X: `take` with the sum and the output address (the C_in read is
-//! issued by the device at the same cycle). Cycle X+1: C_in has arrived;
-//! round, write, and advance the LFSR (once per output, in every mode).
+//! issued by the device at the same cycle). Cycle X+1: C_in has arrived and
+//! is aligned and added. Cycle X+2: round, write, and advance the LFSR (once
+//! per output, in every mode). The add and the rounding are a register
+//! apart: in one cycle their two 48-bit carry chains were the design's
+//! longest path.
+//!
+//! `acc_init` and `align` are sampled at X+1, `shift`, `mode` and `relu` at
+//! X+2; the device holds them for a whole GEMM.
 
 use crate::lfsr::Lfsr;
 use crate::rounding::RoundingUnit;
@@ -38,6 +44,10 @@ pub struct OutputStage<const D: usize> {
     valid: DFF<Bit>,
     held_sum: DFF<Bits<48>>,
     held_addr: DFF<Bits<D>>,
+    /// The second stage: the sum with C_in added, and where it goes.
+    value: DFF<Bits<48>>,
+    value_addr: DFF<Bits<D>>,
+    value_valid: DFF<Bit>,
     cin_wide: Signal<Local, Bits<48>>,
     sign_fill: Constant<Bits<48>>,
 }
@@ -68,6 +78,9 @@ impl<const D: usize> OutputStage<D> {
             valid: Default::default(),
             held_sum: Default::default(),
             held_addr: Default::default(),
+            value: Default::default(),
+            value_addr: Default::default(),
+            value_valid: Default::default(),
             cin_wide: Default::default(),
             sign_fill: Constant::new(0xFFFF_FFFF_0000u64.into()),
         }
@@ -77,7 +90,16 @@ impl<const D: usize> OutputStage<D> {
 impl<const D: usize> Logic for OutputStage<D> {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, valid, held_sum, held_addr);
+        dff_setup!(
+            self,
+            clock,
+            valid,
+            held_sum,
+            held_addr,
+            value,
+            value_addr,
+            value_valid
+        );
         self.lfsr.clock.next = self.clock.val();
         self.valid.d.next = self.take.val();
         if self.take.val() {
@@ -89,22 +111,24 @@ impl<const D: usize> Logic for OutputStage<D> {
         if self.cin.val().get_bit(15) {
             self.cin_wide.next = bit_cast::<48, 16>(self.cin.val()) | self.sign_fill.val();
         }
-        self.round.value.next = self.held_sum.q.val();
+        self.value.d.next = self.held_sum.q.val();
         if self.acc_init.val() {
-            self.round.value.next =
-                self.held_sum.q.val() + (self.cin_wide.val() << self.align.val());
+            self.value.d.next = self.held_sum.q.val() + (self.cin_wide.val() << self.align.val());
         }
+        self.value_addr.d.next = self.held_addr.q.val();
+        self.value_valid.d.next = self.valid.q.val();
+        self.round.value.next = self.value.q.val();
         self.round.shift.next = self.shift.val();
         self.round.mode.next = self.mode.val();
         self.round.relu.next = self.relu.val();
         self.round.draw.next = self.lfsr.draw.val();
-        self.lfsr.advance.next = self.valid.q.val();
+        self.lfsr.advance.next = self.value_valid.q.val();
         self.lfsr.load.next = self.seed_load.val();
         self.lfsr.seed[0].next = self.seed0.val();
         self.lfsr.seed[1].next = self.seed1.val();
         self.lfsr.seed[2].next = self.seed2.val();
-        self.write_enable.next = self.valid.q.val();
-        self.write_address.next = self.held_addr.q.val();
+        self.write_enable.next = self.value_valid.q.val();
+        self.write_address.next = self.value_addr.q.val();
         self.write_data.next = self.round.out.val();
     }
 }
@@ -213,9 +237,11 @@ mod tests {
                 c.sum = rng.gen_range(1 - (1i64 << bits)..(1i64 << bits));
                 v.push(c);
             }
-            // The last take's write cycle, still under this config.
-            let g = garbage(&mut rng, cfg);
-            v.push(g);
+            // The last take's add and write cycles, still under this config.
+            for _ in 0..2 {
+                let g = garbage(&mut rng, cfg);
+                v.push(g);
+            }
         }
         let g = garbage(&mut rng, v[0].cfg);
         v.push(g);
@@ -238,8 +264,8 @@ mod tests {
         let mut lfsr = SpecLfsr::new(column_state(seed, 0));
         let mut counts = [0usize; 3]; // writes, seed loads, loads during a write
         for t in 1..v.len() {
-            if v[t - 1].take {
-                let (p, c) = (&v[t - 1], &v[t]);
+            if t >= 2 && v[t - 2].take {
+                let (p, c) = (&v[t - 2], &v[t - 1]);
                 let cfg = c.cfg;
                 let value = p.sum
                     + if cfg.acc_init {

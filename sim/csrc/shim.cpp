@@ -17,7 +17,7 @@
 #include "Vtop8.h"
 #include "Vtop16.h"
 #include "Vtop2x4.h"
-#include "Vuart2x4.h"
+#include "Vuart2x2.h"
 
 // Clock cycles per bit of the verilated UART top (build.rs defines it).
 #ifndef SRSA_UART_CPB
@@ -72,7 +72,7 @@ struct Dev {
         m.reset = 0;
     }
     // The UART top: the line idles high, the reset button is released.
-    static void init_inputs(Vuart2x4& m) {
+    static void init_inputs(Vuart2x2& m) {
         m.uart_rx = 1;
         m.reset = 0;
     }
@@ -335,4 +335,4 @@ SRSA_VARIANT(vtop4, Dev<Vtop4>)
 SRSA_VARIANT(vtop8, Dev<Vtop8>)
 SRSA_VARIANT(vtop16, Dev<Vtop16>)
 SRSA_VARIANT(vtop2x4, Dev<Vtop2x4>)
-SRSA_VARIANT(vuart2x4, UartDev<Vuart2x4>)
+SRSA_VARIANT(vuart2x2, UartDev<Vuart2x2>)

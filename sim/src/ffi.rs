@@ -130,15 +130,15 @@ variant!(
 );
 
 variant!(
-    VUART2X4,
-    vuart2x4_new,
-    vuart2x4_free,
-    vuart2x4_run,
-    vuart2x4_idle,
-    vuart2x4_trace_open,
-    vuart2x4_trace_close,
-    vuart2x4_cycles,
-    vuart2x4_finished
+    VUART2X2,
+    vuart2x2_new,
+    vuart2x2_free,
+    vuart2x2_run,
+    vuart2x2_idle,
+    vuart2x2_trace_open,
+    vuart2x2_trace_close,
+    vuart2x2_cycles,
+    vuart2x2_finished
 );
 
 /// Why a trace could not be opened.
@@ -179,7 +179,7 @@ impl Model {
     /// A fresh UART board top (the `UART_SHAPE` array): `run` then moves
     /// every word as four bytes over the simulated serial line.
     pub fn uart() -> Model {
-        Model::of(&VUART2X4)
+        Model::of(&VUART2X2)
     }
 
     fn of(v: &'static Variant) -> Model {

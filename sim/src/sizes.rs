@@ -7,8 +7,8 @@ pub const SIZES: [usize; 3] = [4, 8, 16];
 /// (`Vtop<r>x<c>`), with the same buffer depth as the square ones.
 pub const RECT_SHAPES: [(usize, usize); 1] = [(2, 4)];
 /// The verilated UART board top (`Vuart<r>x<c>`): the iCEBreaker's device,
-/// a 2 x 4 array whose B and C banks have 2^9 rows (2048-element buffers).
-pub const UART_SHAPE: (usize, usize, usize) = (2, 4, 9);
+/// a 2 x 2 array whose banks have 2^10 rows (2048-element buffers).
+pub const UART_SHAPE: (usize, usize, usize) = (2, 2, 10);
 /// Clock cycles per bit on its serial line: fast to simulate; a board uses
 /// its clock over the baud rate (e.g. 12 MHz / 1 Mbaud = 12).
 pub const UART_CLOCKS_PER_BIT: u16 = 4;

@@ -319,12 +319,12 @@ pub fn decode_gemm(
 
 /// The cycles a device with an R x C array is busy with `g`: one feed step
 /// per cycle, tiles at least R cycles apart (a column finishes one sum per
-/// cycle), and R + C + 2 cycles for the last tile to leave the array and be
+/// cycle), and R + C + 3 cycles for the last tile to leave the array and be
 /// written.
 pub fn gemm_busy_cycles(rows: u32, cols: u32, g: &Gemm) -> u64 {
     let tiles = (pad(g.m, rows) / rows) as u64 * (pad(g.ncol, cols) / cols) as u64;
     let (k, r, c) = (g.k as u64, rows as u64, cols as u64);
-    tiles * k + (tiles - 1) * r.saturating_sub(k) + r + c + 2
+    tiles * k + (tiles - 1) * r.saturating_sub(k) + r + c + 3
 }
 
 /// Validates a WRITE/READ region: `words` words from element `address`.
@@ -456,7 +456,7 @@ mod tests {
         g.m = 3;
         g.k = 1;
         g.ncol = 5;
-        assert_eq!(gemm_busy_cycles(2, 4, &g), 4 + 3 + 2 + 4 + 2);
+        assert_eq!(gemm_busy_cycles(2, 4, &g), 4 + 3 + 2 + 4 + 3);
     }
 
     #[test]
