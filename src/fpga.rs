@@ -310,12 +310,12 @@ fn synth_table(b: &Board, log: &str) -> String {
         Family::Xilinx7 => "RAMB36",
     };
     format!(
-        "Synthesis (yosys): {} LUT4{}, {} FF, {} multipliers (of {}), {} {bram}\n",
+        "Synthesis (yosys): {} {}, {} FF, {} multipliers (of {}), {} {bram}\n",
         r.luts,
         if b.family == Family::Xilinx7 {
-            " (LUT1-6)"
+            "LUTs (LUT1 to LUT6)"
         } else {
-            ""
+            "LUT4"
         },
         r.ffs,
         r.dsps,
@@ -417,7 +417,9 @@ fn breakdown(b: &Board, out: &Path) -> Result<String> {
         dsps: a.dsps + r.dsps,
         brams: a.brams + r.brams,
     });
-    let mut s = String::from("\nBy part (yosys, hierarchy kept; LUT4s, FFs):\n");
+    let mut s = String::from(
+        "\nBy part (yosys, hierarchy kept, so no optimisation across blocks; LUTs, FFs):\n",
+    );
     for (part, r) in &parts {
         writeln!(
             s,

@@ -160,7 +160,7 @@ impl Board {
              set here [file dirname [file normalize [info script]]]\n\
              set out [file join $here vivado]\n\
              file mkdir $out\n\
-             read_verilog [file join $here srsa.v] [file join $here board_top.v]\n\
+             read_verilog [list [file join $here srsa.v] [file join $here board_top.v]]\n\
              read_xdc [file join $here {xdc}]\n\
              synth_design -top board_top -part {part}\n\
              report_utilization -hierarchical -file [file join $out utilization_synth.rpt]\n\
