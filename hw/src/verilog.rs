@@ -58,7 +58,6 @@ macro_rules! dispatch {
             (16, 16, 14) => $f::<16, 16, 14, 14>($($arg),*),
             (2, 4, 14) => $f::<2, 4, 15, 14>($($arg),*),
             (2, 2, 10) => $f::<2, 2, 10, 10>($($arg),*),
-            (8, 16, 11) => $f::<8, 16, 12, 11>($($arg),*),
             (8, 8, 11) => $f::<8, 8, 11, 11>($($arg),*),
             (16, 32, 11) => $f::<16, 32, 12, 11>($($arg),*),
             _ => Err(format!(
@@ -76,13 +75,12 @@ macro_rules! dispatch {
 }
 
 /// Every shape [`top_verilog`] and [`uart_top_verilog`] generate.
-pub const SUPPORTED: [Shape; 8] = [
+pub const SUPPORTED: [Shape; 7] = [
     Shape::square(4),
     Shape::square(8),
     Shape::square(16),
     Shape::new(2, 4, SIM_BANK_BITS),
     Shape::new(2, 2, 10),
-    Shape::new(8, 16, 11),
     Shape::new(8, 8, 11),
     Shape::new(16, 32, 11),
 ];
