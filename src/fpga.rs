@@ -105,7 +105,7 @@ fn lattice(b: &Board, out: &Path) -> Result<String> {
         _ => ("--lpf", "--textcfg", "board.config"),
     };
     let part = format!("--{}", b.part);
-    let mut args: Vec<String> = [
+    let mut args = vec![
         part.as_str(),
         "--package",
         b.package,
@@ -122,16 +122,12 @@ fn lattice(b: &Board, out: &Path) -> Result<String> {
         "-l",
         "nextpnr.log",
         "-q",
-    ]
-    .iter()
-    .map(|a| a.to_string())
-    .collect();
+    ];
     if b.family == Family::Ecp5 {
-        // router1 took over 15 minutes without converging on the 8 x 16
+        // router1 took over 15 minutes without converging on an 8 x 16
         // array; router2 is nextpnr's router for large designs.
-        args.extend(["--router".into(), "router2".into()]);
+        args.extend(["--router", "router2"]);
     }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     tool(out, "nextpnr.log", nextpnr, &args)?;
     let bitstream = match b.family {
         Family::Ice40 => format!("srsa_{}.bin", b.name),

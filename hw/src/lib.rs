@@ -22,4 +22,4 @@ pub mod uart;
 pub mod uart_top;
 pub mod verilog;
 
-pub use verilog::{top_verilog, uart_top_verilog, Shape, SIZES, SUPPORTED};
+pub use verilog::{top_verilog, uart_top_verilog, Shape, SUPPORTED};

@@ -4,10 +4,8 @@ use crate::device::Device;
 use crate::uart_top::UartTop;
 use rust_hdl::prelude::*;
 
-/// Square array sizes of the simulated device (each a separate const
-/// instance), with [`SIM_BANK_BITS`].
-pub const SIZES: [usize; 3] = [4, 8, 16];
-/// Address bits of one B or C bank in the simulated devices: each buffer
+/// Address bits of one B or C bank in the simulated devices (the square
+/// 4x4, 8x8 and 16x16 and the rectangular 2x4 that srsa-sim verilates): each buffer
 /// holds cols * 2^14 elements.
 pub const SIM_BANK_BITS: usize = 14;
 
