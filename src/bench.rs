@@ -21,7 +21,7 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', default_value = "4,8,16")]
     sizes: Vec<usize>,
     /// Array size for the efficiency measurement.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = crate::devices::parse_side)]
     n: usize,
     /// Repetitions per figure (medians are reported).
     #[arg(long, default_value_t = 5)]

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 #[derive(clap::Args)]
 pub struct Args {
     /// Array size N of the simulated device (4, 8 or 16).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = crate::devices::parse_side)]
     n: usize,
     /// Number of random GEMMs.
     #[arg(long, default_value_t = 200)]
@@ -58,7 +58,7 @@ pub fn run(args: &Args) -> Result<()> {
             .with_context(|| format!("cannot open VCD file {}", path.display()))?;
         println!("tracing cycles {start}..{end} to {}", path.display());
     }
-    let mut driver = Driver::new(Lockstep::new(sim, devices::golden(args.n)))
+    let mut driver = Driver::new(Lockstep::new(sim, devices::golden(args.n)?))
         .context("the devices disagree on IDENTIFY")?;
     let mut rng = StdRng::seed_from_u64(seed);
     let bar = ProgressBar::new(args.trials as u64).with_style(

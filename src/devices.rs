@@ -85,8 +85,18 @@ pub fn sim(n: usize) -> Result<SimDevice> {
 }
 
 /// A golden model shaped like the simulated device of size n.
-pub fn golden(n: usize) -> GoldenDevice {
-    GoldenDevice::new(n, srsa_hw::Shape::square(n).buffer_elems())
+pub fn golden(n: usize) -> Result<GoldenDevice> {
+    GoldenDevice::try_with_shape(n, n, srsa_hw::Shape::square(n).buffer_elems())
+        .map_err(|e| anyhow::anyhow!("no golden {n}x{n} device: {e}"))
+}
+
+/// `--n`: an array side any device could have (the simulator builds fewer;
+/// it says which when asked for another).
+pub fn parse_side(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not an array side (a whole number)"))?;
+    srsa_spec::protocol::check_shape(n, n, n as u32).map(|()| n)
 }
 
 /// Opens a device; `n` sizes the sim and golden devices (a board reports
@@ -94,7 +104,7 @@ pub fn golden(n: usize) -> GoldenDevice {
 pub fn open(kind: Kind, n: usize) -> Result<Driver<AnyDevice>> {
     let dev = match kind {
         Kind::Sim => AnyDevice::Sim(Box::new(sim(n)?)),
-        Kind::Golden => AnyDevice::Golden(Box::new(golden(n))),
+        Kind::Golden => AnyDevice::Golden(Box::new(golden(n)?)),
         Kind::Serial { path, baud } => AnyDevice::Serial(Box::new(SerialLink::open(&path, baud)?)),
     };
     Driver::new(dev).context("device did not identify itself")

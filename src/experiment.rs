@@ -44,7 +44,7 @@ pub struct Args {
     #[command(flatten)]
     pub sgd: crate::train_cmd::SgdArgs,
     /// Array size of the golden and simulated devices.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = crate::devices::parse_side)]
     pub n: usize,
     #[command(flatten)]
     pub data: crate::train_cmd::DataArgs,
@@ -215,7 +215,7 @@ fn run_job(args: &Args, data: &crate::train_cmd::Data, job: &Job) -> Result<Outc
             }
         }
         Some((_, mode)) => {
-            let golden = crate::devices::golden(args.n);
+            let golden = crate::devices::golden(args.n)?;
             let mut t = Trainer::new(Fixed::new(Driver::new(golden)?, mode), cfg.clone())?;
             for e in 0..job.epochs {
                 if e + 1 == job.epochs && args.recheck > 0 {

@@ -47,7 +47,7 @@ enum Command {
     Identify {
         #[arg(long, default_value = "sim")]
         device: devices::Kind,
-        #[arg(long, default_value_t = 8)]
+        #[arg(long, default_value_t = 8, value_parser = devices::parse_side)]
         n: usize,
     },
     /// Random GEMMs on the simulated RTL and the golden model in lockstep;

@@ -41,7 +41,8 @@ impl std::str::FromStr for Device {
 pub struct SgdArgs {
     #[arg(long, default_value_t = 100)]
     pub batch: usize,
-    #[arg(long, default_value_t = 0.1)]
+    /// Learning rate: positive, at most 1000 (larger steps only saturate).
+    #[arg(long, default_value_t = 0.1, value_parser = parse_lr, allow_negative_numbers = true)]
     pub lr: f32,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -55,11 +56,31 @@ pub struct DataArgs {
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Use only the first N training samples.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_count)]
     pub train_samples: Option<usize>,
     /// Use only the first N test samples.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_count)]
     pub test_samples: Option<usize>,
+}
+
+/// A learning rate that can be trained with: finite, positive, not absurd.
+fn parse_lr(s: &str) -> Result<f32, String> {
+    let lr: f32 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    if lr.is_finite() && lr > 0.0 && lr <= 1000.0 {
+        Ok(lr)
+    } else {
+        Err(format!(
+            "learning rate {s} must be above 0 and at most 1000"
+        ))
+    }
+}
+
+/// A sample count: at least 1 (zero test samples would report 0% error).
+fn parse_count(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("'{s}' is not a count of at least 1")),
+    }
 }
 
 #[derive(clap::Args, Clone, Debug)]
@@ -69,7 +90,7 @@ pub struct Args {
     #[arg(long, default_value = "sim")]
     pub device: Device,
     /// Array size of the sim or golden device (N x N).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = crate::devices::parse_side)]
     pub n: usize,
     /// Rounding of every device output and of the host's loss gradient.
     #[arg(long, default_value = "stochastic")]

@@ -250,3 +250,104 @@ fn serial_devices_are_parsed_and_a_missing_port_is_named() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("serial:PATH"), "{}", stderr(&o));
 }
+
+/// Bad input to every command that once panicked or aborted: each gets a
+/// message and exit code 1 or 2, never a backtrace (101) or an abort (134).
+#[test]
+fn bad_input_gets_a_message_not_a_panic() {
+    let dir = TempDir::new("no-panic");
+    let header = |arch: &str, tensors: &str| {
+        format!(
+            "srsa-checkpoint 1\narch {arch}\nelement i16\nrounding stochastic\n\
+             formats 14 14 14\nlr 0.1\nbatch 100\nseed 1\nepoch 3\n{tensors}data\n"
+        )
+    };
+    std::fs::write(
+        dir.0.join("huge-net.ckpt"),
+        header("mlp:784-99999999-10", "tensor 784 99999999\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.0.join("wrapping.ckpt"),
+        header(
+            "mlp:784-32-10",
+            "tensor 9223372036854775808 1\ntensor 9223372036854775808 1\n",
+        ),
+    )
+    .unwrap();
+    let out = dir.0.join("exp");
+    let golden = [
+        "train",
+        "--device",
+        "golden",
+        "--quiet",
+        "--train-samples",
+        "50",
+    ];
+    let with = |extra: &[&'static str]| -> Vec<&'static str> {
+        golden
+            .iter()
+            .copied()
+            .chain(extra.iter().copied())
+            .collect()
+    };
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (with(&["--n", "3"]), "3"),
+        (with(&["--n", "0"]), "0"),
+        (with(&["--n", "1000"]), "1000"),
+        (
+            vec![
+                "experiment",
+                "gupta",
+                "--skip-cnn",
+                "--n",
+                "3",
+                "--recheck",
+                "0",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            "3",
+        ),
+        (with(&["--net", "mlp:784-99999999-10"]), "99999999"),
+        (with(&["--resume", "huge-net.ckpt"]), "huge-net.ckpt"),
+        (with(&["--resume", "wrapping.ckpt"]), "wrapping.ckpt"),
+        (with(&["--resume", "/dev/zero"]), "/dev/zero"),
+        (vec!["identify", "--device", "golden", "--n", "6"], "6"),
+        (vec!["check", "--n", "3", "--trials", "1"], "3"),
+        (with(&["--lr", "1e30"]), "1e30"),
+        (with(&["--lr", "-1"]), "-1"),
+        (with(&["--lr", "NaN"]), "NaN"),
+        (with(&["--test-samples", "0"]), "'0'"),
+        (
+            vec!["identify", "--device", "serial:/dev/null@4294967295"],
+            "4294967295",
+        ),
+    ];
+    for (args, named) in cases {
+        let o = srsa(&args, &dir.0);
+        let err = stderr(&o);
+        assert!(
+            matches!(o.status.code(), Some(1 | 2)),
+            "srsa {args:?}: exit {:?}",
+            o.status.code()
+        );
+        assert!(!err.contains("panicked"), "srsa {args:?} panicked: {err}");
+        assert!(
+            err.contains("error") && err.contains(named),
+            "srsa {args:?}: the message does not name {named}: {err}"
+        );
+    }
+}
+
+/// The seeds that once made the case generator draw from an empty range.
+#[test]
+fn check_survives_the_widest_formats() {
+    let dir = TempDir::new("check-wide");
+    let o = srsa(
+        &["check", "--n", "4", "--trials", "300", "--seed", "1"],
+        &dir.0,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("bit-exact: 300/300"), "{}", stdout(&o));
+}

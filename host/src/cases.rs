@@ -108,7 +108,9 @@ pub fn random_case(rng: &mut impl Rng, id: &Identity) -> Case {
     // (FL > 15) that scaled gradients and learning-rate shifts use.
     let top = if rng.gen_bool(0.3) { MAX_FL } else { 15 };
     let fl_a = rng.gen_range(0..=top);
-    let fl_b = rng.gen_range(0..=top);
+    // FL_a + FL_b may exceed `top` by at most MAX_SHIFT, or no output FL
+    // in 0..=top is reachable by a legal shift.
+    let fl_b = rng.gen_range(0..=top.min(top + MAX_SHIFT as u8 - fl_a));
     let fl_ab = fl_a + fl_b;
     let lowest = fl_ab.saturating_sub(MAX_SHIFT as u8);
     let fl_out = rng.gen_range(lowest..=fl_ab.min(top));
@@ -159,4 +161,37 @@ pub fn run_case<L: Link>(driver: &mut Driver<L>, case: &Case) -> Result<Array2<i
     let region = pad(case.m() as u32, n) * pad(case.ncol() as u32, n);
     driver.read(Buffer::C, 0, region as usize)?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+    use srsa_spec::protocol::VERSION;
+
+    /// Every generated case has formats the device accepts, including the
+    /// wide corners (FL_a = FL_b = 31) that once drew from an empty range.
+    #[test]
+    fn random_cases_are_well_formed() {
+        let seed = 1;
+        println!("seed {seed}");
+        let mut rng = StdRng::seed_from_u64(seed);
+        let id = Identity {
+            version: VERSION,
+            rows: 4,
+            cols: 4,
+            word_bits: 16,
+            acc_bits: 48,
+            buffer_elems: 4 << 14,
+        };
+        for i in 0..20_000 {
+            let c = random_case(&mut rng, &id);
+            assert!(
+                c.opts.formats.validate(c.cin.is_some()).is_ok(),
+                "case {i}: {}",
+                c.describe()
+            );
+        }
+    }
 }

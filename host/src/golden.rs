@@ -14,8 +14,8 @@ use crate::kernel::Workspace;
 use srsa_spec::lfsr::{column_state, load_state, Lfsr, POWER_UP_SEED};
 use srsa_spec::numerics::{cin_term, convert, wrap_acc, ACC_BITS, WL};
 use srsa_spec::protocol::{
-    check_region, decode_gemm, gemm_busy_cycles, op, pad, status_word, Buffer, Counters, Gemm,
-    Identity, Link, LinkError, Status, GEMM_ARGS, SEED_ARGS, VERSION,
+    arg_words, check_region, check_shape, decode_gemm, gemm_busy_cycles, op, pad, payload_words,
+    status_word, Buffer, Counters, Gemm, Identity, Link, LinkError, Status, GEMM_ARGS, VERSION,
 };
 use std::collections::VecDeque;
 
@@ -46,7 +46,8 @@ impl GoldenDevice {
     /// [`POWER_UP_SEED`]).
     ///
     /// # Panics
-    /// If `n` is not a power of two >= 2: no such hardware exists.
+    /// If no such hardware can exist ([`check_shape`]); see
+    /// [`GoldenDevice::try_with_shape`] for a checked constructor.
     pub fn new(n: usize, buffer_elems: u32) -> GoldenDevice {
         GoldenDevice::with_shape(n, n, buffer_elems)
     }
@@ -54,16 +55,20 @@ impl GoldenDevice {
     /// A device with a `rows x cols` array; see [`GoldenDevice::new`].
     ///
     /// # Panics
-    /// If a side is not a power of two >= 2.
+    /// If the shape fails [`check_shape`].
     pub fn with_shape(rows: usize, cols: usize, buffer_elems: u32) -> GoldenDevice {
-        for side in [rows, cols] {
-            assert!(
-                side >= 2 && side.is_power_of_two(),
-                "array side {side} is not a power of two >= 2"
-            );
-        }
+        GoldenDevice::try_with_shape(rows, cols, buffer_elems).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A device with a `rows x cols` array, or why no such device exists.
+    pub fn try_with_shape(
+        rows: usize,
+        cols: usize,
+        buffer_elems: u32,
+    ) -> Result<GoldenDevice, String> {
+        check_shape(rows, cols, buffer_elems)?;
         let buf = || vec![0i16; buffer_elems as usize];
-        GoldenDevice {
+        Ok(GoldenDevice {
             rows,
             cols,
             buffer_elems,
@@ -75,7 +80,7 @@ impl GoldenDevice {
             input: VecDeque::new(),
             output: VecDeque::new(),
             kernel: Workspace::new(),
-        }
+        })
     }
 
     pub fn identity(&self) -> Identity {
@@ -115,16 +120,7 @@ impl GoldenDevice {
             return false;
         };
         let (opcode, arg) = (head >> 24, head & 0xFF_FFFF);
-        let args = match opcode {
-            op::IDENTIFY | op::COUNTERS => 0,
-            // The address word, then the payload (consumed even if rejected).
-            op::WRITE => 1 + arg as usize,
-            op::READ => 1,
-            op::GEMM => GEMM_ARGS,
-            op::SEED => SEED_ARGS,
-            // Nothing after an unknown header is consumed.
-            _ => 0,
-        };
+        let args = arg_words(opcode) + payload_words(opcode, arg);
         if self.input.len() <= args {
             return false;
         }

@@ -20,7 +20,7 @@
 //! Every malformed input is an [`MnistError`] naming the file; nothing here
 //! allocates more than the file's own size on the word of its header.
 
-use flate2::read::GzDecoder;
+use flate2::read::MultiGzDecoder;
 use ndarray::Array2;
 use std::fmt;
 use std::fs::File;
@@ -240,12 +240,31 @@ fn read_either(dir: &Path, name: &str) -> Result<(PathBuf, Vec<u8>), MnistError>
     })
 }
 
-fn read_all(mut file: File) -> io::Result<Vec<u8>> {
+/// Largest IDX file, after decompression: full MNIST's training images are
+/// 47 MB. The bound keeps a small bomb of a file from taking the memory.
+pub const MAX_IDX_BYTES: u64 = 1 << 29;
+
+fn read_all(file: File) -> io::Result<Vec<u8>> {
+    let too_large = || {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than {MAX_IDX_BYTES} bytes (decompressed)"),
+        )
+    };
     let mut raw = Vec::new();
-    file.read_to_end(&mut raw)?;
+    file.take(MAX_IDX_BYTES + 1).read_to_end(&mut raw)?;
+    if raw.len() as u64 > MAX_IDX_BYTES {
+        return Err(too_large());
+    }
     if raw.starts_with(&[0x1f, 0x8b]) {
+        // Every member of a multi-member file, as zcat reads it.
         let mut out = Vec::new();
-        GzDecoder::new(raw.as_slice()).read_to_end(&mut out)?;
+        MultiGzDecoder::new(raw.as_slice())
+            .take(MAX_IDX_BYTES + 1)
+            .read_to_end(&mut out)?;
+        if out.len() as u64 > MAX_IDX_BYTES {
+            return Err(too_large());
+        }
         Ok(out)
     } else {
         Ok(raw)
@@ -520,6 +539,29 @@ mod tests {
             load_split(&gz.0, Split::Test),
             Err(MnistError::Missing { .. })
         ));
+    }
+
+    /// A file of several gzip members (`cat a.gz b.gz`) reads whole, as
+    /// zcat reads it.
+    #[test]
+    fn multi_member_gzip_reads_whole() {
+        let dir = TempDir::new("multi");
+        let bytes = images_bytes(3, 250);
+        let (head, tail) = bytes.split_at(20);
+        let mut gz = gzip(head);
+        gz.extend(gzip(tail));
+        write(&dir.0, "train-images-idx3-ubyte.gz", &gz);
+        write(
+            &dir.0,
+            "train-labels-idx1-ubyte.gz",
+            &gzip(&labels_bytes(&[7, 0, 9])),
+        );
+        let plain = TempDir::new("multi-plain");
+        write_valid(&plain.0);
+        assert_eq!(
+            load_split(&dir.0, Split::Train).unwrap(),
+            load_split(&plain.0, Split::Train).unwrap()
+        );
     }
 
     #[test]

@@ -24,14 +24,21 @@ pub struct SerialLink {
 }
 
 /// Parses `PATH[@BAUD]`.
+/// Rates a USB-UART bridge can run: from the slowest classic rate to the
+/// FT2232H's 12 Mbaud.
+pub const MIN_BAUD: u32 = 300;
+pub const MAX_BAUD: u32 = 12_000_000;
+
 pub fn parse_spec(spec: &str) -> Result<(String, u32), String> {
     let (path, baud) = match spec.rsplit_once('@') {
         Some((p, b)) => {
             let baud = b
                 .parse::<u32>()
                 .ok()
-                .filter(|&b| b > 0)
-                .ok_or_else(|| format!("bad baud rate '{b}' in serial:{spec}"))?;
+                .filter(|b| (MIN_BAUD..=MAX_BAUD).contains(b))
+                .ok_or_else(|| {
+                    format!("bad baud rate '{b}' in serial:{spec} (from {MIN_BAUD} to {MAX_BAUD})")
+                })?;
             (p, baud)
         }
         None => (spec, DEFAULT_BAUD),

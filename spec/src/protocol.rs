@@ -108,10 +108,59 @@ pub const COUNTER_WORDS: usize = 6;
 pub const GEMM_ARGS: usize = 7;
 /// Argument words of SEED: one per LFSR component.
 pub const SEED_ARGS: usize = 3;
+/// Fixed argument words after a header of `opcode`; an unknown opcode has
+/// none (nothing after its header is consumed). WRITE is followed by its
+/// payload too: [`payload_words`].
+pub const fn arg_words(opcode: u32) -> usize {
+    match opcode {
+        op::WRITE | op::READ => 1,
+        op::GEMM => GEMM_ARGS,
+        op::SEED => SEED_ARGS,
+        _ => 0,
+    }
+}
+
+/// Payload words after the argument words: WRITE's `arg`, none otherwise.
+/// The payload of a rejected WRITE is consumed all the same.
+pub const fn payload_words(opcode: u32, arg: u32) -> usize {
+    match opcode {
+        op::WRITE => arg as usize,
+        _ => 0,
+    }
+}
+
 /// Largest payload of one WRITE or READ, in words (the header's 24-bit arg).
 pub const MAX_XFER_WORDS: u32 = (1 << 24) - 1;
 /// Largest K: keeps |acc + C_in + rounding offset| < 2^47 (no wrap).
 pub const MAX_K: u32 = (1 << 15) - 1;
+
+/// Array sides a device may have: powers of two (the banking divides
+/// addresses by shifting) from 2 to 32.
+pub const MIN_SIDE: usize = 2;
+pub const MAX_SIDE: usize = 32;
+/// Largest buffer: element addresses are 24 bits.
+pub const MAX_BUFFER_ELEMS: u32 = 1 << 24;
+
+/// Checks that an R x C array with `buffer_elems` elements per buffer is
+/// one a device can have; the message names the offending value.
+pub fn check_shape(rows: usize, cols: usize, buffer_elems: u32) -> Result<(), String> {
+    for (what, side) in [("rows", rows), ("columns", cols)] {
+        if !(MIN_SIDE..=MAX_SIDE).contains(&side) || !side.is_power_of_two() {
+            return Err(format!(
+                "array {what} {side}: must be a power of two from {MIN_SIDE} to {MAX_SIDE}"
+            ));
+        }
+    }
+    if buffer_elems == 0
+        || buffer_elems > MAX_BUFFER_ELEMS
+        || !buffer_elems.is_multiple_of(rows.max(cols) as u32)
+    {
+        return Err(format!(
+            "{buffer_elems} elements per buffer: must be a multiple of the array side, at most {MAX_BUFFER_ELEMS}"
+        ));
+    }
+    Ok(())
+}
 
 pub fn header(opcode: u32, arg: u32) -> u32 {
     debug_assert!(arg < (1 << 24));

@@ -20,6 +20,7 @@
 
 use super::backend::{Backend, Element};
 use super::layers::TensorFormats;
+use super::network::MAX_PARAMS;
 use super::trainer::{TrainConfig, Trainer};
 use ndarray::Array2;
 use std::path::{Path, PathBuf};
@@ -86,29 +87,57 @@ pub fn save<B: Backend>(
     head.push_str("data\n");
     let mut bytes = head.into_bytes();
     bytes.extend(data);
-    // Write aside and rename, so a crash never leaves half a checkpoint.
-    let tmp = path.with_extension("partial");
-    let werr = |source| CheckpointError::Write {
+    write_atomically(path, &bytes).map_err(|source| CheckpointError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes aside, syncs and renames, so a crash never leaves half a file.
+/// The temporary name adds to the whole name (never replaces an extension)
+/// and carries the process id, so it cannot be the target itself.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = PathBuf::from(name);
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Longest header a checkpoint may have: a few lines per layer.
+const MAX_HEADER: u64 = 1 << 16;
+
+pub fn load<E: Element>(path: &Path) -> Result<Checkpoint<E>, CheckpointError> {
+    use std::io::Read;
+    let rerr = |source| CheckpointError::Read {
         path: path.to_path_buf(),
         source,
     };
-    std::fs::write(&tmp, bytes).map_err(werr)?;
-    std::fs::rename(&tmp, path).map_err(werr)
-}
-
-pub fn load<E: Element>(path: &Path) -> Result<Checkpoint<E>, CheckpointError> {
-    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
     let invalid = |why: String| CheckpointError::Invalid {
         path: path.to_path_buf(),
         why,
     };
+    // Read the header alone first, so a file that is not a checkpoint (or
+    // never ends, like /dev/zero) costs at most MAX_HEADER bytes.
+    let mut file = std::fs::File::open(path).map_err(rerr)?;
+    let mut bytes = vec![];
+    (&mut file)
+        .take(MAX_HEADER)
+        .read_to_end(&mut bytes)
+        .map_err(rerr)?;
     let end = bytes
         .windows(6)
         .position(|w| w == b"\ndata\n")
-        .ok_or_else(|| invalid("no 'data' line".into()))?;
+        .ok_or_else(|| invalid(format!("no 'data' line in its first {MAX_HEADER} bytes")))?;
     let head =
         std::str::from_utf8(&bytes[..end]).map_err(|_| invalid("header is not text".into()))?;
     let mut lines = head.lines();
@@ -162,12 +191,33 @@ pub fn load<E: Element>(path: &Path) -> Result<Checkpoint<E>, CheckpointError> {
         }
         shapes.push((dims[0], dims[1]));
     }
-    let data = &bytes[end + 6..];
-    let want: usize = shapes.iter().map(|(r, c)| r * c * E::BYTES).sum();
-    if data.len() != want {
+    // The header's sizes decide how much is read: checked, and bounded by
+    // the largest network there can be.
+    let want = shapes
+        .iter()
+        .try_fold(0usize, |sum, &(r, c)| {
+            r.checked_mul(c)
+                .and_then(|n| n.checked_mul(E::BYTES))
+                .and_then(|n| sum.checked_add(n))
+        })
+        .filter(|&n| n <= MAX_PARAMS * E::BYTES)
+        .ok_or_else(|| invalid("the tensors it lists are larger than any network".into()))?;
+    let mut data = bytes.split_off(end + 6);
+    if data.len() < want {
+        (&mut file)
+            .take((want - data.len()) as u64 + 1)
+            .read_to_end(&mut data)
+            .map_err(rerr)?;
+    }
+    let trailing = data.len() > want || file.read(&mut [0u8]).map_err(rerr)? != 0;
+    if data.len() != want || trailing {
+        let has = if trailing {
+            "more".to_string()
+        } else {
+            data.len().to_string()
+        };
         return Err(invalid(format!(
-            "the header lists {want} bytes of numbers, the file has {}",
-            data.len()
+            "the header lists {want} bytes of numbers, the file has {has}"
         )));
     }
     let mut at = 0;

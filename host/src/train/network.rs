@@ -7,10 +7,14 @@ use super::layers::{Conv, Dense, Layer, MaxPool, Params, TensorFormats};
 use ndarray::Array2;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use srsa_spec::protocol::MAX_K;
 use std::fmt;
 
 pub const INPUTS: usize = 28 * 28;
 pub const CLASSES: usize = 10;
+/// Most trainable parameters a network may have: 64 M, some 35 times the
+/// paper's largest MLP, a bound on what one run may allocate.
+pub const MAX_PARAMS: usize = 1 << 26;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Arch {
@@ -102,6 +106,23 @@ impl std::str::FromStr for Arch {
             || widths.contains(&0)
         {
             return Err(bad());
+        }
+        // Every width is some GEMM's K (the input gradient G W^T sums over
+        // a layer's outputs), and the weights must fit in memory: checked
+        // here, before anything is allocated.
+        if let Some(w) = widths.iter().find(|&&w| w > MAX_K as usize) {
+            return Err(format!(
+                "bad network '{s}': a layer of {w} exceeds the device's largest K, {MAX_K}"
+            ));
+        }
+        let params = widths
+            .windows(2)
+            .map(|p| p[0] as u128 * p[1] as u128 + p[1] as u128)
+            .sum::<u128>();
+        if params > MAX_PARAMS as u128 {
+            return Err(format!(
+                "bad network '{s}': {params} parameters, at most {MAX_PARAMS}"
+            ));
         }
         Ok(Arch::mlp(&widths[1..widths.len() - 1]))
     }
@@ -204,6 +225,10 @@ mod tests {
             "mlp:784-0-10",
             "mlp:784-256-9",
             "rnn",
+            "mlp:784-99999999-10",
+            "mlp:784-32768-10",
+            "mlp:784-30000-30000-10",
+            "mlp:784-18446744073709551615-10",
         ] {
             assert!(bad.parse::<Arch>().is_err(), "{bad}");
         }
