@@ -5,7 +5,12 @@
 //! - [`pe`]: multiply-accumulate processing element
 //! - [`array`]: the R x C systolic array
 //! - [`output_stage`]: a column's C_in add, rounding and write-back
-//! - [`device`]: command decoder, GEMM sequencer, buffers: the host-link top
+//! - [`decoder`]: command decoder and response mux
+//! - [`gemm_args`]: a GEMM's argument words, decoded and checked
+//! - [`sequencer`]: tile sequencer with its feed and drain chains
+//! - [`buffers`]: the banked A, B and C buffers, host port and array side
+//! - [`counters`]: cycle, busy and MAC counters
+//! - [`device`]: the host-link top, composed of the blocks above
 //! - [`uart`]: serial receiver and transmitter (8N1)
 //! - [`uart_top`]: the board top: the device behind a UART
 //! - [`verilog`]: Verilog generation
@@ -13,11 +18,16 @@
 
 pub mod array;
 pub mod boards;
+pub mod buffers;
+pub mod counters;
+pub mod decoder;
 pub mod device;
+pub mod gemm_args;
 pub mod lfsr;
 pub mod output_stage;
 pub mod pe;
 pub mod rounding;
+pub mod sequencer;
 pub mod uart;
 pub mod uart_top;
 pub mod verilog;

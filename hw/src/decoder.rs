@@ -1,0 +1,417 @@
+//! The command decoder and response mux: reads each command's header and
+//! argument words off the host link (srsa_spec::protocol), checks host
+//! transfers, steers the payload to the buffers, the GEMM arguments to
+//! their block and the seed words to a column, and sends exactly one
+//! response per command: a status word, then any data words.
+
+use rust_hdl::prelude::*;
+use srsa_spec::numerics::{ACC_BITS, WL};
+use srsa_spec::protocol::{
+    arg_words, op, Status, GEMM_ARGS, IDENTIFY_WORDS, MAGIC, SEED_ARGS, VERSION,
+};
+
+#[derive(Copy, Clone, PartialEq, Debug, LogicState)]
+pub enum State {
+    Idle,
+    WrAddr,
+    WrData,
+    RdAddr,
+    RdIssue,
+    RdEmit,
+    GemmArgs,
+    GemmSize,
+    GemmCheck,
+    GemmRun,
+    SeedArgs,
+    EmitStatus,
+    EmitIdent,
+    EmitCounters,
+}
+
+/// An R x C array's decoder.
+#[derive(LogicBlock)]
+pub struct Decoder<const R: usize, const C: usize> {
+    pub clock: Signal<In, Clock>,
+    /// Back to Idle, whatever the command.
+    pub reset: Signal<In, Bit>,
+    pub cmd_data: Signal<In, Bits<32>>,
+    pub cmd_valid: Signal<In, Bit>,
+    pub cmd_ready: Signal<Out, Bit>,
+    pub rsp_data: Signal<Out, Bits<32>>,
+    pub rsp_valid: Signal<Out, Bit>,
+    pub rsp_ready: Signal<In, Bit>,
+
+    // Host transfers (see `buffers`).
+    pub host_write: Signal<Out, Bit>,
+    pub buffer: Signal<Out, Bits<2>>,
+    pub elem: Signal<Out, Bits<24>>,
+    pub rd_elem: Signal<Out, Bits<24>>,
+    pub read_word: Signal<In, Bits<32>>,
+
+    // GEMM (see `gemm_args` and `sequencer`).
+    pub index: Signal<Out, Bits<4>>,
+    pub arg_load: Signal<Out, Bit>,
+    pub sizing: Signal<Out, Bit>,
+    pub gemm_status: Signal<In, Bits<8>>,
+    pub gemm_start: Signal<Out, Bit>,
+    pub gemm_done: Signal<In, Bit>,
+
+    // SEED: column c loads (seed0, seed1, cmd_data) when `seed_load[c]`.
+    pub seed_load: [Signal<Out, Bit>; C],
+    pub seed0: Signal<Out, Bits<32>>,
+    pub seed1: Signal<Out, Bits<32>>,
+
+    // COUNTERS (see `counters`).
+    pub snap: Signal<Out, Bit>,
+    pub counter_word: Signal<In, Bits<32>>,
+
+    state: DFF<State>,
+    opcode: DFF<Bits<8>>,
+    arg: DFF<Bits<24>>,
+    status: DFF<Bits<8>>,
+    count: DFF<Bits<24>>,
+    elem_at: DFF<Bits<24>>,
+    buffer_id: DFF<Bits<2>>,
+    word_index: DFF<Bits<4>>,
+    /// The first two SEED words; the third arrives as the load happens.
+    seed_word: Vec<DFF<Bits<32>>>,
+
+    header_op: Signal<Local, Bits<8>>,
+    region_status: Signal<Local, Bits<8>>,
+    region_end: Signal<Local, Bits<32>>,
+    /// One adder each, shared by every state that steps them.
+    elem_step: Signal<Local, Bits<24>>,
+    count_step: Signal<Local, Bits<24>>,
+
+    ident: Vec<Constant<Bits<32>>>,
+    capacity: Constant<Bits<32>>,
+    last_gemm_arg: Constant<Bits<4>>,
+    last_seed_arg: Constant<Bits<4>>,
+    last_ident: Constant<Bits<4>>,
+    last_counter: Constant<Bits<4>>,
+    last_size: Constant<Bits<4>>,
+    max_buffer: Constant<Bits<8>>,
+    st_ok: Constant<Bits<8>>,
+    st_unknown_opcode: Constant<Bits<8>>,
+    st_bad_buffer: Constant<Bits<8>>,
+    st_bad_address: Constant<Bits<8>>,
+    st_bad_size: Constant<Bits<8>>,
+    st_bad_column: Constant<Bits<8>>,
+    op_identify: Constant<Bits<8>>,
+    op_write: Constant<Bits<8>>,
+    op_read: Constant<Bits<8>>,
+    op_gemm: Constant<Bits<8>>,
+    op_seed: Constant<Bits<8>>,
+    op_counters: Constant<Bits<8>>,
+}
+
+fn constant<const N: usize>(x: u64) -> Constant<Bits<N>> {
+    Constant::new(x.into())
+}
+
+impl<const R: usize, const C: usize> Decoder<R, C> {
+    /// A decoder for buffers of `capacity` elements.
+    pub fn new(capacity: u32) -> Self {
+        assert_eq!(arg_words(op::GEMM), GEMM_ARGS);
+        assert_eq!(arg_words(op::SEED), SEED_ARGS);
+        let ident = [
+            MAGIC, VERSION, R as u32, C as u32, WL, ACC_BITS, capacity, 0,
+        ];
+        assert_eq!(ident.len(), IDENTIFY_WORDS);
+        Self {
+            clock: Default::default(),
+            reset: Default::default(),
+            cmd_data: Default::default(),
+            cmd_valid: Default::default(),
+            cmd_ready: Default::default(),
+            rsp_data: Default::default(),
+            rsp_valid: Default::default(),
+            rsp_ready: Default::default(),
+            host_write: Default::default(),
+            buffer: Default::default(),
+            elem: Default::default(),
+            rd_elem: Default::default(),
+            read_word: Default::default(),
+            index: Default::default(),
+            arg_load: Default::default(),
+            sizing: Default::default(),
+            gemm_status: Default::default(),
+            gemm_start: Default::default(),
+            gemm_done: Default::default(),
+            seed_load: std::array::from_fn(|_| Default::default()),
+            seed0: Default::default(),
+            seed1: Default::default(),
+            snap: Default::default(),
+            counter_word: Default::default(),
+            state: Default::default(),
+            opcode: Default::default(),
+            arg: Default::default(),
+            status: Default::default(),
+            count: Default::default(),
+            elem_at: Default::default(),
+            buffer_id: Default::default(),
+            word_index: Default::default(),
+            seed_word: (0..SEED_ARGS - 1).map(|_| DFF::default()).collect(),
+            header_op: Default::default(),
+            region_status: Default::default(),
+            region_end: Default::default(),
+            elem_step: Default::default(),
+            count_step: Default::default(),
+            ident: ident.iter().map(|&w| constant(w as u64)).collect(),
+            capacity: constant(capacity as u64),
+            last_gemm_arg: constant(GEMM_ARGS as u64 - 1),
+            last_seed_arg: constant(SEED_ARGS as u64 - 1),
+            last_ident: constant(IDENTIFY_WORDS as u64 - 1),
+            last_counter: constant(srsa_spec::protocol::COUNTER_WORDS as u64 - 1),
+            last_size: constant(3),
+            max_buffer: constant(2),
+            st_ok: constant(Status::Ok as u64),
+            st_unknown_opcode: constant(Status::UnknownOpcode as u64),
+            st_bad_buffer: constant(Status::BadBuffer as u64),
+            st_bad_address: constant(Status::BadAddress as u64),
+            st_bad_size: constant(Status::BadSize as u64),
+            st_bad_column: constant(Status::BadColumn as u64),
+            op_identify: constant(op::IDENTIFY as u64),
+            op_write: constant(op::WRITE as u64),
+            op_read: constant(op::READ as u64),
+            op_gemm: constant(op::GEMM as u64),
+            op_seed: constant(op::SEED as u64),
+            op_counters: constant(op::COUNTERS as u64),
+        }
+    }
+}
+
+impl<const R: usize, const C: usize> Logic for Decoder<R, C> {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(self, clock, state, opcode, arg, status, count, elem_at, buffer_id, word_index);
+        for i in 0..(SEED_ARGS - 1) {
+            self.seed_word[i].clock.next = self.clock.val();
+            self.seed_word[i].d.next = self.seed_word[i].q.val();
+        }
+        self.header_op.next = self.cmd_data.val().get_bits::<8>(24);
+
+        // Region check of a WRITE/READ address word against `arg` words,
+        // in the order of srsa_spec::protocol::check_region.
+        self.region_end.next = bit_cast::<32, 24>(self.cmd_data.val().get_bits::<24>(0))
+            + (bit_cast::<32, 24>(self.arg.q.val()) << 1);
+        self.region_status.next = self.st_ok.val();
+        if self.cmd_data.val().get_bit(0) | (self.region_end.val() > self.capacity.val()) {
+            self.region_status.next = self.st_bad_address.val();
+        }
+        if self.arg.q.val() == 0 {
+            self.region_status.next = self.st_bad_size.val();
+        }
+        if self.cmd_data.val().get_bits::<8>(24) > self.max_buffer.val() {
+            self.region_status.next = self.st_bad_buffer.val();
+        }
+        self.elem_step.next = self.elem_at.q.val() + 2;
+        self.count_step.next = self.count.q.val() - 1;
+        self.rd_elem.next = self.elem_at.q.val();
+        if (self.state.q.val() == State::RdEmit) & self.rsp_ready.val() {
+            self.rd_elem.next = self.elem_step.val();
+        }
+        self.elem.next = self.elem_at.q.val();
+        self.buffer.next = self.buffer_id.q.val();
+        self.index.next = self.word_index.q.val();
+        self.seed0.next = self.seed_word[0].q.val();
+        self.seed1.next = self.seed_word[1].q.val();
+
+        self.host_write.next = false;
+        self.arg_load.next = false;
+        self.sizing.next = false;
+        self.gemm_start.next = false;
+        for c in 0..C {
+            self.seed_load[c].next = false;
+        }
+        self.snap.next = false;
+        self.cmd_ready.next = false;
+        self.rsp_valid.next = false;
+        self.rsp_data.next = 0.into();
+        match self.state.q.val() {
+            State::Idle => {
+                self.cmd_ready.next = true;
+                if self.cmd_valid.val() {
+                    self.opcode.d.next = self.header_op.val();
+                    self.arg.d.next = self.cmd_data.val().get_bits::<24>(0);
+                    self.status.d.next = self.st_ok.val();
+                    self.word_index.d.next = 0.into();
+                    self.state.d.next = State::EmitStatus;
+                    if self.header_op.val() == self.op_write.val() {
+                        self.state.d.next = State::WrAddr;
+                    } else if self.header_op.val() == self.op_read.val() {
+                        self.state.d.next = State::RdAddr;
+                    } else if self.header_op.val() == self.op_gemm.val() {
+                        self.state.d.next = State::GemmArgs;
+                    } else if self.header_op.val() == self.op_seed.val() {
+                        self.state.d.next = State::SeedArgs;
+                    } else if self.header_op.val() == self.op_counters.val() {
+                        self.snap.next = true;
+                    } else if self.header_op.val() != self.op_identify.val() {
+                        self.status.d.next = self.st_unknown_opcode.val();
+                    }
+                }
+            }
+            State::WrAddr => {
+                self.cmd_ready.next = true;
+                if self.cmd_valid.val() {
+                    self.buffer_id.d.next = self.cmd_data.val().get_bits::<2>(24);
+                    self.elem_at.d.next = self.cmd_data.val().get_bits::<24>(0);
+                    self.count.d.next = self.arg.q.val();
+                    self.status.d.next = self.region_status.val();
+                    self.state.d.next = State::WrData;
+                    if self.arg.q.val() == 0 {
+                        self.state.d.next = State::EmitStatus;
+                    }
+                }
+            }
+            State::WrData => {
+                // A rejected payload is still consumed, to stay in step.
+                self.cmd_ready.next = true;
+                if self.cmd_valid.val() {
+                    self.host_write.next = self.status.q.val() == self.st_ok.val();
+                    self.elem_at.d.next = self.elem_step.val();
+                    self.count.d.next = self.count_step.val();
+                    if self.count.q.val() == 1 {
+                        self.state.d.next = State::EmitStatus;
+                    }
+                }
+            }
+            State::RdAddr => {
+                self.cmd_ready.next = true;
+                if self.cmd_valid.val() {
+                    self.buffer_id.d.next = self.cmd_data.val().get_bits::<2>(24);
+                    self.elem_at.d.next = self.cmd_data.val().get_bits::<24>(0);
+                    self.count.d.next = self.arg.q.val();
+                    self.status.d.next = self.region_status.val();
+                    self.state.d.next = State::EmitStatus;
+                }
+            }
+            State::RdIssue => {
+                // The banks read elem's row this cycle; data is there next.
+                self.state.d.next = State::RdEmit;
+            }
+            State::RdEmit => {
+                self.rsp_valid.next = true;
+                self.rsp_data.next = self.read_word.val();
+                // The banks are already reading the next pair (rd_elem), so
+                // the next word follows without a gap.
+                if self.rsp_ready.val() {
+                    self.elem_at.d.next = self.elem_step.val();
+                    self.count.d.next = self.count_step.val();
+                    if self.count.q.val() == 1 {
+                        self.state.d.next = State::Idle;
+                    }
+                }
+            }
+            State::GemmArgs => {
+                self.cmd_ready.next = true;
+                if self.cmd_valid.val() {
+                    self.arg_load.next = true;
+                    self.word_index.d.next = self.word_index.q.val() + 1;
+                    if self.word_index.q.val() == self.last_gemm_arg.val() {
+                        self.word_index.d.next = 0.into();
+                        self.state.d.next = State::GemmSize;
+                    }
+                }
+            }
+            State::GemmSize => {
+                self.sizing.next = true;
+                self.word_index.d.next = self.word_index.q.val() + 1;
+                if self.word_index.q.val() == self.last_size.val() {
+                    self.state.d.next = State::GemmCheck;
+                }
+            }
+            State::GemmCheck => {
+                self.status.d.next = self.gemm_status.val();
+                self.state.d.next = State::EmitStatus;
+                if self.gemm_status.val() == self.st_ok.val() {
+                    self.gemm_start.next = true;
+                    self.state.d.next = State::GemmRun;
+                }
+            }
+            State::GemmRun => {
+                if self.gemm_done.val() {
+                    self.state.d.next = State::EmitStatus;
+                }
+            }
+            State::SeedArgs => {
+                self.cmd_ready.next = true;
+                if self.cmd_valid.val() {
+                    for i in 0..(SEED_ARGS - 1) {
+                        if self.word_index.q.val().index() == i {
+                            self.seed_word[i].d.next = self.cmd_data.val();
+                        }
+                    }
+                    self.word_index.d.next = self.word_index.q.val() + 1;
+                    if self.word_index.q.val() == self.last_seed_arg.val() {
+                        self.status.d.next = self.st_bad_column.val();
+                        for c in 0..C {
+                            if self.arg.q.val().index() == c {
+                                self.seed_load[c].next = true;
+                                self.status.d.next = self.st_ok.val();
+                            }
+                        }
+                        self.state.d.next = State::EmitStatus;
+                    }
+                }
+            }
+            State::EmitStatus => {
+                self.rsp_valid.next = true;
+                self.rsp_data.next = (bit_cast::<32, 8>(self.opcode.q.val()) << 24)
+                    | (bit_cast::<32, 8>(self.status.q.val()) << 16);
+                if self.rsp_ready.val() {
+                    self.state.d.next = State::Idle;
+                    if self.status.q.val() == self.st_ok.val() {
+                        if self.opcode.q.val() == self.op_read.val() {
+                            self.state.d.next = State::RdIssue;
+                        }
+                        if self.opcode.q.val() == self.op_identify.val() {
+                            self.state.d.next = State::EmitIdent;
+                        }
+                        if self.opcode.q.val() == self.op_counters.val() {
+                            self.state.d.next = State::EmitCounters;
+                        }
+                    }
+                }
+            }
+            State::EmitIdent => {
+                self.rsp_valid.next = true;
+                for i in 0..IDENTIFY_WORDS {
+                    if self.word_index.q.val().index() == i {
+                        self.rsp_data.next = self.ident[i].val();
+                    }
+                }
+                if self.rsp_ready.val() {
+                    self.word_index.d.next = self.word_index.q.val() + 1;
+                    if self.word_index.q.val() == self.last_ident.val() {
+                        self.state.d.next = State::Idle;
+                    }
+                }
+            }
+            State::EmitCounters => {
+                self.rsp_valid.next = true;
+                self.rsp_data.next = self.counter_word.val();
+                if self.rsp_ready.val() {
+                    self.word_index.d.next = self.word_index.q.val() + 1;
+                    if self.word_index.q.val() == self.last_counter.val() {
+                        self.state.d.next = State::Idle;
+                    }
+                }
+            }
+        }
+        // A reset abandons whatever the decoder was doing.
+        if self.reset.val() {
+            self.state.d.next = State::Idle;
+            self.cmd_ready.next = false;
+            self.rsp_valid.next = false;
+            self.host_write.next = false;
+            for c in 0..C {
+                self.seed_load[c].next = false;
+            }
+            self.arg_load.next = false;
+            self.sizing.next = false;
+            self.gemm_start.next = false;
+        }
+    }
+}

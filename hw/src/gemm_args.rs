@@ -1,0 +1,367 @@
+//! A GEMM's argument words: held, decoded and checked.
+//!
+//! The decoder hands over the seven words one per cycle (`load` with the
+//! word's `index`), then steps `index` 0..=3 with `sizing` high while the
+//! one multiplier forms the size products the range checks need; `status`
+//! is then the device's verdict, in the priority order of
+//! `srsa_spec::protocol::decode_gemm`. The decoded fields stay stable for
+//! the whole GEMM, and the conversion settings are registered for the
+//! output stages: decoded from the argument words they would otherwise
+//! start every column's longest path (the words are stable long before a
+//! sum).
+
+use rust_hdl::prelude::*;
+use srsa_spec::numerics::{Rounding, MAX_FL, MAX_SHIFT};
+use srsa_spec::protocol::{Status, GEMM_ARGS, MAX_K};
+
+/// R x C array; DA and DC address bits of an A bank and of a B or C bank.
+#[derive(LogicBlock)]
+pub struct GemmArgs<const R: usize, const C: usize, const DA: usize, const DC: usize> {
+    pub clock: Signal<In, Clock>,
+    /// `word` is argument word `index`.
+    pub load: Signal<In, Bit>,
+    pub word: Signal<In, Bits<32>>,
+    /// Size product `index` (0..=3) is formed this cycle.
+    pub sizing: Signal<In, Bit>,
+    pub index: Signal<In, Bits<4>>,
+
+    /// OK or why the GEMM is refused (valid after the four size steps).
+    pub status: Signal<Out, Bits<8>>,
+    pub k: Signal<Out, Bits<16>>,
+    /// K - 1: the last feed step of a tile.
+    pub k_last: Signal<Out, Bits<16>>,
+    /// Tile rows Mp / R and tile columns Np / C.
+    pub tile_rows: Signal<Out, Bits<16>>,
+    pub tile_cols: Signal<Out, Bits<16>>,
+    /// C bank rows per tile row of the output (Np / C * R).
+    pub np: Signal<Out, Bits<DC>>,
+    /// The bases in bank rows.
+    pub a_base: Signal<Out, Bits<DA>>,
+    pub b_base: Signal<Out, Bits<DC>>,
+    pub cin_base: Signal<Out, Bits<DC>>,
+    pub out_base: Signal<Out, Bits<DC>>,
+    /// Registered for the output stages.
+    pub shift: Signal<Out, Bits<5>>,
+    pub align: Signal<Out, Bits<5>>,
+    pub mode: Signal<Out, Bits<2>>,
+    pub relu: Signal<Out, Bit>,
+    pub acc_init: Signal<Out, Bit>,
+    /// M * Ncol: the MACs each feed step of this GEMM adds to the counter.
+    pub mn: Signal<Out, Bits<32>>,
+
+    arg: Vec<DFF<Bits<32>>>,
+    /// K * tile rows, K * tile columns, tile rows * tile columns, in bank
+    /// rows, 20 bits (see `far`): `size_far` holds whether any reached 2^18.
+    product: Vec<DFF<Bits<20>>>,
+    size_far: DFF<Bit>,
+    out_shift: DFF<Bits<5>>,
+    out_align: DFF<Bits<5>>,
+    out_mode: DFF<Bits<2>>,
+    out_relu: DFF<Bit>,
+    out_acc_init: DFF<Bit>,
+    out_mn: DFF<Bits<32>>,
+
+    m: Signal<Local, Bits<16>>,
+    ncol: Signal<Local, Bits<16>>,
+    g_mode: Signal<Local, Bits<2>>,
+    g_acc_init: Signal<Local, Bit>,
+    fl_a: Signal<Local, Bits<16>>,
+    fl_b: Signal<Local, Bits<16>>,
+    fl_c: Signal<Local, Bits<16>>,
+    fl_out: Signal<Local, Bits<16>>,
+    fl_ab: Signal<Local, Bits<16>>,
+    // Region arithmetic is 20 bits wide: a base or length with a bit at or
+    // above 2^18 (`far`) is out of every buffer by itself, and below it the
+    // sums are exact. 40-bit ends cost an iCE40 ~400 cells.
+    base_rows: [Signal<Local, Bits<32>>; 4],
+    a_start: Signal<Local, Bits<20>>,
+    b_start: Signal<Local, Bits<20>>,
+    cin_start: Signal<Local, Bits<20>>,
+    out_start: Signal<Local, Bits<20>>,
+    a_end: Signal<Local, Bits<20>>,
+    b_end: Signal<Local, Bits<20>>,
+    cin_end: Signal<Local, Bits<20>>,
+    out_end: Signal<Local, Bits<20>>,
+    /// Output rows (in bank rows): Mp x Np elements over C banks.
+    out_len: Signal<Local, Bits<40>>,
+    far: Signal<Local, Bit>,
+    misaligned: Signal<Local, Bit>,
+    mul_a: Signal<Local, Bits<16>>,
+    mul_b: Signal<Local, Bits<16>>,
+    mul_product: Signal<Local, Bits<32>>,
+    mul_far: Signal<Local, Bit>,
+
+    // Constants (index and width arithmetic on const generics cannot appear
+    // in generated Verilog, so they are computed here).
+    log2r: Constant<Bits<8>>,
+    log2c: Constant<Bits<8>>,
+    r_minus_1: Constant<Bits<32>>,
+    c_minus_1: Constant<Bits<32>>,
+    /// 18 - log2(R): where a product times R reaches 2^18.
+    far_rows: Constant<Bits<32>>,
+    depth_a: Constant<Bits<20>>,
+    depth_c: Constant<Bits<20>>,
+    max_fl: Constant<Bits<16>>,
+    max_shift: Constant<Bits<16>>,
+    max_k: Constant<Bits<16>>,
+    mode_truncate: Constant<Bits<2>>,
+    mode_nearest: Constant<Bits<2>>,
+    mode_stochastic: Constant<Bits<2>>,
+    st_ok: Constant<Bits<8>>,
+    st_bad_address: Constant<Bits<8>>,
+    st_bad_size: Constant<Bits<8>>,
+    st_bad_format: Constant<Bits<8>>,
+}
+
+fn constant<const N: usize>(x: u64) -> Constant<Bits<N>> {
+    Constant::new(x.into())
+}
+
+impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Default
+    for GemmArgs<R, C, DA, DC>
+{
+    fn default() -> Self {
+        Self {
+            clock: Default::default(),
+            load: Default::default(),
+            word: Default::default(),
+            sizing: Default::default(),
+            index: Default::default(),
+            status: Default::default(),
+            k: Default::default(),
+            k_last: Default::default(),
+            tile_rows: Default::default(),
+            tile_cols: Default::default(),
+            np: Default::default(),
+            a_base: Default::default(),
+            b_base: Default::default(),
+            cin_base: Default::default(),
+            out_base: Default::default(),
+            shift: Default::default(),
+            align: Default::default(),
+            mode: Default::default(),
+            relu: Default::default(),
+            acc_init: Default::default(),
+            mn: Default::default(),
+            arg: (0..GEMM_ARGS).map(|_| DFF::default()).collect(),
+            product: (0..3).map(|_| DFF::default()).collect(),
+            size_far: Default::default(),
+            out_shift: Default::default(),
+            out_align: Default::default(),
+            out_mode: Default::default(),
+            out_relu: Default::default(),
+            out_acc_init: Default::default(),
+            out_mn: Default::default(),
+            m: Default::default(),
+            ncol: Default::default(),
+            g_mode: Default::default(),
+            g_acc_init: Default::default(),
+            fl_a: Default::default(),
+            fl_b: Default::default(),
+            fl_c: Default::default(),
+            fl_out: Default::default(),
+            fl_ab: Default::default(),
+            base_rows: Default::default(),
+            a_start: Default::default(),
+            b_start: Default::default(),
+            cin_start: Default::default(),
+            out_start: Default::default(),
+            a_end: Default::default(),
+            b_end: Default::default(),
+            cin_end: Default::default(),
+            out_end: Default::default(),
+            out_len: Default::default(),
+            far: Default::default(),
+            misaligned: Default::default(),
+            mul_a: Default::default(),
+            mul_b: Default::default(),
+            mul_product: Default::default(),
+            mul_far: Default::default(),
+            log2r: constant(R.trailing_zeros() as u64),
+            log2c: constant(C.trailing_zeros() as u64),
+            r_minus_1: constant((R - 1) as u64),
+            c_minus_1: constant((C - 1) as u64),
+            far_rows: constant((18 - R.trailing_zeros()) as u64),
+            depth_a: constant(1 << DA),
+            depth_c: constant(1 << DC),
+            max_fl: constant(MAX_FL as u64),
+            max_shift: constant(MAX_SHIFT as u64),
+            max_k: constant(MAX_K as u64),
+            mode_truncate: constant(Rounding::Truncate.code() as u64),
+            mode_nearest: constant(Rounding::Nearest.code() as u64),
+            mode_stochastic: constant(Rounding::Stochastic.code() as u64),
+            st_ok: constant(Status::Ok as u64),
+            st_bad_address: constant(Status::BadAddress as u64),
+            st_bad_size: constant(Status::BadSize as u64),
+            st_bad_format: constant(Status::BadFormat as u64),
+        }
+    }
+}
+
+impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
+    for GemmArgs<R, C, DA, DC>
+{
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self,
+            clock,
+            size_far,
+            out_shift,
+            out_align,
+            out_mode,
+            out_relu,
+            out_acc_init,
+            out_mn
+        );
+        for i in 0..3 {
+            self.product[i].clock.next = self.clock.val();
+            self.product[i].d.next = self.product[i].q.val();
+        }
+        for i in 0..GEMM_ARGS {
+            self.arg[i].clock.next = self.clock.val();
+            self.arg[i].d.next = self.arg[i].q.val();
+            if self.load.val() & (self.index.val().index() == i) {
+                self.arg[i].d.next = self.word.val();
+            }
+        }
+
+        // ---- Fields (layout: srsa_spec::protocol::encode_gemm). ----
+        self.m.next = self.arg[0].q.val().get_bits::<16>(0);
+        self.ncol.next = self.arg[0].q.val().get_bits::<16>(16);
+        self.k.next = self.arg[1].q.val().get_bits::<16>(0);
+        self.k_last.next = self.arg[1].q.val().get_bits::<16>(0) - 1;
+        self.g_mode.next = self.arg[1].q.val().get_bits::<2>(16);
+        self.g_acc_init.next = self.arg[1].q.val().get_bit(19);
+        self.fl_a.next = bit_cast::<16, 8>(self.arg[2].q.val().get_bits::<8>(0));
+        self.fl_b.next = bit_cast::<16, 8>(self.arg[2].q.val().get_bits::<8>(8));
+        self.fl_c.next = bit_cast::<16, 8>(self.arg[2].q.val().get_bits::<8>(16));
+        self.fl_out.next = bit_cast::<16, 8>(self.arg[2].q.val().get_bits::<8>(24));
+        self.fl_ab.next = self.fl_a.val() + self.fl_b.val();
+        self.out_shift.d.next = bit_cast::<5, 16>(self.fl_ab.val() - self.fl_out.val());
+        self.out_align.d.next = bit_cast::<5, 16>(self.fl_ab.val() - self.fl_c.val());
+        self.out_mode.d.next = self.g_mode.val();
+        self.out_relu.d.next = self.arg[1].q.val().get_bit(18);
+        self.out_acc_init.d.next = self.g_acc_init.val();
+        self.shift.next = self.out_shift.q.val();
+        self.align.next = self.out_align.q.val();
+        self.mode.next = self.out_mode.q.val();
+        self.relu.next = self.out_relu.q.val();
+        self.acc_init.next = self.out_acc_init.q.val();
+        self.mn.next = self.out_mn.q.val();
+        self.tile_rows.next = bit_cast::<16, 32>(
+            (bit_cast::<32, 16>(self.m.val()) + self.r_minus_1.val()) >> self.log2r.val(),
+        );
+        self.tile_cols.next = bit_cast::<16, 32>(
+            (bit_cast::<32, 16>(self.ncol.val()) + self.c_minus_1.val()) >> self.log2c.val(),
+        );
+        self.np.next = bit_cast::<DC, 16>(self.tile_cols.val()) << self.log2r.val();
+        self.base_rows[0].next = self.arg[3].q.val() >> self.log2r.val();
+        self.base_rows[1].next = self.arg[4].q.val() >> self.log2c.val();
+        self.base_rows[2].next = self.arg[5].q.val() >> self.log2c.val();
+        self.base_rows[3].next = self.arg[6].q.val() >> self.log2c.val();
+        self.a_start.next = bit_cast::<20, 32>(self.base_rows[0].val());
+        self.b_start.next = bit_cast::<20, 32>(self.base_rows[1].val());
+        self.cin_start.next = bit_cast::<20, 32>(self.base_rows[2].val());
+        self.out_start.next = bit_cast::<20, 32>(self.base_rows[3].val());
+        self.a_base.next = bit_cast::<DA, 20>(self.a_start.val());
+        self.b_base.next = bit_cast::<DC, 20>(self.b_start.val());
+        self.cin_base.next = bit_cast::<DC, 20>(self.cin_start.val());
+        self.out_base.next = bit_cast::<DC, 20>(self.out_start.val());
+
+        // ---- The size products, one a cycle through one multiplier. ----
+        self.mul_a.next = self.k.val();
+        self.mul_b.next = self.tile_rows.val();
+        if self.index.val() == 1 {
+            self.mul_b.next = self.tile_cols.val();
+        }
+        if self.index.val() == 2 {
+            self.mul_a.next = self.tile_cols.val();
+        }
+        if self.index.val() == 3 {
+            self.mul_a.next = self.m.val();
+            self.mul_b.next = self.ncol.val();
+        }
+        self.mul_product.next = self.mul_a.val() * self.mul_b.val();
+        // The output length is the third product times R.
+        self.mul_far.next = self.mul_product.val().get_bits::<14>(18).any();
+        if self.index.val() == 2 {
+            self.mul_far.next = (self.mul_product.val() >> self.far_rows.val()).any();
+        }
+        if self.sizing.val() {
+            for i in 0..3 {
+                if self.index.val().index() == i {
+                    self.product[i].d.next = bit_cast::<20, 32>(self.mul_product.val());
+                }
+            }
+            if self.index.val() == 0 {
+                self.size_far.d.next = self.mul_far.val();
+            } else if self.index.val() == 3 {
+                self.out_mn.d.next = self.mul_product.val();
+            } else {
+                self.size_far.d.next = self.size_far.q.val() | self.mul_far.val();
+            }
+        }
+
+        // ---- Checks. ----
+        self.out_len.next = bit_cast::<40, 20>(self.product[2].q.val()) << self.log2r.val();
+        // Every depth is at most 2^15 rows, and two values under 2^18 add
+        // up exactly in 20 bits.
+        self.far.next = self.base_rows[0].val().get_bits::<14>(18).any()
+            | self.base_rows[1].val().get_bits::<14>(18).any()
+            | self.base_rows[3].val().get_bits::<14>(18).any()
+            | (self.g_acc_init.val() & self.base_rows[2].val().get_bits::<14>(18).any())
+            | self.size_far.q.val();
+        // Ends in bank rows: A has Mp / R rows per step, B Np / C, and the
+        // output Mp x Np elements over C banks.
+        self.a_end.next = self.a_start.val() + self.product[0].q.val();
+        self.b_end.next = self.b_start.val() + self.product[1].q.val();
+        self.out_end.next = self.out_start.val() + bit_cast::<20, 40>(self.out_len.val());
+        self.cin_end.next = self.cin_start.val() + bit_cast::<20, 40>(self.out_len.val());
+        self.misaligned.next = (self.arg[3].q.val() & self.r_minus_1.val()).any()
+            | ((self.arg[4].q.val() | self.arg[6].q.val()) & self.c_minus_1.val()).any()
+            | (self.g_acc_init.val() & (self.arg[5].q.val() & self.c_minus_1.val()).any());
+        // Same priority as srsa_spec::protocol::decode_gemm: the last
+        // assignment that applies wins.
+        self.status.next = self.st_ok.val();
+        if (self.misaligned.val()
+            | self.far.val()
+            | (self.a_end.val() > self.depth_a.val())
+            | (self.b_end.val() > self.depth_c.val())
+            | (self.out_end.val() > self.depth_c.val()))
+            | (self.g_acc_init.val()
+                & ((self.cin_end.val() > self.depth_c.val())
+                    | ((self.cin_start.val() != self.out_start.val())
+                        & (self.cin_start.val() < self.out_end.val())
+                        & (self.out_start.val() < self.cin_end.val()))))
+        {
+            self.status.next = self.st_bad_address.val();
+        }
+        if (self.fl_a.val() > self.max_fl.val())
+            | (self.fl_b.val() > self.max_fl.val())
+            | (self.fl_c.val() > self.max_fl.val())
+            | (self.fl_out.val() > self.max_fl.val())
+            | (self.fl_out.val() > self.fl_ab.val())
+            | (self.fl_ab.val() > self.fl_out.val() + self.max_shift.val())
+            | (self.g_acc_init.val()
+                & ((self.fl_c.val() > self.fl_ab.val())
+                    | (self.fl_ab.val() > self.fl_c.val() + self.max_shift.val())))
+        {
+            self.status.next = self.st_bad_format.val();
+        }
+        if (self.m.val() == 0)
+            | (self.ncol.val() == 0)
+            | (self.k.val() == 0)
+            | (self.k.val() > self.max_k.val())
+        {
+            self.status.next = self.st_bad_size.val();
+        }
+        if ((self.g_mode.val() != self.mode_truncate.val())
+            & (self.g_mode.val() != self.mode_nearest.val())
+            & (self.g_mode.val() != self.mode_stochastic.val()))
+            | self.arg[1].q.val().get_bits::<12>(20).any()
+        {
+            self.status.next = self.st_bad_format.val();
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! The tile sequencer: walks a GEMM's feed steps, skews them into the
+//! array through the feed chains, and names each finished output to its
+//! column's output stage through the drain chain.
+//!
+//! It emits one feed step per cycle (k = 0..K of a tile, tile rows outer,
+//! tile columns inner). A step enters address chain stage 0; row r's A bank
+//! and column c's B bank read at stage r (resp. c), so operands reach the
+//! array already skewed. A tile's last step also starts the drain
+//! generator, which names the output row each column finishes; that name
+//! travels one column per cycle beside the finished sums, so every output
+//! stage knows where to read C_in and write its result. Tiles are spaced
+//! at least R cycles apart (a gap when K < R) so each column finishes at
+//! most one sum per cycle, and the last tile is followed by R + C + 3
+//! flush cycles: the busy time is srsa_spec::protocol::gemm_busy_cycles.
+
+use rust_hdl::prelude::*;
+
+#[derive(Copy, Clone, PartialEq, Debug, LogicState)]
+pub enum Phase {
+    Idle,
+    Run,
+    Gap,
+    Flush,
+}
+
+#[derive(LogicBlock)]
+pub struct Sequencer<const R: usize, const C: usize, const DA: usize, const DC: usize> {
+    pub clock: Signal<In, Clock>,
+    /// Abandons the GEMM (the chains drain by themselves).
+    pub reset: Signal<In, Bit>,
+    /// Starts a checked GEMM with the arguments below (held until `done`).
+    pub start: Signal<In, Bit>,
+    pub k_last: Signal<In, Bits<16>>,
+    pub k: Signal<In, Bits<16>>,
+    pub tile_rows: Signal<In, Bits<16>>,
+    pub tile_cols: Signal<In, Bits<16>>,
+    pub np: Signal<In, Bits<DC>>,
+    pub a_base: Signal<In, Bits<DA>>,
+    pub b_base: Signal<In, Bits<DC>>,
+    pub cin_base: Signal<In, Bits<DC>>,
+    pub out_base: Signal<In, Bits<DC>>,
+
+    /// From `start` to `done`: the banks are the array's.
+    pub running: Signal<Out, Bit>,
+    /// This cycle is one of the GEMM's busy cycles.
+    pub busy: Signal<Out, Bit>,
+    /// The last busy cycle: every output has been written.
+    pub done: Signal<Out, Bit>,
+    pub a_addr: [Signal<Out, Bits<DA>>; R],
+    pub b_addr: [Signal<Out, Bits<DC>>; C],
+    pub valid: [Signal<Out, Bit>; R],
+    pub first: [Signal<Out, Bit>; R],
+    pub last: [Signal<Out, Bit>; R],
+    /// Column c's output stage takes a sum this cycle, for these rows.
+    pub take: [Signal<Out, Bit>; C],
+    pub cin_addr: [Signal<Out, Bits<DC>>; C],
+    pub out_addr: [Signal<Out, Bits<DC>>; C],
+
+    phase: DFF<Phase>,
+    in_gemm: DFF<Bit>,
+    k_step: DFF<Bits<16>>,
+    tile_row: DFF<Bits<16>>,
+    tile_col: DFF<Bits<16>>,
+    a_next: DFF<Bits<DA>>,
+    b_next: DFF<Bits<DC>>,
+    cin_row: DFF<Bits<DC>>,
+    out_row: DFF<Bits<DC>>,
+    gap: DFF<Bits<16>>,
+    flush: DFF<Bits<8>>,
+
+    // Feed chains: stage s is the feed step delayed s cycles.
+    a_chain: Vec<DFF<Bits<DA>>>,
+    b_chain: Vec<DFF<Bits<DC>>>,
+    /// Flags are one stage longer: they must meet the RAM's read data.
+    valid_chain: Vec<DFF<Bit>>,
+    first_chain: Vec<DFF<Bit>>,
+    last_chain: Vec<DFF<Bit>>,
+
+    // Drain generator and its per-column chain.
+    drain_active: DFF<Bit>,
+    drain_row: DFF<Bits<8>>,
+    drain_cin: DFF<Bits<DC>>,
+    drain_out: DFF<Bits<DC>>,
+    d_valid: Vec<DFF<Bit>>,
+    d_cin: Vec<DFF<Bits<DC>>>,
+    d_out: Vec<DFF<Bits<DC>>>,
+
+    rows: Constant<Bits<16>>,
+    flush_len: Constant<Bits<8>>,
+    drain_last: Constant<Bits<8>>,
+}
+
+fn dffs<T: Synth>(n: usize) -> Vec<DFF<T>> {
+    (0..n).map(|_| DFF::default()).collect()
+}
+
+impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Default
+    for Sequencer<R, C, DA, DC>
+{
+    fn default() -> Self {
+        Self {
+            clock: Default::default(),
+            reset: Default::default(),
+            start: Default::default(),
+            k_last: Default::default(),
+            k: Default::default(),
+            tile_rows: Default::default(),
+            tile_cols: Default::default(),
+            np: Default::default(),
+            a_base: Default::default(),
+            b_base: Default::default(),
+            cin_base: Default::default(),
+            out_base: Default::default(),
+            running: Default::default(),
+            busy: Default::default(),
+            done: Default::default(),
+            a_addr: std::array::from_fn(|_| Default::default()),
+            b_addr: std::array::from_fn(|_| Default::default()),
+            valid: std::array::from_fn(|_| Default::default()),
+            first: std::array::from_fn(|_| Default::default()),
+            last: std::array::from_fn(|_| Default::default()),
+            take: std::array::from_fn(|_| Default::default()),
+            cin_addr: std::array::from_fn(|_| Default::default()),
+            out_addr: std::array::from_fn(|_| Default::default()),
+            phase: Default::default(),
+            in_gemm: Default::default(),
+            k_step: Default::default(),
+            tile_row: Default::default(),
+            tile_col: Default::default(),
+            a_next: Default::default(),
+            b_next: Default::default(),
+            cin_row: Default::default(),
+            out_row: Default::default(),
+            gap: Default::default(),
+            flush: Default::default(),
+            a_chain: dffs(R),
+            b_chain: dffs(C),
+            valid_chain: dffs(R + 1),
+            first_chain: dffs(R + 1),
+            last_chain: dffs(R + 1),
+            drain_active: Default::default(),
+            drain_row: Default::default(),
+            drain_cin: Default::default(),
+            drain_out: Default::default(),
+            d_valid: dffs(C),
+            d_cin: dffs(C),
+            d_out: dffs(C),
+            rows: Constant::new((R as u64).into()),
+            flush_len: Constant::new(((R + C + 3) as u64).into()),
+            drain_last: Constant::new(((R - 1) as u64).into()),
+        }
+    }
+}
+
+impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
+    for Sequencer<R, C, DA, DC>
+{
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self,
+            clock,
+            phase,
+            in_gemm,
+            k_step,
+            tile_row,
+            tile_col,
+            a_next,
+            b_next,
+            cin_row,
+            out_row,
+            gap,
+            flush,
+            drain_active,
+            drain_row,
+            drain_cin,
+            drain_out
+        );
+
+        // ---- Feed chains (stage 0 is written by the walk below). ----
+        for s in 0..R {
+            self.a_chain[s].clock.next = self.clock.val();
+        }
+        for s in 0..C {
+            self.b_chain[s].clock.next = self.clock.val();
+            self.d_valid[s].clock.next = self.clock.val();
+            self.d_cin[s].clock.next = self.clock.val();
+            self.d_out[s].clock.next = self.clock.val();
+        }
+        for s in 0..(R + 1) {
+            self.valid_chain[s].clock.next = self.clock.val();
+            self.first_chain[s].clock.next = self.clock.val();
+            self.last_chain[s].clock.next = self.clock.val();
+        }
+        self.a_chain[0].d.next = self.a_next.q.val();
+        self.b_chain[0].d.next = self.b_next.q.val();
+        self.valid_chain[0].d.next = false;
+        self.first_chain[0].d.next = false;
+        self.last_chain[0].d.next = false;
+        for s in 1..R {
+            self.a_chain[s].d.next = self.a_chain[s - 1].q.val();
+        }
+        for s in 1..C {
+            self.b_chain[s].d.next = self.b_chain[s - 1].q.val();
+        }
+        for s in 1..(R + 1) {
+            self.valid_chain[s].d.next = self.valid_chain[s - 1].q.val();
+            self.first_chain[s].d.next = self.first_chain[s - 1].q.val();
+            self.last_chain[s].d.next = self.last_chain[s - 1].q.val();
+        }
+        for r in 0..R {
+            self.a_addr[r].next = self.a_chain[r].q.val();
+            self.valid[r].next = self.valid_chain[r + 1].q.val();
+            self.first[r].next = self.first_chain[r + 1].q.val();
+            self.last[r].next = self.last_chain[r + 1].q.val();
+        }
+        for c in 0..C {
+            self.b_addr[c].next = self.b_chain[c].q.val();
+        }
+
+        // ---- Drain generator: names rows 0..R of a finished tile. ----
+        self.d_valid[0].d.next = self.drain_active.q.val();
+        self.d_cin[0].d.next = self.drain_cin.q.val();
+        self.d_out[0].d.next = self.drain_out.q.val();
+        for c in 1..C {
+            self.d_valid[c].d.next = self.d_valid[c - 1].q.val();
+            self.d_cin[c].d.next = self.d_cin[c - 1].q.val();
+            self.d_out[c].d.next = self.d_out[c - 1].q.val();
+        }
+        for c in 0..C {
+            self.take[c].next = self.d_valid[c].q.val();
+            self.cin_addr[c].next = self.d_cin[c].q.val();
+            self.out_addr[c].next = self.d_out[c].q.val();
+        }
+        if self.drain_active.q.val() {
+            self.drain_row.d.next = self.drain_row.q.val() + 1;
+            self.drain_cin.d.next =
+                self.drain_cin.q.val() + bit_cast::<DC, 16>(self.tile_cols.val());
+            self.drain_out.d.next =
+                self.drain_out.q.val() + bit_cast::<DC, 16>(self.tile_cols.val());
+            if self.drain_row.q.val() == self.drain_last.val() {
+                self.drain_active.d.next = false;
+            }
+        }
+
+        // ---- The walk over tiles and feed steps. ----
+        self.running.next = self.in_gemm.q.val();
+        self.busy.next = false;
+        self.done.next = false;
+        match self.phase.q.val() {
+            Phase::Idle => {
+                if self.start.val() {
+                    self.in_gemm.d.next = true;
+                    self.k_step.d.next = 0.into();
+                    self.tile_row.d.next = 0.into();
+                    self.tile_col.d.next = 0.into();
+                    self.a_next.d.next = self.a_base.val();
+                    self.b_next.d.next = self.b_base.val();
+                    self.cin_row.d.next = self.cin_base.val();
+                    self.out_row.d.next = self.out_base.val();
+                    self.phase.d.next = Phase::Run;
+                }
+            }
+            Phase::Run => {
+                self.busy.next = true;
+                self.valid_chain[0].d.next = true;
+                self.first_chain[0].d.next = self.k_step.q.val() == 0;
+                self.last_chain[0].d.next = self.k_step.q.val() == self.k_last.val();
+                if self.k_step.q.val() == self.k_last.val() {
+                    // Last step of this tile: start its drain, move on.
+                    self.drain_active.d.next = true;
+                    self.drain_row.d.next = 0.into();
+                    self.drain_cin.d.next =
+                        self.cin_row.q.val() + bit_cast::<DC, 16>(self.tile_col.q.val());
+                    self.drain_out.d.next =
+                        self.out_row.q.val() + bit_cast::<DC, 16>(self.tile_col.q.val());
+                    self.k_step.d.next = 0.into();
+                    if self.k.val() < self.rows.val() {
+                        self.gap.d.next = self.rows.val() - self.k.val();
+                        self.phase.d.next = Phase::Gap;
+                    }
+                    if self.tile_col.q.val() + 1 == self.tile_cols.val() {
+                        self.tile_col.d.next = 0.into();
+                        self.tile_row.d.next = self.tile_row.q.val() + 1;
+                        self.cin_row.d.next = self.cin_row.q.val() + self.np.val();
+                        self.out_row.d.next = self.out_row.q.val() + self.np.val();
+                        self.a_next.d.next =
+                            self.a_base.val() + bit_cast::<DA, 16>(self.tile_row.q.val() + 1);
+                        self.b_next.d.next = self.b_base.val();
+                        if self.tile_row.q.val() + 1 == self.tile_rows.val() {
+                            self.flush.d.next = self.flush_len.val();
+                            self.phase.d.next = Phase::Flush;
+                        }
+                    } else {
+                        self.tile_col.d.next = self.tile_col.q.val() + 1;
+                        self.a_next.d.next =
+                            self.a_base.val() + bit_cast::<DA, 16>(self.tile_row.q.val());
+                        self.b_next.d.next =
+                            self.b_base.val() + bit_cast::<DC, 16>(self.tile_col.q.val() + 1);
+                    }
+                } else {
+                    self.k_step.d.next = self.k_step.q.val() + 1;
+                    self.a_next.d.next =
+                        self.a_next.q.val() + bit_cast::<DA, 16>(self.tile_rows.val());
+                    self.b_next.d.next =
+                        self.b_next.q.val() + bit_cast::<DC, 16>(self.tile_cols.val());
+                }
+            }
+            Phase::Gap => {
+                // Keeps tiles R cycles apart: one finished sum per column.
+                self.busy.next = true;
+                self.gap.d.next = self.gap.q.val() - 1;
+                if self.gap.q.val() == 1 {
+                    self.phase.d.next = Phase::Run;
+                }
+            }
+            Phase::Flush => {
+                // The last tile's outputs are still on their way to C.
+                self.busy.next = true;
+                self.flush.d.next = self.flush.q.val() - 1;
+                if self.flush.q.val() == 1 {
+                    self.in_gemm.d.next = false;
+                    self.done.next = true;
+                    self.phase.d.next = Phase::Idle;
+                }
+            }
+        }
+        if self.reset.val() {
+            self.phase.d.next = Phase::Idle;
+            self.in_gemm.d.next = false;
+            self.drain_active.d.next = false;
+            self.done.next = false;
+        }
+    }
+}
