@@ -365,3 +365,208 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use srsa_spec::protocol::{decode_gemm, encode_gemm, pad, Gemm};
+    use std::sync::{Arc, Mutex};
+
+    /// What the block says of one set of argument words.
+    #[derive(Clone, Debug, PartialEq)]
+    struct Verdict {
+        status: u8,
+        /// For an accepted GEMM: k, k_last, tile rows and columns, np, the
+        /// four bases in bank rows, shift, align, mode, relu, acc_init, mn.
+        fields: Option<[u64; 15]>,
+    }
+
+    /// The spec's verdict: `decode_gemm`, and the fields the sequencer
+    /// and output stages need, derived from the decoded GEMM.
+    fn reference(w: &[u32; GEMM_ARGS], rows: usize, cols: usize, elems: u32) -> Verdict {
+        match decode_gemm(w, rows as u32, cols as u32, elems) {
+            Err(s) => Verdict {
+                status: s as u8,
+                fields: None,
+            },
+            Ok(g) => {
+                let (r, c) = (rows as u64, cols as u64);
+                let tile_cols = pad(g.ncol, cols as u32) as u64 / c;
+                Verdict {
+                    status: Status::Ok as u8,
+                    fields: Some([
+                        g.k as u64,
+                        g.k as u64 - 1,
+                        pad(g.m, rows as u32) as u64 / r,
+                        tile_cols,
+                        tile_cols * r,
+                        g.a_base as u64 / r,
+                        g.b_base as u64 / c,
+                        if g.acc_init { g.cin_base as u64 / c } else { 0 },
+                        g.out_base as u64 / c,
+                        g.formats.shift() as u64,
+                        if g.acc_init {
+                            g.formats.cin_align() as u64
+                        } else {
+                            0
+                        },
+                        g.mode.code() as u64,
+                        g.relu as u64,
+                        g.acc_init as u64,
+                        g.m as u64 * g.ncol as u64,
+                    ]),
+                }
+            }
+        }
+    }
+
+    /// Argument words near the edges of every check: mostly a legal GEMM,
+    /// with one or two fields pushed out of range or to their limits.
+    fn random_words(rng: &mut impl Rng, rows: u32, cols: u32, elems: u32) -> [u32; GEMM_ARGS] {
+        let small = |rng: &mut dyn rand::RngCore, n: u32| rng.gen_range(1..=n);
+        let fl_a = rng.gen_range(0..=16u8);
+        let fl_b = rng.gen_range(0..=16u8);
+        let g = Gemm {
+            m: small(rng, 3 * rows),
+            k: small(rng, 12),
+            ncol: small(rng, 3 * cols),
+            mode: srsa_spec::numerics::Rounding::ALL[rng.gen_range(0..3)],
+            relu: rng.gen(),
+            acc_init: rng.gen(),
+            formats: srsa_spec::numerics::Formats {
+                fl_a,
+                fl_b,
+                fl_c: rng.gen_range(0..=fl_a + fl_b),
+                fl_out: rng.gen_range(0..=fl_a + fl_b),
+            },
+            a_base: rows * rng.gen_range(0..4),
+            b_base: cols * rng.gen_range(0..4),
+            cin_base: cols * rng.gen_range(0..8),
+            out_base: cols * rng.gen_range(0..8),
+        };
+        let mut w = encode_gemm(&g);
+        for _ in 0..rng.gen_range(0..3) {
+            match rng.gen_range(0..14) {
+                0 => w[0] &= 0xFFFF_0000 * rng.gen_range(0..2), // M or both 0
+                1 => w[0] |= 0xFFFF << (16 * rng.gen_range(0..2)),
+                2 => w[1] = (w[1] & !0xFFFF) | [0, 32767, 32768, 0xFFFF][rng.gen_range(0..4)],
+                3 => w[1] |= 3 << 16,                    // no mode 3
+                4 => w[1] |= 1 << rng.gen_range(20..32), // reserved bit
+                5 => w[2] = rng.gen(),                   // any FLs
+                6 => w[2] = (w[2] & !0xFF) | rng.gen_range(31..=40),
+                7 => w[rng.gen_range(3..7)] += 1, // misaligned
+                8 => w[rng.gen_range(3..7)] = rng.gen(), // anywhere
+                9 => w[rng.gen_range(3..7)] = elems - cols, // the end
+                10 => w[5] = w[6] + cols,         // overlap
+                11 => w[5] = w[6],                // in place
+                12 => w[1] = (w[1] & !0xFFFF) | rng.gen_range(1..200),
+                _ => w[0] = rng.gen_range(1..64) | rng.gen_range(1..64) << 16,
+            }
+        }
+        w
+    }
+
+    fn args_match_spec<const R: usize, const C: usize, const DA: usize, const DC: usize>(
+        seed: u64,
+        cases: usize,
+    ) {
+        println!("{R} x {C}, seed {seed:#x}");
+        let elems = (C << DC) as u32;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let words: Vec<[u32; GEMM_ARGS]> = (0..cases)
+            .map(|_| random_words(&mut rng, R as u32, C as u32, elems))
+            .collect();
+        let got = Arc::new(Mutex::new(vec![]));
+        let sink = got.clone();
+        let plan = words.clone();
+        let mut uut = GemmArgs::<R, C, DA, DC>::default();
+        uut.connect_all();
+        let mut sim = Simulation::new();
+        sim.add_clock(5, |x: &mut Box<GemmArgs<R, C, DA, DC>>| {
+            x.clock.next = !x.clock.val()
+        });
+        sim.add_testbench(move |mut sim: Sim<GemmArgs<R, C, DA, DC>>| {
+            let mut x = sim.init()?;
+            for w in &plan {
+                // Seven words, four size steps, one cycle to read the verdict
+                // (and the registered settings).
+                for cycle in 0..GEMM_ARGS + 5 {
+                    let loading = cycle < GEMM_ARGS;
+                    let sizing = (GEMM_ARGS..GEMM_ARGS + 4).contains(&cycle);
+                    x.load.next = loading;
+                    x.word.next = (*w.get(cycle).unwrap_or(&0xDEAD_BEEF) as u64).into();
+                    x.sizing.next = sizing;
+                    x.index.next = (if loading { cycle } else { cycle - GEMM_ARGS } as u64).into();
+                    x = sim.wait(1, x)?;
+                    if cycle == GEMM_ARGS + 4 {
+                        let status = x.status.val().to_u64() as u8;
+                        let fields = [
+                            x.k.val().to_u64(),
+                            x.k_last.val().to_u64(),
+                            x.tile_rows.val().to_u64(),
+                            x.tile_cols.val().to_u64(),
+                            x.np.val().to_u64(),
+                            x.a_base.val().to_u64(),
+                            x.b_base.val().to_u64(),
+                            x.cin_base.val().to_u64(),
+                            x.out_base.val().to_u64(),
+                            x.shift.val().to_u64(),
+                            x.align.val().to_u64(),
+                            x.mode.val().to_u64(),
+                            x.relu.val() as u64,
+                            x.acc_init.val() as u64,
+                            x.mn.val().to_u64(),
+                        ];
+                        sink.lock().unwrap().push((status, fields));
+                    }
+                    wait_clock_true!(sim, clock, x);
+                    wait_clock_false!(sim, clock, x);
+                }
+            }
+            sim.done(x)
+        });
+        sim.run(Box::new(uut), (cases * (GEMM_ARGS + 5)) as u64 * 10 + 100)
+            .unwrap();
+        let got = got.lock().unwrap().clone();
+        assert_eq!(got.len(), cases);
+        let mut seen = std::collections::BTreeMap::new();
+        for (i, (w, &(status, mut fields))) in words.iter().zip(&got).enumerate() {
+            let want = reference(w, R, C, elems);
+            if want.fields.is_some() && w[1] >> 19 & 1 == 0 {
+                // Without accumulate-init, C_in's base and alignment are
+                // don't-cares that the output stages never use.
+                fields[7] = 0;
+                fields[10] = 0;
+            }
+            let have = Verdict {
+                status,
+                fields: want.fields.map(|_| fields),
+            };
+            assert_eq!(have, want, "case {i}: words {w:08x?}");
+            *seen.entry(status).or_insert(0) += 1;
+        }
+        println!("verdicts by status: {seen:?}");
+        for s in [
+            Status::Ok,
+            Status::BadAddress,
+            Status::BadSize,
+            Status::BadFormat,
+        ] {
+            assert!(
+                seen.get(&(s as u8)).copied().unwrap_or(0) >= 10,
+                "too few {s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn square_args_match_spec() {
+        args_match_spec::<4, 4, 6, 6>(0x5EED_0A01, 600);
+    }
+
+    #[test]
+    fn rectangular_args_match_spec() {
+        args_match_spec::<2, 4, 7, 6>(0x5EED_0A02, 400);
+    }
+}

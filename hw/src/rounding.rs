@@ -3,6 +3,7 @@
 //! column that owns it registers its inputs.
 
 use rust_hdl::prelude::*;
+use srsa_spec::numerics::{Rounding, WORD_MAX, WORD_MIN};
 
 /// Only the 16 result bits are ever shifted out of the sum, and overflow is
 /// read off the sum itself (a sign change at or above bit s + 15), so no
@@ -55,10 +56,10 @@ impl Default for RoundingUnit {
             one: Constant::new(1u64.into()),
             keep: Constant::new(15u64.into()),
             zero: Constant::new(0u64.into()),
-            mode_nearest: Constant::new(1u64.into()),
-            mode_stochastic: Constant::new(2u64.into()),
-            word_max: Constant::new(0x7FFFu64.into()),
-            word_min: Constant::new(0x8000u64.into()),
+            mode_nearest: Constant::new((Rounding::Nearest.code() as u64).into()),
+            mode_stochastic: Constant::new((Rounding::Stochastic.code() as u64).into()),
+            word_max: Constant::new((WORD_MAX as u64).into()),
+            word_min: Constant::new((WORD_MIN as u16 as u64).into()),
             word_zero: Constant::new(0u64.into()),
         }
     }
