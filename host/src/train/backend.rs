@@ -118,6 +118,9 @@ pub trait Backend {
     type E: Element;
     /// A short description for logs ("golden 8x8, stochastic").
     fn describe(&self) -> String;
+    /// Takes the run's rounding from its configuration (`None`: none, the
+    /// f32 reference); refuses one the backend cannot do.
+    fn set_rounding(&mut self, mode: Option<Rounding>) -> Result<(), BackendError>;
     fn product(
         &mut self,
         a: ArrayView2<Self::E>,
@@ -140,7 +143,8 @@ pub trait Backend {
     fn macs_per_cycle(&self) -> Option<u64>;
 }
 
-/// A fixed-point SRSA device behind the driver.
+/// A fixed-point SRSA device behind the driver. Its rounding is the run's,
+/// set by the trainer from `TrainConfig::rounding`.
 pub struct Fixed<L: Link> {
     driver: Driver<L>,
     mode: Rounding,
@@ -151,10 +155,11 @@ pub struct Fixed<L: Link> {
 const HOST_STREAM: usize = 1 << 20;
 
 impl<L: Link> Fixed<L> {
-    pub fn new(driver: Driver<L>, mode: Rounding) -> Fixed<L> {
+    pub fn new(driver: Driver<L>) -> Fixed<L> {
         Fixed {
             driver,
-            mode,
+            // Until the trainer sets the run's: the mode data is read in.
+            mode: Rounding::Nearest,
             host_rng: Lfsr::new(column_state(0, HOST_STREAM)),
         }
     }
@@ -180,6 +185,13 @@ impl<L: Link> Backend for Fixed<L> {
             id.cols,
             self.mode
         )
+    }
+
+    fn set_rounding(&mut self, mode: Option<Rounding>) -> Result<(), BackendError> {
+        self.mode = mode.ok_or_else(|| {
+            BackendError::Invalid("a fixed-point device rounds every output: choose a mode".into())
+        })?;
+        Ok(())
     }
 
     fn product(
@@ -284,6 +296,15 @@ impl Backend for Float {
 
     fn describe(&self) -> String {
         "float (f32 reference)".into()
+    }
+
+    fn set_rounding(&mut self, mode: Option<Rounding>) -> Result<(), BackendError> {
+        match mode {
+            None => Ok(()),
+            Some(m) => Err(BackendError::Invalid(format!(
+                "the f32 reference does not round, so it cannot train with {m} rounding"
+            ))),
+        }
     }
 
     fn product(
