@@ -8,7 +8,9 @@ use anyhow::{Context, Result};
 use ndarray::Array2;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use srsa_host::driver::{Driver, MatmulOpts};
-use srsa_host::train::{Arch, Backend, Fixed, Float, TensorFormats, TrainConfig, Trainer};
+use srsa_host::train::{
+    Arch, Backend, Data, Fixed, Float, Observer, Progress, TensorFormats, TrainConfig, Trainer,
+};
 use srsa_spec::numerics::{Formats, Rounding};
 use srsa_spec::protocol::{Buffer, Counters, Gemm};
 use std::fmt::Write as _;
@@ -221,37 +223,39 @@ pub fn run(args: &Args) -> Result<()> {
 /// Seconds of each step, and the device's (cycles, MACs) over all of them.
 type StepTimes = (Vec<f64>, Option<(u64, u64)>);
 
-/// Times `batches` training steps.
-fn time_steps<B: Backend>(
-    t: &mut Trainer<B>,
-    data: &crate::train_cmd::Data,
-    batches: usize,
-) -> Result<StepTimes> {
-    let order = t.epoch_order(data.train.len())?;
-    let c0 = t.backend.counters()?;
-    let mut secs = vec![];
-    for idx in order.chunks(t.cfg.batch).take(batches) {
-        let tm = Instant::now();
-        t.train_batches(idx, &data.train)?;
-        secs.push(tm.elapsed().as_secs_f64());
+/// Keeps each step's time.
+struct StepSeconds(Vec<f64>);
+
+impl Observer for StepSeconds {
+    fn step(&mut self, p: &Progress) {
+        self.0.push(p.seconds);
     }
-    let c1 = t.backend.counters()?;
-    let counts = c0
-        .zip(c1)
-        .map(|(a, b)| (b.cycles - a.cycles, b.macs - a.macs));
-    Ok((secs, counts))
+}
+
+/// Times `batches` training steps: one epoch over that many batches of the
+/// training set, with no test set (only the steps are measured).
+fn time_steps<B: Backend>(t: &mut Trainer<B>, data: &Data, batches: usize) -> Result<StepTimes> {
+    let part = Data {
+        train: data.train.clone().first(batches * t.cfg.batch),
+        test: data.test.clone().first(0),
+        dir: data.dir.clone(),
+    };
+    let mut steps = StepSeconds(vec![]);
+    let epochs = t.fit(&part, t.epoch + 1, None, &mut steps)?;
+    let counts = epochs
+        .first()
+        .filter(|e| e.macs_per_cycle.is_some())
+        .map(|e| (e.cycles, e.macs));
+    Ok((steps.0, counts))
 }
 
 /// 4. Training throughput of the default network on each backend.
 fn training(args: &Args, report: &mut String) -> Result<()> {
-    let data = crate::train_cmd::load_data(&crate::train_cmd::DataArgs {
-        data: None,
-        train_samples: None,
-        test_samples: None,
-    })?;
+    let data = crate::train_cmd::DataArgs::default().load()?;
     let cfg = TrainConfig {
         arch: Arch::mlp(&[256]),
         formats: TensorFormats::uniform(14),
+        rounding: Some(Rounding::Stochastic),
         lr: 0.1,
         batch: 100,
         seed: 1,
@@ -283,7 +287,7 @@ fn training(args: &Args, report: &mut String) -> Result<()> {
         )
     };
     let mut sim = Trainer::new(
-        Fixed::new(devices::open(devices::Kind::Sim, n)?, Rounding::Stochastic),
+        Fixed::new(devices::open(devices::Kind::Sim, n)?),
         cfg.clone(),
     )?;
     let (secs, counts) = time_steps(&mut sim, &data, args.train_batches)?;
@@ -294,10 +298,7 @@ fn training(args: &Args, report: &mut String) -> Result<()> {
         " of all cycles, link included",
     )?;
     let mut golden = Trainer::new(
-        Fixed::new(
-            devices::open(devices::Kind::Golden, n)?,
-            Rounding::Stochastic,
-        ),
+        Fixed::new(devices::open(devices::Kind::Golden, n)?),
         cfg.clone(),
     )?;
     let (secs, counts) = time_steps(&mut golden, &data, 4 * args.train_batches)?;
@@ -307,7 +308,13 @@ fn training(args: &Args, report: &mut String) -> Result<()> {
         counts,
         " of busy cycles (no link model)",
     )?;
-    let mut float = Trainer::new(Float, cfg.clone())?;
+    let mut float = Trainer::new(
+        Float,
+        TrainConfig {
+            rounding: None,
+            ..cfg.clone()
+        },
+    )?;
     let (secs, _) = time_steps(&mut float, &data, 4 * args.train_batches)?;
     row("float (ndarray f32)", secs, None, "")?;
     Ok(())

@@ -5,12 +5,12 @@
 //! from the same state and must give bit-identical weights.
 
 use crate::plot::{line_chart, Series};
-use crate::train_cmd::load_data;
 use anyhow::{bail, Context, Result};
 use srsa_host::driver::Driver;
 use srsa_host::golden::GoldenDevice;
-use srsa_host::train::trainer::flat_params;
-use srsa_host::train::{Arch, Fixed, Float, TensorFormats, TrainConfig, Trainer};
+use srsa_host::train::{
+    train_in_lockstep, Arch, Data, Epoch, Fixed, Float, TensorFormats, TrainConfig, Trainer,
+};
 use srsa_sim::SimDevice;
 use srsa_spec::numerics::Rounding;
 use std::fmt::Write as _;
@@ -113,7 +113,7 @@ pub fn run(e: &Experiment) -> Result<()> {
     if args.jobs == 0 {
         bail!("--jobs must be at least 1");
     }
-    let data = load_data(&args.data)?;
+    let data = args.data.load()?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let mut jobs = vec![];
@@ -195,39 +195,40 @@ fn config(args: &Args, job: &Job) -> TrainConfig {
     TrainConfig {
         arch: job.arch.clone(),
         formats: TensorFormats::uniform(job.fixed.map(|f| f.0).unwrap_or(14)),
+        rounding: job.fixed.map(|f| f.1),
         lr: args.sgd.lr,
         batch: args.sgd.batch,
         seed: args.sgd.seed,
     }
 }
 
-fn run_job(args: &Args, data: &crate::train_cmd::Data, job: &Job) -> Result<Outcome> {
+fn test_errors(history: Vec<Epoch>) -> Vec<f64> {
+    history.iter().map(|e| e.test_error).collect()
+}
+
+fn run_job(args: &Args, data: &Data, job: &Job) -> Result<Outcome> {
     let start = Instant::now();
     let cfg = config(args, job);
-    let mut curve = vec![];
     let mut rechecked = 0;
-    match job.fixed {
-        None => {
-            let mut t = Trainer::new(Float, cfg)?;
-            for _ in 0..job.epochs {
-                t.train_epoch(&data.train, |_, _| {})?;
-                curve.push(t.evaluate(&data.test)?.error_rate());
-            }
-        }
-        Some((_, mode)) => {
+    let curve = match job.fixed {
+        None => test_errors(Trainer::new(Float, cfg)?.fit(data, job.epochs, None, &mut ())?),
+        Some(_) => {
             let golden = crate::devices::golden(args.n)?;
-            let mut t = Trainer::new(Fixed::new(Driver::new(golden)?, mode), cfg.clone())?;
-            for e in 0..job.epochs {
-                if e + 1 == job.epochs && args.recheck > 0 {
-                    rechecked = recheck(args, &mut t, data, mode)?;
-                    t.epoch += 1;
-                } else {
-                    t.train_epoch(&data.train, |_, _| {})?;
-                }
+            let mut t = Trainer::new(Fixed::new(Driver::new(golden)?), cfg)?;
+            let last = job.epochs.saturating_sub(1);
+            let mut curve = test_errors(t.fit(data, last, None, &mut ())?);
+            if args.recheck > 0 && job.epochs > 0 {
+                rechecked = recheck(args, &mut t, data)?;
+            }
+            curve.extend(test_errors(t.fit(data, job.epochs, None, &mut ())?));
+            // A re-check that covered the whole last epoch left fit nothing
+            // to train, and so nothing to test.
+            if curve.len() < job.epochs as usize {
                 curve.push(t.evaluate(&data.test)?.error_rate());
             }
+            curve
         }
-    }
+    };
     Ok(Outcome {
         job: job.clone(),
         curve,
@@ -236,42 +237,26 @@ fn run_job(args: &Args, data: &crate::train_cmd::Data, job: &Job) -> Result<Outc
     })
 }
 
-/// Runs one epoch on the golden trainer `t`, its first batches also on the
-/// simulated RTL from the same weights and random state; any difference in
-/// the weights after a batch is an error naming the element.
-fn recheck(
-    args: &Args,
-    t: &mut Trainer<Fixed<GoldenDevice>>,
-    data: &crate::train_cmd::Data,
-    mode: Rounding,
-) -> Result<usize> {
+/// Runs the first batches of the golden trainer `t`'s next epoch also on
+/// the simulated RTL, from the same weights and random state; any
+/// difference in the weights after a batch is an error naming the element.
+/// Returns the batches checked; `t` is left in that epoch, after them.
+fn recheck(args: &Args, t: &mut Trainer<Fixed<GoldenDevice>>, data: &Data) -> Result<usize> {
     let sim = SimDevice::new(args.n).context("cannot start the simulated device")?;
-    let mut s = Trainer::new(Fixed::new(Driver::new(sim)?, mode), t.cfg.clone())?;
+    let mut s = Trainer::new(Fixed::new(Driver::new(sim)?), t.cfg.clone())?;
     for (dst, src) in s.net.params_mut().into_iter().zip(t.net.params()) {
         dst.w.assign(&src.w);
         dst.b.assign(&src.b);
     }
     s.epoch = t.epoch;
-    let order = t.epoch_order(data.train.len())?;
-    if s.epoch_order(data.train.len())? != order {
-        bail!("the RTL run would see another sample order");
+    let run = train_in_lockstep(t, &mut s, &data.train, args.recheck)?;
+    if let Some(d) = run.divergence {
+        bail!(
+            "RTL re-check: {}",
+            d.describe("the golden model", "the RTL")
+        );
     }
-    let split = (args.recheck * t.cfg.batch).min(order.len());
-    for (b, idx) in order[..split].chunks(t.cfg.batch).enumerate() {
-        t.train_batches(idx, &data.train)?;
-        s.train_batches(idx, &data.train)?;
-        let (pg, ps) = (flat_params(&t.net), flat_params(&s.net));
-        if let Some(i) = (0..pg.len()).find(|&i| pg[i] != ps[i]) {
-            bail!(
-                "RTL re-check, batch {b} of epoch {}: parameter element {i} is {} on the RTL, {} on the golden model",
-                t.epoch + 1,
-                ps[i],
-                pg[i]
-            );
-        }
-    }
-    t.train_batches(&order[split..], &data.train)?;
-    Ok(split.div_ceil(t.cfg.batch))
+    Ok(run.steps.len())
 }
 
 fn write_reports(args: &Args, results: &[Outcome], seconds: f64) -> Result<()> {

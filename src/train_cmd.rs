@@ -6,15 +6,16 @@ use crate::devices;
 use crate::plot::{line_chart, Series};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use ndarray::s;
-use srsa_host::mnist::{self, Dataset, Split};
+use srsa_host::mnist;
+use srsa_host::train::backend::Element;
 use srsa_host::train::checkpoint::{self, Checkpoint};
+use srsa_host::train::output::{check_writable, write_atomically};
 use srsa_host::train::{
-    Arch, Backend, Fixed, Float, StepStats, TensorFormats, TrainConfig, Trainer,
+    load_data, Arch, Backend, Data, Epoch, Fixed, Float, Observer, Progress, StepStats,
+    TensorFormats, TrainConfig, Trainer,
 };
 use srsa_spec::numerics::Rounding;
-use std::path::PathBuf;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
 
 /// Where training runs: a device (`sim`, `golden`, `serial:PATH[@BAUD]`)
 /// or the f32 reference (`float`).
@@ -49,7 +50,7 @@ pub struct SgdArgs {
 }
 
 /// Which MNIST, and how much of it.
-#[derive(clap::Args, Clone, Debug)]
+#[derive(clap::Args, Clone, Debug, Default)]
 pub struct DataArgs {
     /// MNIST directory with the four IDX files (gzipped or not); default:
     /// the subset bundled in data/mnist.
@@ -61,6 +62,21 @@ pub struct DataArgs {
     /// Use only the first N test samples.
     #[arg(long, value_parser = parse_count)]
     pub test_samples: Option<usize>,
+}
+
+impl DataArgs {
+    /// Loads both splits (cut as asked) and says what was loaded.
+    pub fn load(&self) -> Result<Data> {
+        let dir = self.data.clone().unwrap_or_else(mnist::bundled_dir);
+        let data = load_data(&dir, self.train_samples, self.test_samples)?;
+        println!(
+            "data: {} training and {} test samples from {}",
+            data.train.len(),
+            data.test.len(),
+            dir.display()
+        );
+        Ok(data)
+    }
 }
 
 /// A learning rate that can be trained with: finite, positive, not absurd.
@@ -146,86 +162,49 @@ impl Args {
         TrainConfig {
             arch: self.net.clone(),
             formats: self.formats(),
+            rounding: match self.device {
+                Device::Float => None,
+                Device::Fixed(_) => Some(self.rounding),
+            },
             lr: self.sgd.lr,
             batch: self.sgd.batch,
             seed: self.sgd.seed,
         }
     }
 
-    fn rounding_name(&self) -> String {
+    fn device_label(&self) -> String {
         match &self.device {
             Device::Float => "float".into(),
-            Device::Fixed(_) => self.rounding.to_string(),
+            Device::Fixed(kind) => format!("{kind} {}", self.rounding),
         }
     }
-}
 
-/// One epoch's figures.
-#[derive(Clone, Debug)]
-pub struct Epoch {
-    pub epoch: u32,
-    pub train_loss: f64,
-    pub train_error: f64,
-    pub test_loss: f64,
-    pub test_error: f64,
-    pub seconds: f64,
-    pub samples_per_s: f64,
-    /// Device cycles and useful MACs during the epoch's training steps.
-    pub cycles: u64,
-    pub macs: u64,
-    pub macs_per_cycle: Option<u64>,
-}
-
-impl Epoch {
-    /// Share of the device's cycles in which the whole array did useful MACs.
-    pub fn utilisation(&self) -> Option<f64> {
-        let peak = self.macs_per_cycle?;
-        (self.cycles > 0).then(|| self.macs as f64 / (self.cycles * peak) as f64)
+    /// Refuses, before any training, output files that could not be
+    /// written after it.
+    fn check_outputs(&self) -> Result<()> {
+        if let Some(p) = &self.save {
+            check_writable(p).with_context(|| {
+                format!("--save {}: cannot write a checkpoint there", p.display())
+            })?;
+        }
+        if let Some(p) = &self.plot {
+            if p.extension().and_then(|e| e.to_str()) != Some("svg") {
+                bail!(
+                    "--plot {}: plots are written as SVG; name the file *.svg",
+                    p.display()
+                );
+            }
+            check_writable(p)
+                .with_context(|| format!("--plot {}: cannot write a plot there", p.display()))?;
+        }
+        Ok(())
     }
-}
-
-pub struct Data {
-    pub train: Dataset,
-    pub test: Dataset,
-}
-
-fn first(d: Dataset, n: Option<usize>) -> Dataset {
-    match n {
-        Some(n) if n < d.len() => Dataset {
-            images: d.images.slice(s![..n, ..]).to_owned(),
-            labels: d.labels[..n].to_vec(),
-            rows: d.rows,
-            cols: d.cols,
-        },
-        _ => d,
-    }
-}
-
-pub fn load_data(a: &DataArgs) -> Result<Data> {
-    let dir = a.data.clone().unwrap_or_else(mnist::bundled_dir);
-    let train = first(mnist::load_split(&dir, Split::Train)?, a.train_samples);
-    let test = first(mnist::load_split(&dir, Split::Test)?, a.test_samples);
-    if train.rows * train.cols != srsa_host::train::network::INPUTS || train.is_empty() {
-        bail!(
-            "{}: expected 28 x 28 training images, found {} of {} x {}",
-            dir.display(),
-            train.len(),
-            train.rows,
-            train.cols
-        );
-    }
-    println!(
-        "data: {} training and {} test samples from {}",
-        train.len(),
-        test.len(),
-        dir.display()
-    );
-    Ok(Data { train, test })
 }
 
 pub fn run(args: &Args) -> Result<()> {
-    let data = load_data(&args.data)?;
-    let history = train_on(args, &data, args.device.clone())?;
+    args.check_outputs()?;
+    let data = args.data.load()?;
+    let history = train_on(args, &data)?;
     let mut series = vec![curve(&history, &format!("{} test", args.device_label()))];
     series.push(Series {
         name: format!("{} train", args.device_label()),
@@ -241,7 +220,7 @@ pub fn run(args: &Args) -> Result<()> {
         fa.device = Device::Float;
         fa.save = None;
         fa.resume = None;
-        let fh = train_on(&fa, &data, Device::Float)?;
+        let fh = train_on(&fa, &data)?;
         series.push(curve(&fh, "float test"));
         if let (Some(a), Some(b)) = (last, fh.last()) {
             println!(
@@ -267,19 +246,11 @@ pub fn run(args: &Args) -> Result<()> {
             "error (%)",
             &series,
         );
-        std::fs::write(p, svg).with_context(|| format!("cannot write plot {}", p.display()))?;
+        write_atomically(p, svg.as_bytes())
+            .with_context(|| format!("cannot write plot {}", p.display()))?;
         println!("plot: {}", p.display());
     }
     Ok(())
-}
-
-impl Args {
-    fn device_label(&self) -> String {
-        match &self.device {
-            Device::Float => "float".into(),
-            Device::Fixed(kind) => format!("{kind} {}", self.rounding),
-        }
-    }
 }
 
 fn curve(h: &[Epoch], name: &str) -> Series {
@@ -292,54 +263,46 @@ fn curve(h: &[Epoch], name: &str) -> Series {
     }
 }
 
-/// Trains on one backend and returns the per-epoch history.
-pub fn train_on(args: &Args, data: &Data, device: Device) -> Result<Vec<Epoch>> {
-    if let Some(p) = &args.plot {
-        if p.extension().and_then(|e| e.to_str()) != Some("svg") {
-            bail!(
-                "--plot {}: plots are written as SVG; name the file *.svg",
-                p.display()
-            );
-        }
-    }
-    match device {
+/// Trains on the device of `args` and returns the per-epoch history.
+pub fn train_on(args: &Args, data: &Data) -> Result<Vec<Epoch>> {
+    match &args.device {
         Device::Float => {
-            let cfg = resumed_config::<f32>(args)?;
-            drive(Trainer::new(Float, cfg.0)?, args, data, cfg.1)
+            let (cfg, ck) = resumed_config::<f32>(args)?;
+            drive(Trainer::new(Float, cfg)?, args, data, ck)
         }
         Device::Fixed(kind) => {
-            let driver = devices::open(kind, args.n)?;
-            let cfg = resumed_config::<i16>(args)?;
-            drive(
-                Trainer::new(Fixed::new(driver, args.rounding), cfg.0)?,
-                args,
-                data,
-                cfg.1,
-            )
+            let driver = devices::open(kind.clone(), args.n)?;
+            let (cfg, ck) = resumed_config::<i16>(args)?;
+            drive(Trainer::new(Fixed::new(driver), cfg)?, args, data, ck)
         }
     }
 }
 
-/// The configuration to train with: the flags', or a resumed checkpoint's.
-fn resumed_config<E: srsa_host::train::backend::Element>(
-    args: &Args,
-) -> Result<(TrainConfig, Option<Checkpoint<E>>)> {
+/// The configuration to train with: the flags', or a resumed checkpoint's
+/// with the flags' rounding (so that a checkpoint of another rounding is
+/// refused, not silently continued in its own).
+fn resumed_config<E: Element>(args: &Args) -> Result<(TrainConfig, Option<Checkpoint<E>>)> {
+    let asked = args.config();
     let Some(path) = &args.resume else {
-        return Ok((args.config(), None));
+        return Ok((asked, None));
     };
     let ck = checkpoint::load::<E>(path)?;
-    if ck.cfg != args.config() {
+    let cfg = TrainConfig {
+        rounding: asked.rounding,
+        ..ck.cfg.clone()
+    };
+    if cfg != asked {
         println!(
             "resuming {}: using its settings ({} {:?}, lr {}, batch {}, seed {})",
             path.display(),
-            ck.cfg.arch,
-            ck.cfg.formats,
-            ck.cfg.lr,
-            ck.cfg.batch,
-            ck.cfg.seed
+            cfg.arch,
+            cfg.formats,
+            cfg.lr,
+            cfg.batch,
+            cfg.seed
         );
     }
-    Ok((ck.cfg.clone(), Some(ck)))
+    Ok((cfg, Some(ck)))
 }
 
 fn drive<B: Backend>(
@@ -348,9 +311,8 @@ fn drive<B: Backend>(
     data: &Data,
     resume: Option<Checkpoint<B::E>>,
 ) -> Result<Vec<Epoch>> {
-    let rounding = args.rounding_name();
     if let (Some(ck), Some(path)) = (resume, &args.resume) {
-        t.restore(path, ck, &rounding)?;
+        t.restore(path, ck)?;
         println!("resumed at epoch {}", t.epoch);
     }
     let split = t.lr_split();
@@ -367,76 +329,72 @@ fn drive<B: Backend>(
         t.cfg.batch,
         t.cfg.seed
     );
-    let mut history = vec![];
-    while t.epoch < args.epochs {
-        let bar = if args.quiet {
+    let mut console = Console::new(args.quiet);
+    Ok(t.fit(data, args.epochs, args.save.as_deref(), &mut console)?)
+}
+
+/// The progress bar during an epoch and a line after it.
+struct Console {
+    quiet: bool,
+    bar: ProgressBar,
+    /// Loss over the last steps, not the whole epoch, so the bar shows
+    /// where training is now.
+    recent: StepStats,
+}
+
+impl Console {
+    fn new(quiet: bool) -> Console {
+        Console {
+            quiet,
+            bar: ProgressBar::hidden(),
+            recent: StepStats::default(),
+        }
+    }
+}
+
+impl Observer for Console {
+    fn epoch_started(&mut self, epoch: u32, done: usize, total: usize) {
+        self.bar = if self.quiet {
             ProgressBar::hidden()
         } else {
-            ProgressBar::new(data.train.len() as u64)
+            ProgressBar::new(total as u64)
         };
-        bar.set_style(
+        self.bar.set_style(
             ProgressStyle::with_template(
                 "epoch {prefix} [{bar:30}] {pos}/{len} {per_sec} {msg} (eta {eta})",
             )
             .expect("valid template")
             .progress_chars("=> "),
         );
-        bar.set_prefix(format!("{}", t.epoch + 1));
-        let c0 = t.backend.counters()?;
-        let start = Instant::now();
-        let mut recent = StepStats::default();
-        let mut seen = 0u64;
-        let mut counter_error = None;
-        let train = t.train_epoch(&data.train, |s, backend| {
-            seen += s.samples as u64;
-            recent.add(s);
-            bar.set_position(seen);
-            // The device's own cycle count, read between steps (a few
-            // cycles per read).
-            let cycles = match (&c0, backend.counters()) {
-                (Some(a), Ok(Some(b))) => {
-                    format!(", {:.1} M cycles", (b.cycles - a.cycles) as f64 / 1e6)
-                }
-                (_, Err(e)) => {
-                    counter_error.get_or_insert(e);
-                    String::new()
-                }
-                _ => String::new(),
-            };
-            bar.set_message(format!("loss {:.3}{cycles}", recent.loss()));
-            if recent.samples >= 1000 {
-                recent = StepStats::default();
-            }
-        })?;
-        if let Some(e) = counter_error {
-            return Err(e.into());
+        self.bar.set_prefix(format!("{epoch}"));
+        self.bar.set_position(done as u64);
+        self.recent = StepStats::default();
+    }
+
+    fn step(&mut self, p: &Progress) {
+        self.recent.add(&p.step);
+        self.bar.set_position(p.done as u64);
+        let cycles = p
+            .cycles
+            .map(|c| format!(", {:.1} M cycles", c as f64 / 1e6))
+            .unwrap_or_default();
+        self.bar
+            .set_message(format!("loss {:.3}{cycles}", self.recent.loss()));
+        if self.recent.samples >= 1000 {
+            self.recent = StepStats::default();
         }
-        let secs = start.elapsed().as_secs_f64();
-        let c1 = t.backend.counters()?;
-        bar.finish_and_clear();
-        let test = t.evaluate(&data.test)?;
-        let (cycles, macs) = match (c0, c1) {
-            (Some(a), Some(b)) => (b.cycles - a.cycles, b.macs - a.macs),
-            _ => (0, 0),
-        };
-        let e = Epoch {
-            epoch: t.epoch,
-            train_loss: train.loss(),
-            train_error: train.error_rate(),
-            test_loss: test.loss(),
-            test_error: test.error_rate(),
-            seconds: secs,
-            samples_per_s: train.samples as f64 / secs,
-            cycles,
-            macs,
-            macs_per_cycle: t.backend.macs_per_cycle(),
-        };
+        if p.done == p.total {
+            self.bar.finish_and_clear();
+        }
+    }
+
+    fn epoch_done(&mut self, e: &Epoch) {
         let util = e
             .utilisation()
             .map(|u| {
                 format!(
                     ", {:.1} M device cycles, array doing useful MACs {:.1}% of them",
-                    cycles as f64 / 1e6,
+                    e.cycles as f64 / 1e6,
                     100.0 * u
                 )
             })
@@ -451,11 +409,9 @@ fn drive<B: Backend>(
             e.seconds,
             e.samples_per_s
         );
-        history.push(e);
-        if let Some(p) = &args.save {
-            checkpoint::save(p, &t, &rounding)?;
-            println!("checkpoint: {}", p.display());
-        }
     }
-    Ok(history)
+
+    fn saved(&mut self, checkpoint: &Path) {
+        println!("checkpoint: {}", checkpoint.display());
+    }
 }

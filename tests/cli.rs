@@ -199,9 +199,12 @@ fn train_saves_plots_and_resumes() {
 fn train_rejects_bad_input_by_name() {
     let dir = TempDir::new("train-bad");
     std::fs::write(dir.0.join("junk.ckpt"), b"not a checkpoint").unwrap();
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 9] = [
         (&["--data", "/nonexistent-mnist"], "/nonexistent-mnist"),
         (&["--plot", "curve.png"], "curve.png"),
+        (&["--plot", "no-dir/curve.svg"], "no-dir/curve.svg"),
+        (&["--save", "no-dir/run.ckpt"], "no-dir/run.ckpt"),
+        (&["--save", "."], "--save ."),
         (&["--resume", "junk.ckpt"], "junk.ckpt"),
         (&["--resume", "missing.ckpt"], "missing.ckpt"),
         (&["--fl", "31"], "FL"),
@@ -224,6 +227,9 @@ fn train_rejects_bad_input_by_name() {
             err.starts_with("error: ") && err.contains(named),
             "{args:?}: {err}"
         );
+        // Refused before training, not after it.
+        let out = stdout(&o);
+        assert!(!out.contains("epoch 1:"), "{args:?}: {out}");
     }
     let o = srsa(&["train", "--net", "rnn"], &dir.0);
     assert_eq!(o.status.code(), Some(2));

@@ -10,35 +10,40 @@ use srsa_host::golden::GoldenDevice;
 use srsa_host::mnist::{self, Dataset, Split};
 use srsa_host::train::trainer::flat_params;
 use srsa_host::train::{
-    checkpoint, Arch, Backend, Fixed, Float, TensorFormats, TrainConfig, Trainer,
+    checkpoint, train_in_lockstep, Arch, Backend, Data, Fixed, Float, TensorFormats, TrainConfig,
+    Trainer,
 };
 use srsa_sim::SimDevice;
 use srsa_spec::numerics::Rounding;
 
 fn data(split: Split, n: usize) -> Dataset {
-    let d = mnist::load_split(&mnist::bundled_dir(), split).expect("bundled MNIST");
-    Dataset {
-        images: d.images.slice(ndarray::s![..n, ..]).to_owned(),
-        labels: d.labels[..n].to_vec(),
-        rows: d.rows,
-        cols: d.cols,
+    mnist::load_split(&mnist::bundled_dir(), split)
+        .expect("bundled MNIST")
+        .first(n)
+}
+
+/// Training samples only: the test set is empty.
+fn train_only(train: Dataset) -> Data {
+    Data {
+        test: train.clone().first(0),
+        train,
+        dir: mnist::bundled_dir(),
     }
 }
 
-fn golden(n: usize, mode: Rounding) -> Fixed<GoldenDevice> {
-    Fixed::new(
-        Driver::new(GoldenDevice::new(n, buffer_elems(n, n))).expect("golden identifies"),
-        mode,
-    )
+fn golden(n: usize) -> Fixed<GoldenDevice> {
+    Fixed::new(Driver::new(GoldenDevice::new(n, buffer_elems(n, n))).expect("golden identifies"))
 }
 
-fn sim(n: usize, mode: Rounding) -> Fixed<SimDevice> {
+fn sim(n: usize) -> Fixed<SimDevice> {
     let dev = SimDevice::new(n).unwrap_or_else(|e| panic!("cannot open the {n}x{n} RTL: {e}"));
-    Fixed::new(Driver::new(dev).expect("RTL identifies"), mode)
+    Fixed::new(Driver::new(dev).expect("RTL identifies"))
 }
 
-/// Steps both trainers over the same batches; after every step the
-/// parameters must be identical, else the first differing element is named.
+/// Steps both trainers over the same batches, one lockstep step at a time;
+/// after every step the parameters must be identical (else the first
+/// differing element is named), the statistics too, and the parameters
+/// must have moved.
 fn same_trajectory<A: Backend<E = i16>, B: Backend<E = i16>>(
     what: &str,
     mut a: Trainer<A>,
@@ -46,32 +51,20 @@ fn same_trajectory<A: Backend<E = i16>, B: Backend<E = i16>>(
     d: &Dataset,
     steps: usize,
 ) {
-    let oa = a.epoch_order(d.len()).unwrap();
-    let ob = b.epoch_order(d.len()).unwrap();
-    assert_eq!(oa, ob);
-    let batch = a.cfg.batch;
     let mut before = flat_params(&a.net);
-    for (step, idx) in oa.chunks(batch).take(steps).enumerate() {
-        let labels: Vec<u8> = idx.iter().map(|&i| d.labels[i]).collect();
-        let x = d.pixels_f32(idx);
-        let sa = a
-            .step(x.view(), &labels)
-            .unwrap_or_else(|e| panic!("{what}: sim step {step}: {e}"));
-        let sb = b
-            .step(x.view(), &labels)
-            .unwrap_or_else(|e| panic!("{what}: golden step {step}: {e}"));
-        let (pa, pb) = (flat_params(&a.net), flat_params(&b.net));
-        assert_eq!(pa.len(), pb.len());
-        if let Some(i) = (0..pa.len()).find(|&i| pa[i] != pb[i]) {
-            panic!(
-                "{what}: after step {step} parameter element {i} differs: sim {} golden {}",
-                pa[i], pb[i]
-            );
+    for step in 0..steps {
+        let run = train_in_lockstep(&mut a, &mut b, d, 1)
+            .unwrap_or_else(|e| panic!("{what}: step {step}: {e}"));
+        if let Some(d) = run.divergence {
+            panic!("{what}: step {step}: {}", d.describe("sim", "golden"));
         }
+        assert_eq!(run.steps.len(), 1, "{what}: step {step} was not run");
+        let (sa, sb) = run.steps[0];
         assert_eq!(sa, sb, "{what}: step {step} statistics");
         // Training moves the weights: the comparison is not of two frozen nets.
-        assert_ne!(pa, before, "{what}: step {step} changed nothing");
-        before = pa;
+        let after = flat_params(&a.net);
+        assert_ne!(after, before, "{what}: step {step} changed nothing");
+        before = after;
     }
 }
 
@@ -100,51 +93,45 @@ fn sim_and_golden_train_bit_identically() {
         let cfg = TrainConfig {
             arch,
             formats: TensorFormats::uniform(12),
+            rounding: Some(mode),
             lr: 0.1,
             batch,
             seed: s,
         };
-        let a = Trainer::new(sim(8, mode), cfg.clone()).unwrap();
-        let b = Trainer::new(golden(8, mode), cfg).unwrap();
+        let a = Trainer::new(sim(8), cfg.clone()).unwrap();
+        let b = Trainer::new(golden(8), cfg).unwrap();
         same_trajectory(what, a, b, &d, steps);
     }
 }
 
-fn train_and_test<B: Backend>(
-    t: &mut Trainer<B>,
-    train: &Dataset,
-    test: &Dataset,
-    epochs: u32,
-) -> f64 {
-    for _ in 0..epochs {
-        t.train_epoch(train, |_, _| {}).unwrap();
-    }
-    t.evaluate(test).unwrap().error_rate()
+fn test_error<B: Backend>(t: &mut Trainer<B>, data: &Data, epochs: u32) -> f64 {
+    let history = t.fit(data, epochs, None, &mut ()).unwrap();
+    assert_eq!(history.len(), epochs as usize);
+    history.last().unwrap().test_error
 }
 
 #[test]
 fn stochastic_rounding_learns_like_float() {
     let s = seed("stochastic_rounding_learns_like_float", 1);
-    let (train, test) = (data(Split::Train, 3000), data(Split::Test, 1000));
+    let d = Data {
+        train: data(Split::Train, 3000),
+        test: data(Split::Test, 1000),
+        dir: mnist::bundled_dir(),
+    };
     let cfg = TrainConfig {
         arch: Arch::mlp(&[64]),
         formats: TensorFormats::uniform(14),
+        rounding: None,
         lr: 0.1,
         batch: 50,
         seed: s,
     };
-    let ef = train_and_test(
-        &mut Trainer::new(Float, cfg.clone()).unwrap(),
-        &train,
-        &test,
-        2,
-    );
-    let es = train_and_test(
-        &mut Trainer::new(golden(8, Rounding::Stochastic), cfg).unwrap(),
-        &train,
-        &test,
-        2,
-    );
+    let ef = test_error(&mut Trainer::new(Float, cfg.clone()).unwrap(), &d, 2);
+    let stochastic = TrainConfig {
+        rounding: Some(Rounding::Stochastic),
+        ..cfg
+    };
+    let es = test_error(&mut Trainer::new(golden(8), stochastic).unwrap(), &d, 2);
     println!(
         "test error: float {:.2}%, stochastic FL 14 {:.2}%",
         100.0 * ef,
@@ -157,30 +144,30 @@ fn stochastic_rounding_learns_like_float() {
 #[test]
 fn a_resumed_run_continues_exactly() {
     let s = seed("a_resumed_run_continues_exactly", 5);
-    let train = data(Split::Train, 300);
+    let train = train_only(data(Split::Train, 300));
     let cfg = TrainConfig {
         arch: Arch::mlp(&[16]),
         formats: TensorFormats::uniform(13),
+        rounding: Some(Rounding::Stochastic),
         lr: 0.2,
         batch: 30,
         seed: s,
     };
-    let mut straight = Trainer::new(golden(8, Rounding::Stochastic), cfg.clone()).unwrap();
-    straight.train_epoch(&train, |_, _| {}).unwrap();
-    straight.train_epoch(&train, |_, _| {}).unwrap();
+    let mut straight = Trainer::new(golden(8), cfg.clone()).unwrap();
+    straight.fit(&train, 2, None, &mut ()).unwrap();
 
     let dir = std::env::temp_dir().join(format!("srsa-resume-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("ck.bin");
-    let mut first = Trainer::new(golden(8, Rounding::Stochastic), cfg.clone()).unwrap();
-    first.train_epoch(&train, |_, _| {}).unwrap();
-    checkpoint::save(&path, &first, "stochastic").unwrap();
+    let mut first = Trainer::new(golden(8), cfg.clone()).unwrap();
+    first.fit(&train, 1, Some(&path), &mut ()).unwrap();
     let ck = checkpoint::load::<i16>(&path).unwrap();
-    let mut resumed = Trainer::new(golden(8, Rounding::Stochastic), ck.cfg.clone()).unwrap();
-    resumed.restore(&path, ck, "stochastic").unwrap();
+    assert_eq!(ck.cfg, cfg);
+    let mut resumed = Trainer::new(golden(8), ck.cfg.clone()).unwrap();
+    resumed.restore(&path, ck).unwrap();
     assert_eq!(flat_params(&resumed.net), flat_params(&first.net));
-    resumed.train_epoch(&train, |_, _| {}).unwrap();
-    assert_eq!(resumed.epoch, 2);
+    let rest = resumed.fit(&train, 2, None, &mut ()).unwrap();
+    assert_eq!((rest.len(), resumed.epoch), (1, 2));
     assert!(
         flat_params(&resumed.net) == flat_params(&straight.net),
         "resumed run diverged"
@@ -188,8 +175,12 @@ fn a_resumed_run_continues_exactly() {
 
     // A checkpoint of another rounding, or a damaged one, is refused by name.
     let ck = checkpoint::load::<i16>(&path).unwrap();
-    let mut other = Trainer::new(golden(8, Rounding::Nearest), ck.cfg.clone()).unwrap();
-    let e = other.restore(&path, ck, "nearest").unwrap_err().to_string();
+    let nearest = TrainConfig {
+        rounding: Some(Rounding::Nearest),
+        ..ck.cfg.clone()
+    };
+    let mut other = Trainer::new(golden(8), nearest).unwrap();
+    let e = other.restore(&path, ck).unwrap_err().to_string();
     assert!(e.contains("ck.bin") && e.contains("stochastic"), "{e}");
     let bytes = std::fs::read(&path).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();

@@ -8,7 +8,8 @@
 //!
 //! The golden device has no clock. It answers as soon as a command is
 //! complete, and its counters report each GEMM's busy time with the RTL's
-//! formula ([`modelled_gemm_cycles`]) and cycles equal to busy.
+//! formula ([`gemm_busy_cycles`], from the spec, so that counters compare
+//! equal too) and cycles equal to busy.
 
 use crate::kernel::Workspace;
 use srsa_spec::lfsr::{column_state, load_state, Lfsr, POWER_UP_SEED};
@@ -18,12 +19,6 @@ use srsa_spec::protocol::{
     status_word, Buffer, Counters, Gemm, Identity, Link, LinkError, Status, GEMM_ARGS, VERSION,
 };
 use std::collections::VecDeque;
-
-/// Cycles the device is busy with one GEMM, as the golden model reports
-/// them: the RTL's exact count, so that counters compare equal too.
-pub fn modelled_gemm_cycles(rows: u32, cols: u32, g: &Gemm) -> u64 {
-    gemm_busy_cycles(rows, cols, g)
-}
 
 pub struct GoldenDevice {
     rows: usize,
@@ -225,7 +220,7 @@ impl GoldenDevice {
             }
         }
 
-        let cycles = modelled_gemm_cycles(rows as u32, cols as u32, g);
+        let cycles = gemm_busy_cycles(rows as u32, cols as u32, g);
         self.counters.busy += cycles;
         self.counters.cycles += cycles;
         self.counters.macs += g.m as u64 * g.k as u64 * g.ncol as u64;
@@ -479,7 +474,7 @@ mod tests {
         let r = exchange(&mut d, &[header(op::COUNTERS, 0)]);
         let c = Counters::decode(&r[1..]);
         assert_eq!(c.macs, 2 * 3 * 2 * 5);
-        assert_eq!(c.busy, 2 * modelled_gemm_cycles(4, 4, &g));
+        assert_eq!(c.busy, 2 * gemm_busy_cycles(4, 4, &g));
         assert_eq!(c.cycles, c.busy);
     }
 

@@ -166,6 +166,19 @@ impl Dataset {
         self.labels.is_empty()
     }
 
+    /// The first `n` samples (all of them if there are fewer).
+    pub fn first(self, n: usize) -> Dataset {
+        if n >= self.len() {
+            return self;
+        }
+        Dataset {
+            images: self.images.slice(ndarray::s![..n, ..]).to_owned(),
+            labels: self.labels[..n].to_vec(),
+            rows: self.rows,
+            cols: self.cols,
+        }
+    }
+
     /// The images at `idx`, in that order, as `idx.len() x (rows * cols)`
     /// floats `pixel / 255` in `[0, 1]`.
     ///

@@ -21,7 +21,8 @@
 use super::backend::{Backend, Element};
 use super::layers::TensorFormats;
 use super::network::MAX_PARAMS;
-use super::trainer::{TrainConfig, Trainer};
+use super::output::write_atomically;
+use super::trainer::{rounding_name, TrainConfig, Trainer};
 use ndarray::Array2;
 use std::path::{Path, PathBuf};
 
@@ -49,24 +50,19 @@ pub enum CheckpointError {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Checkpoint<E> {
     pub cfg: TrainConfig,
-    /// The rounding mode, or "float".
-    pub rounding: String,
     pub epoch: u32,
     /// Per trainable layer: weights, then biases.
     pub tensors: Vec<Array2<E>>,
 }
 
-pub fn save<B: Backend>(
-    path: &Path,
-    t: &Trainer<B>,
-    rounding: &str,
-) -> Result<(), CheckpointError> {
+pub fn save<B: Backend>(path: &Path, t: &Trainer<B>) -> Result<(), CheckpointError> {
     let c = &t.cfg;
     let f = c.formats;
     let mut head = format!(
-        "{MAGIC}\narch {}\nelement {}\nrounding {rounding}\nformats {} {} {}\nlr {}\nbatch {}\nseed {}\nepoch {}\n",
+        "{MAGIC}\narch {}\nelement {}\nrounding {}\nformats {} {} {}\nlr {}\nbatch {}\nseed {}\nepoch {}\n",
         c.arch,
         B::E::NAME,
+        rounding_name(c.rounding),
         f.weights,
         f.activations,
         f.gradients,
@@ -91,26 +87,6 @@ pub fn save<B: Backend>(
         path: path.to_path_buf(),
         source,
     })
-}
-
-/// Writes aside, syncs and renames, so a crash never leaves half a file.
-/// The temporary name adds to the whole name (never replaces an extension)
-/// and carries the process id, so it cannot be the target itself.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut name = path.as_os_str().to_owned();
-    name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = PathBuf::from(name);
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// Longest header a checkpoint may have: a few lines per layer.
@@ -164,7 +140,10 @@ pub fn load<E: Element>(path: &Path) -> Result<Checkpoint<E>, CheckpointError> {
             why: format!("it holds {element} numbers, this backend uses {}", E::NAME),
         });
     }
-    let rounding = field("rounding")?;
+    let rounding = match field("rounding")?.as_str() {
+        "float" => None,
+        mode => Some(mode.parse().map_err(invalid)?),
+    };
     let fl: Vec<u8> = field("formats")?
         .split(' ')
         .map(|s| num(s, "format"))
@@ -240,11 +219,11 @@ pub fn load<E: Element>(path: &Path) -> Result<Checkpoint<E>, CheckpointError> {
                 activations: fl[1],
                 gradients: fl[2],
             },
+            rounding,
             lr,
             batch,
             seed,
         },
-        rounding,
         epoch,
         tensors,
     })
@@ -252,21 +231,17 @@ pub fn load<E: Element>(path: &Path) -> Result<Checkpoint<E>, CheckpointError> {
 
 impl<B: Backend> Trainer<B> {
     /// Continues from a checkpoint made by the same configuration (build
-    /// the trainer from `ck.cfg`) and rounding.
-    pub fn restore(
-        &mut self,
-        path: &Path,
-        ck: Checkpoint<B::E>,
-        rounding: &str,
-    ) -> Result<(), CheckpointError> {
+    /// the trainer from `ck.cfg`).
+    pub fn restore(&mut self, path: &Path, ck: Checkpoint<B::E>) -> Result<(), CheckpointError> {
         let mismatch = |why: String| CheckpointError::Mismatch {
             path: path.to_path_buf(),
             why,
         };
-        if ck.rounding != rounding {
+        if ck.cfg.rounding != self.cfg.rounding {
             return Err(mismatch(format!(
-                "it was trained with {} rounding, this run uses {rounding}",
-                ck.rounding
+                "it was trained with {} rounding, this run uses {}",
+                rounding_name(ck.cfg.rounding),
+                rounding_name(self.cfg.rounding)
             )));
         }
         if ck.cfg != self.cfg {
@@ -298,6 +273,7 @@ impl<B: Backend> Trainer<B> {
             }
         }
         self.epoch = ck.epoch;
+        self.position = None;
         Ok(())
     }
 }

@@ -3,13 +3,20 @@
 
 pub mod backend;
 pub mod checkpoint;
+pub mod data;
+pub mod fit;
 pub mod im2col;
 pub mod layers;
+pub mod lockstep;
 pub mod network;
+pub mod output;
 pub mod pool;
 pub mod trainer;
 
 pub use backend::{Backend, BackendError, Fixed, Float};
+pub use data::{load_data, Data, DataError};
+pub use fit::{Epoch, Observer, Progress};
 pub use layers::TensorFormats;
+pub use lockstep::{train_in_lockstep, Divergence, Lockstep};
 pub use network::Arch;
-pub use trainer::{StepStats, TrainConfig, TrainError, Trainer};
+pub use trainer::{rounding_name, StepStats, TrainConfig, TrainError, Trainer};

@@ -9,6 +9,7 @@
 //! which is the effect Gupta et al. measured.
 
 use super::backend::{Backend, BackendError, Element, HostRounding};
+use super::checkpoint::CheckpointError;
 use super::layers::TensorFormats;
 use super::network::{Arch, Network, CLASSES};
 use crate::mnist::Dataset;
@@ -16,11 +17,15 @@ use ndarray::{Array2, ArrayView2};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use srsa_spec::numerics::Rounding;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainConfig {
     pub arch: Arch,
     pub formats: TensorFormats,
+    /// The rounding of every device output and of the host's loss
+    /// gradient; `None` for the f32 reference, which does not round.
+    pub rounding: Option<Rounding>,
     pub lr: f32,
     pub batch: usize,
     pub seed: u64,
@@ -75,6 +80,16 @@ pub enum TrainError {
     Backend(#[from] BackendError),
     #[error("bad configuration: {0}")]
     Config(String),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// Two trainers meant to run in lockstep are not at the same point.
+    #[error("the trainers cannot run in lockstep: {0}")]
+    NotInStep(String),
+}
+
+/// The rounding's name in logs and checkpoints ("float" for none).
+pub fn rounding_name(r: Option<Rounding>) -> String {
+    r.map_or_else(|| "float".into(), |m| m.to_string())
 }
 
 pub struct Trainer<B: Backend> {
@@ -84,6 +99,17 @@ pub struct Trainer<B: Backend> {
     /// Epochs completed.
     pub epoch: u32,
     lr: LrSplit,
+    /// The epoch in progress, from its first step to its last: a run can
+    /// stop between any two steps (to re-check a batch on another device)
+    /// and go on with the same order.
+    pub(crate) position: Option<Position>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Position {
+    pub(crate) order: Vec<usize>,
+    /// Samples of `order` already trained on.
+    pub(crate) done: usize,
 }
 
 /// Samples per product when only evaluating: large M keeps the array busy.
@@ -102,6 +128,7 @@ impl<B: Backend> Trainer<B> {
                 cfg.lr
             )));
         }
+        backend.set_rounding(cfg.rounding)?;
         let lr = LrSplit::new(cfg.lr, cfg.batch);
         for (what, p, cin) in cfg.formats.products(lr.shift) {
             if let Err(e) = p.formats().validate(cin) {
@@ -120,6 +147,7 @@ impl<B: Backend> Trainer<B> {
             cfg,
             epoch: 0,
             lr,
+            position: None,
         })
     }
 
@@ -130,12 +158,32 @@ impl<B: Backend> Trainer<B> {
     /// The random streams and sample order of an epoch depend only on the
     /// seed and the epoch, so a run resumed from a checkpoint continues
     /// exactly as it would have.
-    pub fn epoch_order(&mut self, n: usize) -> Result<Vec<usize>, TrainError> {
+    fn epoch_order(&mut self, n: usize) -> Result<Vec<usize>, TrainError> {
         let epoch_seed = mix(self.cfg.seed, self.epoch as u64 + 1);
         self.backend.reseed(epoch_seed)?;
         let mut order: Vec<usize> = (0..n).collect();
         order.shuffle(&mut StdRng::seed_from_u64(epoch_seed));
         Ok(order)
+    }
+
+    /// Starts the next epoch over `n` samples unless one is in progress.
+    pub(crate) fn begin_epoch(&mut self, n: usize) -> Result<&Position, TrainError> {
+        if self.position.is_none() {
+            let order = self.epoch_order(n)?;
+            self.position = Some(Position { order, done: 0 });
+        }
+        Ok(self.position.as_ref().expect("just set"))
+    }
+
+    /// Whether an epoch has begun and not yet ended.
+    pub fn in_epoch(&self) -> bool {
+        self.position.is_some()
+    }
+
+    /// Samples of the epoch in progress already trained on (0 between
+    /// epochs).
+    pub fn samples_done(&self) -> usize {
+        self.position.as_ref().map_or(0, |p| p.done)
     }
 
     /// One SGD step on a batch (pixels in [0, 1], one sample per row).
@@ -158,36 +206,25 @@ impl<B: Backend> Trainer<B> {
         Ok(stats)
     }
 
-    /// A whole epoch over `data` in the epoch's order; after each step,
-    /// `on_step` sees its statistics and the backend (to read its counters).
-    pub fn train_epoch(
-        &mut self,
-        data: &Dataset,
-        mut on_step: impl FnMut(&StepStats, &mut B),
-    ) -> Result<StepStats, TrainError> {
-        let order = self.epoch_order(data.len())?;
-        let mut total = StepStats::default();
-        for idx in order.chunks(self.cfg.batch) {
-            let s = self.train_batches(idx, data)?;
-            total.add(&s);
-            on_step(&s, &mut self.backend);
-        }
-        self.epoch += 1;
-        Ok(total)
-    }
-
-    /// Steps over `order` in batches (the caller counts the epoch).
-    pub fn train_batches(
-        &mut self,
-        order: &[usize],
-        data: &Dataset,
-    ) -> Result<StepStats, TrainError> {
-        let mut total = StepStats::default();
-        for idx in order.chunks(self.cfg.batch) {
+    /// The next batch of the epoch in progress (starting one if none is),
+    /// in the epoch's order; the epoch counts as done after its last batch.
+    pub fn next_step(&mut self, data: &Dataset) -> Result<StepStats, TrainError> {
+        let batch = self.cfg.batch;
+        let pos = self.begin_epoch(data.len())?;
+        let idx = pos.order[pos.done..(pos.done + batch).min(pos.order.len())].to_vec();
+        let stats = if idx.is_empty() {
+            StepStats::default()
+        } else {
             let labels: Vec<u8> = idx.iter().map(|&i| data.labels[i]).collect();
-            total.add(&self.step(data.pixels_f32(idx).view(), &labels)?);
+            self.step(data.pixels_f32(&idx).view(), &labels)?
+        };
+        let pos = self.position.as_mut().expect("begun above");
+        pos.done += idx.len();
+        if pos.done == pos.order.len() {
+            self.position = None;
+            self.epoch += 1;
         }
-        Ok(total)
+        Ok(stats)
     }
 
     /// Loss and error rate on `data`, forward passes only (on the backend).
