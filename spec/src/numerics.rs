@@ -222,6 +222,35 @@ pub fn quantize(x: f64, fl: u8) -> i16 {
     scaled.clamp(WORD_MIN as f64, WORD_MAX as f64) as i16
 }
 
+/// Converts a real number to a word of format FL in `mode`, the host's
+/// one rounding of a value it computes itself (the loss gradient): `draw`
+/// is a whole [`DRAW_BITS`]-bit draw, stochastic rounding's offset.
+///
+/// Nearest is [`quantize`]. Truncate and stochastic follow [`convert`]'s
+/// rule on the real number read as an accumulator with DRAW_BITS more
+/// fractional bits than FL (convert itself stops at [`MAX_SHIFT`], and a
+/// draw cut to 30 bits would change every rounded value). The reading is
+/// exact: an f32 scaled by a power of two is exact in f64, and flooring it
+/// first does not change the floor of its sum with the integer draw.
+/// Clamping it to the saturated words, widened by the same bits, saturates
+/// where `convert` would. NaN becomes 0.
+pub fn quantize_with(x: f64, fl: u8, mode: Rounding, draw: u32) -> i16 {
+    if mode == Rounding::Nearest {
+        return quantize(x, fl);
+    }
+    let widened = (x * (1u128 << (fl as u32 + DRAW_BITS)) as f64)
+        .floor()
+        .clamp(
+            (WORD_MIN << DRAW_BITS) as f64,
+            (WORD_MAX << DRAW_BITS) as f64,
+        ) as i64;
+    let offset = match mode {
+        Rounding::Stochastic => draw as i64,
+        _ => 0,
+    };
+    ((widened + offset) >> DRAW_BITS) as i16
+}
+
 /// The real value of a word of format FL.
 pub fn value(raw: i16, fl: u8) -> f64 {
     raw as f64 / (1u64 << fl) as f64
@@ -335,5 +364,24 @@ mod tests {
             fl_out: 8,
         };
         assert_eq!(cin_term(-3, &f), -3 << 12);
+    }
+
+    #[test]
+    fn quantize_with_floors_offsets_and_saturates() {
+        use Rounding::*;
+        assert_eq!(quantize_with(-1.5, 0, Truncate, u32::MAX), -2);
+        assert_eq!(quantize_with(0.25, 2, Stochastic, 0), 1);
+        assert_eq!(quantize_with(0.3, 2, Stochastic, 0), 1);
+        assert_eq!(quantize_with(0.3, 2, Stochastic, u32::MAX), 2);
+        assert_eq!(quantize_with(-0.3, 2, Stochastic, u32::MAX), -1);
+        assert_eq!(quantize_with(-0.3, 2, Stochastic, 0), -2);
+        assert_eq!(quantize_with(1e9, 14, Stochastic, u32::MAX), i16::MAX);
+        assert_eq!(quantize_with(-1e9, 14, Truncate, 0), i16::MIN);
+        assert_eq!(quantize_with(f64::INFINITY, 31, Stochastic, 7), i16::MAX);
+        assert_eq!(quantize_with(f64::NAN, 14, Truncate, 0), 0);
+        // Where f64 addition of the draw would round up to the next word.
+        let tiny = (2f64.powi(-32) - 2f64.powi(-56)) * 2f64.powi(-14);
+        assert_eq!(quantize_with(tiny, 14, Stochastic, u32::MAX), 0);
+        assert_eq!(quantize_with(1.25, 1, Nearest, 0), quantize(1.25, 1));
     }
 }

@@ -7,7 +7,7 @@
 use crate::driver::{Driver, DriverError, MatmulOpts};
 use ndarray::{Array2, ArrayView2, Zip};
 use srsa_spec::lfsr::{column_state, Lfsr};
-use srsa_spec::numerics::{quantize, value, Formats, Rounding, DRAW_BITS, WORD_MAX, WORD_MIN};
+use srsa_spec::numerics::{quantize_with, value, Formats, Rounding, WORD_MAX, WORD_MIN};
 use srsa_spec::protocol::{Counters, Link};
 
 /// What a tensor holds: a raw fixed-point word or a real number.
@@ -224,7 +224,7 @@ impl<L: Link> Backend for Fixed<L> {
             } else {
                 0
             };
-            round_real(v as f64, fl, mode, draw)
+            quantize_with(v as f64, fl, mode, draw)
         })
     }
 
@@ -254,37 +254,6 @@ impl<L: Link> Backend for Fixed<L> {
         let id = self.driver.identity();
         Some(id.rows as u64 * id.cols as u64)
     }
-}
-
-/// A real number to a word of format `fl` in `mode`, with `draw` (a full
-/// DRAW_BITS-bit draw) as stochastic rounding's uniform offset.
-///
-/// Nearest is the spec's `quantize`. Truncate and stochastic are the spec's
-/// `convert` applied to the real number read as an accumulator with
-/// DRAW_BITS more fractional bits than `fl`. That reading is exact: an f32
-/// scaled by a power of two is exact in f64, and flooring it first does not
-/// change the floor of its sum with the integer draw. Clamping it to the
-/// saturated words, widened by the same bits, keeps it within the 48-bit
-/// accumulator and saturates where `convert` would.
-///
-/// Wanted in `srsa_spec::numerics` (to be moved there): `convert` cannot
-/// be called for this because DRAW_BITS (32) exceeds its MAX_SHIFT (30),
-/// and a draw cut to 30 bits would change every rounded gradient.
-pub fn round_real(x: f64, fl: u8, mode: Rounding, draw: u32) -> i16 {
-    if mode == Rounding::Nearest {
-        return quantize(x, fl);
-    }
-    let widened = (x * (1u128 << (fl as u32 + DRAW_BITS)) as f64)
-        .floor()
-        .clamp(
-            (WORD_MIN << DRAW_BITS) as f64,
-            (WORD_MAX << DRAW_BITS) as f64,
-        ) as i64;
-    let offset = match mode {
-        Rounding::Stochastic => draw as i64,
-        _ => 0,
-    };
-    ((widened + offset) >> DRAW_BITS) as i16
 }
 
 /// The f32 reference: the same products, unrounded.
@@ -397,25 +366,6 @@ mod tests {
     use super::*;
     use rand::{rngs::StdRng, Rng, SeedableRng};
 
-    #[test]
-    fn round_real_floors_offsets_and_saturates() {
-        use Rounding::*;
-        assert_eq!(round_real(-1.5, 0, Truncate, u32::MAX), -2);
-        assert_eq!(round_real(0.25, 2, Stochastic, 0), 1);
-        assert_eq!(round_real(0.3, 2, Stochastic, 0), 1);
-        assert_eq!(round_real(0.3, 2, Stochastic, u32::MAX), 2);
-        assert_eq!(round_real(-0.3, 2, Stochastic, u32::MAX), -1);
-        assert_eq!(round_real(-0.3, 2, Stochastic, 0), -2);
-        assert_eq!(round_real(1e9, 14, Stochastic, u32::MAX), i16::MAX);
-        assert_eq!(round_real(-1e9, 14, Truncate, 0), i16::MIN);
-        assert_eq!(round_real(f64::INFINITY, 31, Stochastic, 7), i16::MAX);
-        assert_eq!(round_real(f64::NAN, 14, Truncate, 0), 0);
-        // Where f64 addition of the draw would round up to the next word.
-        let tiny = (2f64.powi(-32) - 2f64.powi(-56)) * 2f64.powi(-14);
-        assert_eq!(round_real(tiny, 14, Stochastic, u32::MAX), 0);
-        assert_eq!(round_real(1.25, 1, Nearest, 0), quantize(1.25, 1));
-    }
-
     /// The host's rounding before it called the spec: f64 arithmetic, which
     /// agrees except within 2^-54 below a word under the largest draw.
     #[test]
@@ -435,12 +385,12 @@ mod tests {
             let stochastic = sat((scaled + draw as f64 / 4294967296.0).floor());
             let truncate = sat(scaled.floor());
             assert_eq!(
-                round_real(v as f64, fl, Rounding::Stochastic, draw),
+                quantize_with(v as f64, fl, Rounding::Stochastic, draw),
                 stochastic,
                 "seed {seed}: {v} FL {fl} draw {draw}"
             );
             assert_eq!(
-                round_real(v as f64, fl, Rounding::Truncate, draw),
+                quantize_with(v as f64, fl, Rounding::Truncate, draw),
                 truncate,
                 "seed {seed}: {v} FL {fl}"
             );
