@@ -18,9 +18,10 @@ pub struct Buffers<const R: usize, const C: usize, const DA: usize, const DC: us
     /// The array side owns the banks' ports (else the host side does).
     pub running: Signal<In, Bit>,
 
-    // Host side. `elem` is the (even) element of the pair being written,
-    // or whose read data is on `read_word` this cycle; `rd_elem` is the
-    // pair whose read is issued this cycle.
+    // Host side (never written while running: the decoder is waiting for
+    // the GEMM then). `elem` is the (even) element of the pair being
+    // written, or whose read data is on `read_word` this cycle; `rd_elem`
+    // is the pair whose read is issued this cycle.
     pub host_write: Signal<In, Bit>,
     pub buffer: Signal<In, Bits<2>>,
     pub elem: Signal<In, Bits<24>>,
@@ -213,5 +214,178 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             self.b_data[c].next = self.b_bank[c].read_data.val();
             self.c_data[c].next = self.c_bank[c].read_data.val();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// One cycle's inputs.
+    #[derive(Clone, Debug, Default)]
+    struct Drive {
+        running: bool,
+        host_write: bool,
+        buffer: u8,
+        elem: u32,
+        word: u32,
+        rd_elem: u32,
+        a_addr: Vec<u64>,
+        b_addr: Vec<u64>,
+        cin_addr: Vec<u64>,
+        /// Per column: a result write (row, data).
+        out: Vec<Option<(u64, u16)>>,
+    }
+
+    /// What came out in one cycle: the host word, then A, B, C read data.
+    type Seen = (u32, Vec<u16>, Vec<u16>, Vec<u16>);
+
+    fn random_drives<const R: usize, const C: usize, const DA: usize, const DC: usize>(
+        rng: &mut impl Rng,
+        n: usize,
+    ) -> Vec<Drive> {
+        let cap = (C << DC) as u32;
+        let mut v = vec![];
+        for _ in 0..n {
+            let mut d = Drive {
+                a_addr: (0..R).map(|_| rng.gen_range(0..1 << DA)).collect(),
+                b_addr: (0..C).map(|_| rng.gen_range(0..1 << DC)).collect(),
+                cin_addr: (0..C).map(|_| rng.gen_range(0..1 << DC)).collect(),
+                out: vec![None; C],
+                buffer: rng.gen_range(0..3),
+                elem: 2 * rng.gen_range(0..cap / 2),
+                rd_elem: 2 * rng.gen_range(0..cap / 2),
+                word: rng.gen(),
+                ..Default::default()
+            };
+            match rng.gen_range(0..3) {
+                0 => d.host_write = true,
+                1 => {}
+                _ => {
+                    d.running = true;
+                    for (c, o) in d.out.iter_mut().enumerate() {
+                        // A result row never read as C_in in the same cycle.
+                        let row = rng.gen_range(0..1u64 << DC);
+                        if rng.gen_bool(0.5) && row != d.cin_addr[c] {
+                            *o = Some((row, rng.gen()));
+                        }
+                    }
+                }
+            }
+            v.push(d);
+        }
+        v
+    }
+
+    fn buffers_match_layouts<const R: usize, const C: usize, const DA: usize, const DC: usize>(
+        seed: u64,
+    ) {
+        println!("{R} x {C}, seed {seed:#x}");
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut drives = random_drives::<R, C, DA, DC>(&mut rng, 3000);
+        // A read's data comes the cycle after; `elem` then names its pair.
+        for t in 1..drives.len() {
+            if !drives[t - 1].running && !drives[t - 1].host_write {
+                drives[t].elem = drives[t - 1].rd_elem;
+                drives[t].buffer = drives[t - 1].buffer;
+            }
+        }
+        let got: Vec<Seen> = crate::testbench::run_plan(
+            Buffers::<R, C, DA, DC>::default(),
+            drives.clone(),
+            |d, x| {
+                x.running.next = d.running;
+                x.host_write.next = d.host_write;
+                x.buffer.next = (d.buffer as u64).into();
+                x.elem.next = (d.elem as u64).into();
+                x.write_word.next = (d.word as u64).into();
+                x.rd_elem.next = (d.rd_elem as u64).into();
+                for r in 0..R {
+                    x.a_addr[r].next = d.a_addr[r].into();
+                }
+                for c in 0..C {
+                    x.b_addr[c].next = d.b_addr[c].into();
+                    x.cin_addr[c].next = d.cin_addr[c].into();
+                    let (row, data) = d.out[c].unwrap_or((0, 0));
+                    x.out_enable[c].next = d.out[c].is_some();
+                    x.out_addr[c].next = row.into();
+                    x.out_data[c].next = (data as u64).into();
+                }
+            },
+            |x| {
+                (
+                    x.read_word.val().to_u64() as u32,
+                    (0..R).map(|r| x.a_data[r].val().to_u64() as u16).collect(),
+                    (0..C).map(|c| x.b_data[c].val().to_u64() as u16).collect(),
+                    (0..C).map(|c| x.c_data[c].val().to_u64() as u16).collect(),
+                )
+            },
+        );
+
+        // The reference: buffers as flat element arrays, element e of a
+        // buffer with n banks in bank e % n at row e / n.
+        let cap = C << DC;
+        let mut buf = [vec![0u16; cap], vec![0u16; cap], vec![0u16; cap]];
+        let banks = [R, C, C];
+        let at = |b: usize, bank: usize, row: u64| row as usize * banks[b] + bank;
+        let (mut host_reads, mut array_reads) = (0, 0);
+        for t in 0..drives.len() {
+            let d = &drives[t];
+            let (word, a, b, c) = &got[t];
+            // Reads issued last cycle deliver now.
+            let p = match t.checked_sub(1) {
+                Some(prev) => &drives[prev],
+                None => &Drive {
+                    host_write: true,
+                    ..Default::default()
+                },
+            };
+            if p.running {
+                for r in 0..R {
+                    assert_eq!(a[r], buf[0][at(0, r, p.a_addr[r])], "cycle {t}: A bank {r}");
+                }
+                for k in 0..C {
+                    assert_eq!(b[k], buf[1][at(1, k, p.b_addr[k])], "cycle {t}: B bank {k}");
+                    assert_eq!(
+                        c[k],
+                        buf[2][at(2, k, p.cin_addr[k])],
+                        "cycle {t}: C bank {k}"
+                    );
+                }
+                array_reads += 1;
+            } else if !p.host_write {
+                let e = d.elem as usize;
+                let b = &buf[d.buffer as usize];
+                let want = b[e] as u32 | (b[e + 1] as u32) << 16;
+                assert_eq!(*word, want, "cycle {t}: host read of {} at {e}", d.buffer);
+                host_reads += 1;
+            }
+            // This cycle's writes, after its reads were checked.
+            if d.running {
+                for (k, o) in d.out.iter().enumerate() {
+                    if let Some((row, data)) = *o {
+                        buf[2][at(2, k, row)] = data;
+                    }
+                }
+            } else if d.host_write {
+                let e = d.elem as usize;
+                buf[d.buffer as usize][e] = d.word as u16;
+                buf[d.buffer as usize][e + 1] = (d.word >> 16) as u16;
+            }
+        }
+        println!("{host_reads} host reads, {array_reads} array-side reads checked");
+        assert!(host_reads > 300 && array_reads > 300);
+    }
+
+    #[test]
+    fn square_buffers_match_layouts() {
+        buffers_match_layouts::<4, 4, 5, 5>(0x5EED_0B01);
+    }
+
+    #[test]
+    fn rectangular_buffers_match_layouts() {
+        buffers_match_layouts::<2, 4, 6, 5>(0x5EED_0B02);
+        buffers_match_layouts::<4, 2, 5, 6>(0x5EED_0B03);
     }
 }

@@ -99,7 +99,6 @@ impl Logic for Counters {
 mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
-    use std::sync::{Arc, Mutex};
 
     #[derive(Clone, Copy, Default)]
     struct Drive {
@@ -184,32 +183,19 @@ mod tests {
             t += 1;
         }
         println!("{t} GEMMs in {} cycles", drive.len());
-        let got = Arc::new(Mutex::new(vec![]));
-        let sink = got.clone();
-        let plan = drive.clone();
-        let mut uut = Counters::default();
-        uut.connect_all();
-        let mut sim = Simulation::new();
-        sim.add_clock(5, |x: &mut Box<Counters>| x.clock.next = !x.clock.val());
-        sim.add_testbench(move |mut sim: Sim<Counters>| {
-            let mut x = sim.init()?;
-            for d in &plan {
+        let got = crate::testbench::run_plan(
+            Counters::default(),
+            drive.clone(),
+            |d, x| {
                 x.busy_cycle.next = d.busy;
                 x.start.next = d.start;
                 x.k.next = (d.k as u64).into();
                 x.mn.next = (d.mn as u64).into();
                 x.snap.next = d.snap;
                 x.index.next = (d.index as u64).into();
-                x = sim.wait(1, x)?;
-                sink.lock().unwrap().push(x.word.val().to_u64() as u32);
-                wait_clock_true!(sim, clock, x);
-                wait_clock_false!(sim, clock, x);
-            }
-            sim.done(x)
-        });
-        sim.run(Box::new(uut), drive.len() as u64 * 10 + 100)
-            .unwrap();
-        let got = got.lock().unwrap().clone();
+            },
+            |x| x.word.val().to_u64() as u32,
+        );
         assert_eq!(got.len(), drive.len());
         let mut r = Reference {
             cycles: 0,

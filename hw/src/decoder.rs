@@ -415,3 +415,250 @@ impl<const R: usize, const C: usize> Logic for Decoder<R, C> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use srsa_spec::protocol::{address_word, check_region, header, status_word, COUNTER_WORDS};
+
+    const CAP: u32 = 256;
+
+    /// What the buffers would answer for the pair at `elem` of `buffer`.
+    fn memory(buffer: u64, elem: u64) -> u32 {
+        (0x9E37_79B9u64.wrapping_mul(elem * 4 + buffer + 1) >> 7) as u32
+    }
+
+    fn counter(i: u64) -> u32 {
+        0xC0DE_0000 | i as u32
+    }
+
+    /// A command stream and everything it must cause: the response words,
+    /// the buffer writes (buffer, element, word), the GEMM argument words,
+    /// the seed loads (column, three words).
+    #[derive(Default)]
+    struct Expect {
+        words: Vec<u32>,
+        responses: Vec<u32>,
+        writes: Vec<(u64, u64, u32)>,
+        args: Vec<u32>,
+        seeds: Vec<(usize, [u32; 3])>,
+    }
+
+    fn random_stream(rng: &mut impl Rng, commands: usize) -> Expect {
+        let mut e = Expect::default();
+        for _ in 0..commands {
+            match rng.gen_range(0..8) {
+                0 => {
+                    e.words
+                        .push(header(op::IDENTIFY, rng.gen_range(0..1 << 24)));
+                    e.responses.push(status_word(op::IDENTIFY, Status::Ok));
+                    e.responses
+                        .extend([MAGIC, VERSION, 4, 4, WL, ACC_BITS, CAP, 0]);
+                }
+                1 | 2 => {
+                    let write = rng.gen_bool(0.5);
+                    let opc = if write { op::WRITE } else { op::READ };
+                    let words = if rng.gen_bool(0.1) {
+                        0
+                    } else {
+                        rng.gen_range(1..6)
+                    };
+                    let buffer = if rng.gen_bool(0.1) {
+                        rng.gen_range(3..256)
+                    } else {
+                        rng.gen_range(0..3)
+                    };
+                    let addr = if rng.gen_bool(0.1) {
+                        rng.gen_range(0..300)
+                    } else {
+                        2 * rng.gen_range(0..CAP / 2 - 6)
+                    };
+                    e.words.push(header(opc, words));
+                    e.words.push(address_word(buffer, addr));
+                    let st = check_region(buffer, addr, words, CAP).map(|_| ()).err();
+                    e.responses.push(status_word(opc, st.unwrap_or(Status::Ok)));
+                    for i in 0..words as u64 {
+                        let elem = addr as u64 + 2 * i;
+                        if write {
+                            let w: u32 = rng.gen();
+                            e.words.push(w);
+                            if st.is_none() {
+                                e.writes.push((buffer as u64, elem, w));
+                            }
+                        } else if st.is_none() {
+                            e.responses.push(memory(buffer as u64, elem));
+                        }
+                    }
+                }
+                3 => {
+                    // The block's verdict is the first word's low bits here,
+                    // and the run takes its second word's low bits cycles.
+                    let status = [0, 3, 4, 5][rng.gen_range(0..4)];
+                    let w: Vec<u32> = (0..GEMM_ARGS)
+                        .map(|i| match i {
+                            0 => status | rng.gen::<u32>() & !0xFF,
+                            1 => rng.gen_range(1..40),
+                            _ => rng.gen(),
+                        })
+                        .collect();
+                    e.words.push(header(op::GEMM, 0));
+                    e.words.extend(&w);
+                    e.args.extend(&w);
+                    e.responses.push((op::GEMM << 24) | status << 16);
+                }
+                4 => {
+                    let column = if rng.gen_bool(0.2) {
+                        rng.gen_range(4..1 << 24)
+                    } else {
+                        rng.gen_range(0..4)
+                    };
+                    let s: [u32; 3] = rng.gen();
+                    e.words.push(header(op::SEED, column));
+                    e.words.extend(s);
+                    if column < 4 {
+                        e.seeds.push((column as usize, s));
+                        e.responses.push(status_word(op::SEED, Status::Ok));
+                    } else {
+                        e.responses.push(status_word(op::SEED, Status::BadColumn));
+                    }
+                }
+                5 => {
+                    e.words.push(header(op::COUNTERS, 0));
+                    e.responses.push(status_word(op::COUNTERS, Status::Ok));
+                    e.responses.extend((0..COUNTER_WORDS as u64).map(counter));
+                }
+                _ => {
+                    let opc = [0x00, 0x07, 0x7F, 0xFF][rng.gen_range(0..4)];
+                    e.words.push(header(opc, rng.gen_range(0..1 << 24)));
+                    e.responses.push(status_word(opc, Status::UnknownOpcode));
+                }
+            }
+        }
+        e
+    }
+
+    #[derive(Default)]
+    struct Got {
+        responses: Vec<u32>,
+        writes: Vec<(u64, u64, u32)>,
+        args: Vec<u32>,
+        seeds: Vec<(usize, [u32; 3])>,
+    }
+
+    /// The decoder's surroundings: the host offering `words` (when `offer`
+    /// draws true) and taking responses (when `accept` does), the buffers
+    /// answering reads a cycle later, the GEMM blocks giving the verdict
+    /// the first argument word names and running for as many cycles as
+    /// the second one's low byte.
+    struct Env {
+        rng: rand::rngs::StdRng,
+        offer: f64,
+        accept: f64,
+        words: Vec<u32>,
+        next: usize,
+        want: usize,
+        read_data: u32,
+        run_left: Option<u32>,
+        first_arg: u32,
+        got: Got,
+    }
+
+    fn drive(e: &mut Env, _: u64, x: &mut Decoder<4, 4>) {
+        x.cmd_valid.next = e.next < e.words.len() && e.rng.gen_bool(e.offer);
+        x.cmd_data.next = (*e.words.get(e.next).unwrap_or(&0) as u64).into();
+        x.rsp_ready.next = e.rng.gen_bool(e.accept);
+        x.read_word.next = (e.read_data as u64).into();
+        x.gemm_status.next = ((e.first_arg & 0xFF) as u64).into();
+        x.gemm_done.next = e.run_left == Some(0);
+        x.counter_word.next = (counter(x.index.val().to_u64()) as u64).into();
+    }
+
+    fn observe(e: &mut Env, _: u64, x: &Decoder<4, 4>) -> bool {
+        let g = &mut e.got;
+        let word = x.cmd_data.val().to_u64() as u32;
+        if x.cmd_valid.val() && x.cmd_ready.val() {
+            e.next += 1;
+        }
+        if x.rsp_valid.val() && x.rsp_ready.val() {
+            g.responses.push(x.rsp_data.val().to_u64() as u32);
+        }
+        if x.host_write.val() {
+            g.writes
+                .push((x.buffer.val().to_u64(), x.elem.val().to_u64(), word));
+        }
+        if x.arg_load.val() {
+            if x.index.val().to_u64() == 0 {
+                e.first_arg = word;
+            }
+            g.args.push(word);
+        }
+        for c in 0..4 {
+            if x.seed_load[c].val() {
+                let s = [
+                    x.seed0.val().to_u64() as u32,
+                    x.seed1.val().to_u64() as u32,
+                    word,
+                ];
+                g.seeds.push((c, s));
+            }
+        }
+        e.run_left = match e.run_left {
+            Some(0) => None,
+            Some(n) => Some(n - 1),
+            None if x.gemm_start.val() => Some(g.args[g.args.len() - 6] & 0xFF),
+            None => None,
+        };
+        // The banks answer the read issued this cycle next cycle.
+        e.read_data = memory(x.buffer.val().to_u64(), x.rd_elem.val().to_u64());
+        g.responses.len() < e.want || e.next < e.words.len()
+    }
+
+    fn decoder_speaks_the_protocol(seed: u64, offer: f64, accept: f64) {
+        println!("seed {seed:#x}, offered {offer}, accepted {accept}");
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let e = random_stream(&mut rng, 300);
+        let env = Env {
+            rng: rand::rngs::StdRng::seed_from_u64(seed ^ 1),
+            offer,
+            accept,
+            words: e.words.clone(),
+            next: 0,
+            want: e.responses.len(),
+            read_data: 0,
+            run_left: None,
+            first_arg: 0,
+            got: Got::default(),
+        };
+        let max_cycles = 40 * e.words.len() as u64 + 1000;
+        let env = crate::testbench::run(Decoder::<4, 4>::new(CAP), max_cycles, env, drive, observe);
+        let g = env.got;
+        let first_diff = g
+            .responses
+            .iter()
+            .zip(&e.responses)
+            .position(|(a, b)| a != b);
+        assert_eq!(first_diff, None, "first differing response word");
+        assert_eq!(g.responses.len(), e.responses.len(), "response words");
+        assert_eq!(g.writes, e.writes, "buffer writes");
+        assert_eq!(g.args, e.args, "GEMM argument words");
+        assert_eq!(g.seeds, e.seeds, "seed loads");
+        println!(
+            "{} response words, {} writes, {} GEMMs, {} seed loads",
+            g.responses.len(),
+            g.writes.len(),
+            g.args.len() / GEMM_ARGS,
+            g.seeds.len()
+        );
+    }
+
+    #[test]
+    fn decoder_speaks_the_protocol_without_stalls() {
+        decoder_speaks_the_protocol(0x5EED_0D01, 1.0, 1.0);
+    }
+
+    #[test]
+    fn decoder_speaks_the_protocol_under_back_pressure() {
+        decoder_speaks_the_protocol(0x5EED_0D02, 0.6, 0.3);
+    }
+}

@@ -371,7 +371,6 @@ mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
     use srsa_spec::protocol::{decode_gemm, encode_gemm, pad, Gemm};
-    use std::sync::{Arc, Mutex};
 
     /// What the block says of one set of argument words.
     #[derive(Clone, Debug, PartialEq)]
@@ -477,58 +476,54 @@ mod tests {
         let words: Vec<[u32; GEMM_ARGS]> = (0..cases)
             .map(|_| random_words(&mut rng, R as u32, C as u32, elems))
             .collect();
-        let got = Arc::new(Mutex::new(vec![]));
-        let sink = got.clone();
-        let plan = words.clone();
-        let mut uut = GemmArgs::<R, C, DA, DC>::default();
-        uut.connect_all();
-        let mut sim = Simulation::new();
-        sim.add_clock(5, |x: &mut Box<GemmArgs<R, C, DA, DC>>| {
-            x.clock.next = !x.clock.val()
-        });
-        sim.add_testbench(move |mut sim: Sim<GemmArgs<R, C, DA, DC>>| {
-            let mut x = sim.init()?;
-            for w in &plan {
-                // Seven words, four size steps, one cycle to read the verdict
-                // (and the registered settings).
-                for cycle in 0..GEMM_ARGS + 5 {
+        // Per case: seven words, four size steps, one cycle to read the
+        // verdict (and the registered settings).
+        let plan: Vec<(u32, bool, bool, u64)> = words
+            .iter()
+            .flat_map(|w| {
+                (0..GEMM_ARGS + 5).map(move |cycle| {
                     let loading = cycle < GEMM_ARGS;
-                    let sizing = (GEMM_ARGS..GEMM_ARGS + 4).contains(&cycle);
-                    x.load.next = loading;
-                    x.word.next = (*w.get(cycle).unwrap_or(&0xDEAD_BEEF) as u64).into();
-                    x.sizing.next = sizing;
-                    x.index.next = (if loading { cycle } else { cycle - GEMM_ARGS } as u64).into();
-                    x = sim.wait(1, x)?;
-                    if cycle == GEMM_ARGS + 4 {
-                        let status = x.status.val().to_u64() as u8;
-                        let fields = [
-                            x.k.val().to_u64(),
-                            x.k_last.val().to_u64(),
-                            x.tile_rows.val().to_u64(),
-                            x.tile_cols.val().to_u64(),
-                            x.np.val().to_u64(),
-                            x.a_base.val().to_u64(),
-                            x.b_base.val().to_u64(),
-                            x.cin_base.val().to_u64(),
-                            x.out_base.val().to_u64(),
-                            x.shift.val().to_u64(),
-                            x.align.val().to_u64(),
-                            x.mode.val().to_u64(),
-                            x.relu.val() as u64,
-                            x.acc_init.val() as u64,
-                            x.mn.val().to_u64(),
-                        ];
-                        sink.lock().unwrap().push((status, fields));
-                    }
-                    wait_clock_true!(sim, clock, x);
-                    wait_clock_false!(sim, clock, x);
-                }
-            }
-            sim.done(x)
-        });
-        sim.run(Box::new(uut), (cases * (GEMM_ARGS + 5)) as u64 * 10 + 100)
-            .unwrap();
-        let got = got.lock().unwrap().clone();
+                    let index = if loading { cycle } else { cycle - GEMM_ARGS };
+                    let word = *w.get(cycle).unwrap_or(&0xDEAD_BEEF);
+                    (word, loading, !loading && index < 4, index as u64)
+                })
+            })
+            .collect();
+        let seen = crate::testbench::run_plan(
+            GemmArgs::<R, C, DA, DC>::default(),
+            plan,
+            |&(word, load, sizing, index), x| {
+                x.load.next = load;
+                x.word.next = (word as u64).into();
+                x.sizing.next = sizing;
+                x.index.next = index.into();
+            },
+            |x| {
+                let fields = [
+                    x.k.val().to_u64(),
+                    x.k_last.val().to_u64(),
+                    x.tile_rows.val().to_u64(),
+                    x.tile_cols.val().to_u64(),
+                    x.np.val().to_u64(),
+                    x.a_base.val().to_u64(),
+                    x.b_base.val().to_u64(),
+                    x.cin_base.val().to_u64(),
+                    x.out_base.val().to_u64(),
+                    x.shift.val().to_u64(),
+                    x.align.val().to_u64(),
+                    x.mode.val().to_u64(),
+                    x.relu.val() as u64,
+                    x.acc_init.val() as u64,
+                    x.mn.val().to_u64(),
+                ];
+                (x.status.val().to_u64() as u8, fields)
+            },
+        );
+        let got: Vec<(u8, [u64; 15])> = seen
+            .into_iter()
+            .skip(GEMM_ARGS + 4)
+            .step_by(GEMM_ARGS + 5)
+            .collect();
         assert_eq!(got.len(), cases);
         let mut seen = std::collections::BTreeMap::new();
         for (i, (w, &(status, mut fields))) in words.iter().zip(&got).enumerate() {

@@ -28,6 +28,8 @@ pub mod output_stage;
 pub mod pe;
 pub mod rounding;
 pub mod sequencer;
+#[cfg(test)]
+mod testbench;
 pub mod uart;
 pub mod uart_top;
 pub mod verilog;

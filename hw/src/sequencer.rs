@@ -333,3 +333,264 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use srsa_spec::numerics::{Formats, Rounding};
+    use srsa_spec::protocol::{gemm_busy_cycles, Gemm};
+
+    /// One GEMM's arguments, in bank rows as `gemm_args` hands them over.
+    #[derive(Clone, Copy, Debug)]
+    struct Job {
+        m: u32,
+        k: u32,
+        ncol: u32,
+        a_base: u64,
+        b_base: u64,
+        cin_base: u64,
+        out_base: u64,
+        /// Idle cycles before its start.
+        idle: usize,
+        /// Reset this many cycles after the start (the GEMM is abandoned).
+        reset_after: Option<usize>,
+    }
+
+    /// What the block drove in one cycle.
+    #[derive(Clone, Debug, Default)]
+    struct Rec {
+        start: bool,
+        busy: bool,
+        done: bool,
+        running: bool,
+        /// Per row: (valid, first, last, a_addr).
+        rows: Vec<(bool, bool, bool, u64)>,
+        b_addr: Vec<u64>,
+        /// Per column: (take, cin_addr, out_addr).
+        cols: Vec<(bool, u64, u64)>,
+    }
+
+    fn tiles(j: &Job, r: usize, c: usize) -> (u64, u64) {
+        (
+            j.m.div_ceil(r as u32) as u64,
+            j.ncol.div_ceil(c as u32) as u64,
+        )
+    }
+
+    fn run<const R: usize, const C: usize, const DA: usize, const DC: usize>(
+        jobs: &[Job],
+    ) -> Vec<Rec> {
+        // (job, start, reset) per cycle.
+        let mut plan = vec![];
+        for j in jobs {
+            for _ in 0..j.idle {
+                plan.push((None, false, false));
+            }
+            match j.reset_after {
+                Some(n) => {
+                    for t in 0..=n {
+                        plan.push((Some(*j), t == 0, t == n));
+                    }
+                    // An abandoned GEMM's steps drain from the chains by
+                    // themselves; the device's next start is always later.
+                    for _ in 0..R + C + 2 {
+                        plan.push((None, false, false));
+                    }
+                }
+                None => {
+                    let busy = gemm_busy_cycles(R as u32, C as u32, &gemm(j)) as usize;
+                    for t in 0..busy + 2 {
+                        plan.push((Some(*j), t == 0, false));
+                    }
+                }
+            }
+        }
+        crate::testbench::run_plan(
+            Sequencer::<R, C, DA, DC>::default(),
+            plan,
+            |(job, start, reset), x| {
+                let j = job.unwrap_or(Job {
+                    m: 1,
+                    k: 1,
+                    ncol: 1,
+                    a_base: 0,
+                    b_base: 0,
+                    cin_base: 0,
+                    out_base: 0,
+                    idle: 0,
+                    reset_after: None,
+                });
+                let (tr, tc) = tiles(&j, R, C);
+                x.start.next = *start;
+                x.reset.next = *reset;
+                x.k.next = (j.k as u64).into();
+                x.k_last.next = (j.k as u64 - 1).into();
+                x.tile_rows.next = tr.into();
+                x.tile_cols.next = tc.into();
+                x.np.next = (tc * R as u64).into();
+                x.a_base.next = j.a_base.into();
+                x.b_base.next = j.b_base.into();
+                x.cin_base.next = j.cin_base.into();
+                x.out_base.next = j.out_base.into();
+            },
+            |x| Rec {
+                start: x.start.val(),
+                busy: x.busy.val(),
+                done: x.done.val(),
+                running: x.running.val(),
+                rows: (0..R)
+                    .map(|r| {
+                        (
+                            x.valid[r].val(),
+                            x.first[r].val(),
+                            x.last[r].val(),
+                            x.a_addr[r].val().to_u64(),
+                        )
+                    })
+                    .collect(),
+                b_addr: (0..C).map(|c| x.b_addr[c].val().to_u64()).collect(),
+                cols: (0..C)
+                    .map(|c| {
+                        (
+                            x.take[c].val(),
+                            x.cin_addr[c].val().to_u64(),
+                            x.out_addr[c].val().to_u64(),
+                        )
+                    })
+                    .collect(),
+            },
+        )
+    }
+
+    fn gemm(j: &Job) -> Gemm {
+        Gemm {
+            m: j.m,
+            k: j.k,
+            ncol: j.ncol,
+            mode: Rounding::Truncate,
+            relu: false,
+            acc_init: false,
+            formats: Formats::uniform(0),
+            a_base: 0,
+            b_base: 0,
+            cin_base: 0,
+            out_base: 0,
+        }
+    }
+
+    /// Checks every job's schedule against the layouts of
+    /// srsa_spec::protocol::Gemm: the busy time, the feed steps each row and
+    /// column sees (skewed by its index), and the outputs each column's
+    /// stage is told to take, in the spec's order.
+    fn sequencer_matches_layouts<
+        const R: usize,
+        const C: usize,
+        const DA: usize,
+        const DC: usize,
+    >(
+        seed: u64,
+        n: usize,
+    ) {
+        println!("{R} x {C}, seed {seed:#x}");
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let jobs: Vec<Job> = (0..n)
+            .map(|i| Job {
+                m: rng.gen_range(1..=3 * R as u32),
+                k: if i % 3 == 0 {
+                    rng.gen_range(1..R as u32 + 1)
+                } else {
+                    rng.gen_range(1..12)
+                },
+                ncol: rng.gen_range(1..=3 * C as u32),
+                a_base: rng.gen_range(0..4),
+                b_base: rng.gen_range(0..4),
+                cin_base: rng.gen_range(0..8),
+                out_base: rng.gen_range(0..8),
+                idle: rng.gen_range(0..4),
+                reset_after: (i % 5 == 4).then(|| rng.gen_range(1..10)),
+            })
+            .collect();
+        let recs = run::<R, C, DA, DC>(&jobs);
+        let starts: Vec<usize> = (0..recs.len()).filter(|&t| recs[t].start).collect();
+        assert_eq!(starts.len(), jobs.len());
+        for (j, &t0) in jobs.iter().zip(&starts) {
+            let busy = gemm_busy_cycles(R as u32, C as u32, &gemm(j)) as usize;
+            if let Some(n) = j.reset_after {
+                // Abandoned: idle by the cycle after the reset.
+                assert!(!recs[t0 + n + 2].busy && !recs[t0 + n + 2].running, "{j:?}");
+                continue;
+            }
+            let span = &recs[t0 + 1..];
+            let busy_len = span.iter().take_while(|r| r.busy).count();
+            assert_eq!(busy_len, busy, "busy cycles of {j:?}");
+            assert!(span[busy - 1].done && span[..busy - 1].iter().all(|r| !r.done));
+            assert!(span[..busy].iter().all(|r| r.running) && !span[busy].running);
+            let (tr, tc) = tiles(j, R, C);
+            // Feed steps in order: tile rows outer, tile columns inner, k.
+            let steps: Vec<(u64, u64, u64)> = (0..tr)
+                .flat_map(|a| (0..tc).flat_map(move |b| (0..j.k as u64).map(move |k| (a, b, k))))
+                .collect();
+            // Everything of this job, and nothing of the next: its feed and
+            // drain are over by its last busy cycle.
+            let window = &recs[t0..t0 + busy + 2];
+            assert!(window[1..].iter().all(|r| !r.start));
+            for r in 0..R {
+                // Row r sees a step's data (valid) the cycle after its A
+                // bank was addressed with the step's row.
+                let seen: Vec<(bool, bool, u64)> = (1..window.len())
+                    .filter(|&t| window[t].rows[r].0)
+                    .map(|t| {
+                        (
+                            window[t].rows[r].1,
+                            window[t].rows[r].2,
+                            window[t - 1].rows[r].3,
+                        )
+                    })
+                    .collect();
+                let want: Vec<(bool, bool, u64)> = steps
+                    .iter()
+                    .map(|&(a, _, k)| (k == 0, k == j.k as u64 - 1, j.a_base + k * tr + a))
+                    .collect();
+                assert_eq!(seen, want, "row {r} of {j:?}");
+            }
+            // Column c addresses B for a step c cycles after row 0's A.
+            let row0: Vec<usize> = (1..window.len()).filter(|&t| window[t].rows[0].0).collect();
+            for c in 0..C {
+                let seen: Vec<u64> = row0.iter().map(|&t| window[t - 1 + c].b_addr[c]).collect();
+                let want: Vec<u64> = steps
+                    .iter()
+                    .map(|&(_, b, k)| j.b_base + k * tc + b)
+                    .collect();
+                assert_eq!(seen, want, "column {c} of {j:?}");
+                // Outputs: every tile's rows in order, column c a cycle after c - 1.
+                let takes: Vec<(usize, u64, u64)> = (0..window.len())
+                    .filter(|&t| window[t].cols[c].0)
+                    .map(|t| (t, window[t].cols[c].1, window[t].cols[c].2))
+                    .collect();
+                let want: Vec<(u64, u64)> = (0..tr)
+                    .flat_map(|a| (0..tc).flat_map(move |b| (0..R as u64).map(move |i| (a, b, i))))
+                    .map(|(a, b, i)| ((a * R as u64 + i) * tc + b, b))
+                    .map(|(row, _)| (j.cin_base + row, j.out_base + row))
+                    .collect();
+                let got: Vec<(u64, u64)> = takes.iter().map(|&(_, ci, o)| (ci, o)).collect();
+                assert_eq!(got, want, "outputs of column {c} of {j:?}");
+                if c > 0 {
+                    let first = |col: usize| (0..window.len()).find(|&t| window[t].cols[col].0);
+                    assert_eq!(first(c), first(c - 1).map(|t| t + 1), "column {c} skew");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn square_sequencer_matches_layouts() {
+        sequencer_matches_layouts::<4, 4, 6, 6>(0x5EED_05E1, 25);
+    }
+
+    #[test]
+    fn rectangular_sequencer_matches_layouts() {
+        sequencer_matches_layouts::<2, 4, 7, 6>(0x5EED_05E2, 20);
+        sequencer_matches_layouts::<4, 2, 6, 7>(0x5EED_05E3, 20);
+    }
+}
