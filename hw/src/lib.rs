@@ -11,6 +11,8 @@
 //! - [`buffers`]: the banked A, B and C buffers, host port and array side
 //! - [`counters`]: cycle, busy and MAC counters
 //! - [`device`]: the host-link top, composed of the blocks above
+//! - [`skid`]: a two-word skid buffer, registering a word stream
+//! - [`stream_top`]: the word-stream top: the device behind a skid buffer each way
 //! - [`uart`]: serial receiver and transmitter (8N1)
 //! - [`uart_top`]: the board top: the device behind a UART
 //! - [`verilog`]: Verilog generation
@@ -28,6 +30,8 @@ pub mod output_stage;
 pub mod pe;
 pub mod rounding;
 pub mod sequencer;
+pub mod skid;
+pub mod stream_top;
 #[cfg(test)]
 mod testbench;
 pub mod uart;

@@ -33,6 +33,7 @@ clocked!(
     crate::sequencer::Sequencer<R, C, DA, DC>,
     [const R: usize, const C: usize] crate::decoder::Decoder<R, C>,
     [] crate::counters::Counters,
+    [] crate::skid::Skid,
 );
 
 /// Runs `uut` for at most `max_cycles` cycles: each cycle `drive` sets the
