@@ -13,6 +13,7 @@
 //! - [`device`]: the host-link top, composed of the blocks above
 //! - [`uart`]: serial receiver and transmitter (8N1)
 //! - [`uart_top`]: the board top: the device behind a UART
+//! - [`shapes`]: the shape table: every generated array shape and its use
 //! - [`verilog`]: Verilog generation
 //! - [`boards`]: the target boards: part, clock, array shape, wrapper, constraints
 
@@ -28,6 +29,7 @@ pub mod output_stage;
 pub mod pe;
 pub mod rounding;
 pub mod sequencer;
+pub mod shapes;
 pub mod uart;
 pub mod uart_top;
 pub mod verilog;
