@@ -36,6 +36,7 @@ macro_rules! shape_table {
             8 x 8, 14: Sim;
             16 x 16, 14: Sim;
             2 x 4, 14: Sim;
+            8 x 16, 14: Sim; // the array the ULX3S places (boards.rs)
             2 x 2, 10: SimUart; // the iCEBreaker's
             8 x 8, 11: Board; // ULX3S, Arty
             16 x 32, 11: Board; // KC705
