@@ -67,14 +67,6 @@ pub const fn a_bank_bits(rows: usize, cols: usize, bank_bits: usize) -> usize {
     bits
 }
 
-/// The simulated lines of use `used`.
-pub fn simulated(used: Use) -> impl Iterator<Item = Shape> {
-    SHAPES
-        .iter()
-        .filter(move |e| e.used == used)
-        .map(|e| e.shape)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,11 +85,8 @@ mod tests {
                 );
             }
         }
-        assert_eq!(
-            simulated(Use::SimUart).count(),
-            1,
-            "SimDevice::uart is one model"
-        );
+        let uarts = SHAPES.iter().filter(|e| e.used == Use::SimUart).count();
+        assert_eq!(uarts, 1, "SimDevice::uart is one model");
     }
 
     #[test]
