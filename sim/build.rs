@@ -1,6 +1,8 @@
-//! Verilates the hardware crate's top for every size in SIZES and shape in
-//! RECT_SHAPES, and its UART board top at UART_SHAPE, and links the models, Verilator's runtime and
-//! csrc/shim.cpp into this crate.
+//! Verilates the simulated lines of srsa-hw's shape table (`shapes::SHAPES`:
+//! the word-stream tops and the UART board top), and links the models,
+//! Verilator's runtime and csrc/shim.cpp into this crate. The table is the
+//! only list of models: this script also writes what names them in C++ and
+//! Rust into OUT_DIR (see `write_bindings`).
 //!
 //! Verilator 5.006's own `--build` only makes `V<name>__ALL.a` without the
 //! runtime, and the `verilator` crates target other versions, so this script
@@ -16,10 +18,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::{env, fs};
 
-#[path = "src/sizes.rs"]
-mod sizes;
-use sizes::{RECT_SHAPES, SIZES, UART_CLOCKS_PER_BIT, UART_SHAPE};
+use srsa_hw::shapes::{Use, SHAPES};
 use srsa_hw::Shape;
+
+/// Clock cycles per bit on the simulated UART top's serial line: fast to
+/// simulate; a board uses its clock over the baud rate (e.g. 12 MHz /
+/// 1 Mbaud = 12). Written into OUT_DIR/models.rs for the Rust side.
+const UART_CLOCKS_PER_BIT: u16 = 4;
 
 /// Every variant is verilated with `--trace`. With no trace file open the
 /// compiled-in tracing only sets activity flags: measured, its cost was
@@ -50,7 +55,6 @@ const NOT_FOUND: &str = "verilator not found: run `make deps` (apt-get install -
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=csrc/shim.cpp");
-    println!("cargo:rerun-if-changed=src/sizes.rs");
     println!("cargo:rerun-if-env-changed=VERILATOR");
     // srsa-hw needs no rerun-if line: a changed build-dependency rebuilds and
     // so reruns this script.
@@ -67,8 +71,10 @@ fn main() {
         include_str!("build.rs")
     );
 
+    let models = models();
+    write_bindings(&out, &models);
     let mut units = vec![runtime_unit(&out, &include, &config)];
-    units.extend(verilate_all(&verilator, &out, &config));
+    units.extend(verilate_all(&verilator, &out, &config, models));
 
     // The shim includes every model's headers, so it is always rebuilt.
     let shim = PathBuf::from("csrc/shim.cpp");
@@ -79,6 +85,7 @@ fn main() {
         }
     }
     let mut build = build;
+    build.include(&out);
     for dir in units.iter().filter_map(|u| u.mdir.as_ref()) {
         build.include(dir);
     }
@@ -289,46 +296,126 @@ fn runtime_unit(out: &Path, include: &Path, config: &str) -> Unit {
     u
 }
 
-/// The models to build: (name, Verilog). `top<n>` is the word-stream device
-/// with an n x n array, `top<r>x<c>` with an r x c one; `uart<r>x<c>` the
-/// board top, the same device behind a UART.
-fn models() -> Vec<(String, String)> {
-    let mut shapes: Vec<(String, Shape)> = SIZES
-        .iter()
-        .map(|&n| (format!("top{n}"), Shape::square(n)))
-        .collect();
-    for &(rows, cols) in &RECT_SHAPES {
-        let shape = Shape {
-            cols,
-            ..Shape::square(rows)
-        };
-        shapes.push((format!("top{shape}"), shape));
-    }
-    let mut m: Vec<(String, String)> = shapes
-        .into_iter()
-        .map(|(name, shape)| {
-            let v = srsa_hw::top_verilog(shape)
-                .unwrap_or_else(|e| panic!("srsa_hw::top_verilog({shape}) failed: {e}"));
-            (name, v)
-        })
-        .collect();
-    let (rows, cols, bank_bits) = UART_SHAPE;
-    let uart = Shape {
-        rows,
-        cols,
-        bank_bits,
-    };
-    let v = srsa_hw::uart_top_verilog(uart, UART_CLOCKS_PER_BIT)
-        .unwrap_or_else(|e| panic!("srsa_hw::uart_top_verilog({uart}) failed: {e}"));
-    m.push((format!("uart{uart}"), v));
-    m
+/// One verilated model.
+struct Model {
+    /// `top<r>x<c>` for a word-stream top, `uart<r>x<c>` for the UART top:
+    /// Verilator's prefix is `V<name>`, the shim's functions `v<name>_*`.
+    name: String,
+    shape: Shape,
+    uart: bool,
+    verilog: String,
 }
+
+/// The simulated lines of the shape table, with their Verilog.
+fn models() -> Vec<Model> {
+    let mut models = Vec::new();
+    for e in SHAPES {
+        let shape = e.shape;
+        let (kind, verilog) = match e.used {
+            Use::Sim => ("top", srsa_hw::top_verilog(shape)),
+            Use::SimUart => (
+                "uart",
+                srsa_hw::uart_top_verilog(shape, UART_CLOCKS_PER_BIT),
+            ),
+            Use::Board => continue,
+        };
+        let verilog = verilog.unwrap_or_else(|e| panic!("srsa-hw cannot generate {shape}: {e}"));
+        models.push(Model {
+            name: format!("{kind}{shape}"),
+            shape,
+            uart: e.used == Use::SimUart,
+            verilog,
+        });
+    }
+    let uarts = models.iter().filter(|m| m.uart).count();
+    assert_eq!(uarts, 1, "SimDevice::uart needs exactly one SimUart line");
+    models
+}
+
+/// Writes what names the models, so that nothing else lists them:
+/// - `models.inc`, included by csrc/shim.cpp: each model's header and its
+///   `SRSA_VARIANT` line (the UART top wrapped in `UartDev`);
+/// - `ffi_models.rs`, included by src/ffi.rs: each model's `variant!` and
+///   the lookups `word_stream(rows, cols)` and `UART_TOP`;
+/// - `models.rs`, included by src/sizes.rs: the public lists.
+fn write_bindings(out: &Path, models: &[Model]) {
+    const GENERATED: &str = "Written by sim/build.rs from srsa-hw's shape table: do not edit.";
+    let mut inc = format!("// {GENERATED}\n");
+    let mut ffi = format!("// {GENERATED}\n");
+    let mut lookup = String::new();
+    let (mut shapes, mut sizes, mut uart) = (Vec::new(), Vec::new(), String::new());
+    for m in models {
+        let (name, s) = (&m.name, m.shape);
+        let class = if m.uart { "UartDev" } else { "Dev" };
+        inc += &format!("#include \"V{name}.h\"\nSRSA_VARIANT(v{name}, {class}<V{name}>)\n");
+        let table = format!("V{}", name.to_uppercase());
+        let fns: Vec<String> = FFI_FNS.iter().map(|f| format!("v{name}_{f}")).collect();
+        ffi += &format!("variant!({table}, {});\n", fns.join(", "));
+        let lit = format!(
+            "SimShape {{ rows: {}, cols: {}, bank_bits: {}, buffer_elems: {} }}",
+            s.rows,
+            s.cols,
+            s.bank_bits,
+            s.buffer_elems()
+        );
+        if m.uart {
+            ffi += &format!("static UART_TOP: &Variant = &{table};\n");
+            uart = lit;
+        } else {
+            lookup += &format!("        ({}, {}) => Some(&{table}),\n", s.rows, s.cols);
+            shapes.push(lit);
+            if s.rows == s.cols {
+                sizes.push(s.rows.to_string());
+            }
+        }
+    }
+    ffi += &format!(
+        "fn word_stream(rows: usize, cols: usize) -> Option<&'static Variant> {{\n    \
+         match (rows, cols) {{\n{lookup}        _ => None,\n    }}\n}}\n"
+    );
+    let lists = format!(
+        "// {GENERATED}\n\
+         /// Every verilated word-stream model (`SimDevice::with_shape`), in the table's order.\n\
+         pub const SHAPES: [SimShape; {}] = [{}];\n\
+         /// The sides of the square ones (`SimDevice::new`).\n\
+         pub const SIZES: [usize; {}] = [{}];\n\
+         /// The verilated UART board top (`SimDevice::uart`).\n\
+         pub const UART: SimShape = {uart};\n\
+         /// Clock cycles per bit on its serial line: fast to simulate; a board\n\
+         /// uses its clock over the baud rate (e.g. 12 MHz / 1 Mbaud = 12).\n\
+         pub const UART_CLOCKS_PER_BIT: u16 = {UART_CLOCKS_PER_BIT};\n",
+        shapes.len(),
+        shapes.join(", "),
+        sizes.len(),
+        sizes.join(", "),
+    );
+    for (file, text) in [
+        ("models.inc", inc),
+        ("ffi_models.rs", ffi),
+        ("models.rs", lists),
+    ] {
+        fs::write(out.join(file), text).expect("write generated bindings to OUT_DIR");
+    }
+}
+
+/// The C functions of one model, after its `v<name>_` prefix, in the order
+/// `variant!` in src/ffi.rs takes them.
+const FFI_FNS: [&str; 8] = [
+    "new",
+    "free",
+    "run",
+    "idle",
+    "trace_open",
+    "trace_close",
+    "cycles",
+    "finished",
+];
 
 /// Generates every model's Verilog and verilates those whose cache is
 /// stale; the verilator runs concurrently (each is single-threaded).
-fn verilate_all(verilator: &str, out: &Path, config: &str) -> Vec<Unit> {
+fn verilate_all(verilator: &str, out: &Path, config: &str, models: Vec<Model>) -> Vec<Unit> {
     let mut jobs = Vec::new();
-    for (name, verilog) in models() {
+    for Model { name, verilog, .. } in models {
         let vfile = out.join(format!("{name}.v"));
         fs::write(&vfile, &verilog).expect("write Verilog to OUT_DIR");
         let mdir = out.join(format!("v{name}"));

@@ -11,9 +11,13 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Array size N of the simulated device (4, 8 or 16).
+    /// Array size N of the simulated device: an N x N array.
     #[arg(long, default_value_t = 8, value_parser = crate::devices::parse_side)]
     n: usize,
+    /// A ROWSxCOLS array instead of N x N.
+    #[arg(long, conflicts_with = "n", value_parser = crate::devices::parse_shape,
+          long_help = format!("A ROWSxCOLS array instead of N x N. Simulated: {}", crate::devices::sim_shapes()))]
+    shape: Option<(usize, usize)>,
     /// Number of random GEMMs.
     #[arg(long, default_value_t = 200)]
     trials: u32,
@@ -47,18 +51,16 @@ pub fn run(args: &Args) -> Result<()> {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(1)
     });
-    println!(
-        "srsa check: {0}x{0} RTL (Verilator) against the golden model, seed {seed}",
-        args.n
-    );
-    let mut sim = devices::sim(args.n)?;
+    let (rows, cols) = args.shape.unwrap_or((args.n, args.n));
+    println!("srsa check: {rows}x{cols} RTL (Verilator) against the golden model, seed {seed}");
+    let mut sim = devices::sim_shape(rows, cols)?;
     if let Some(path) = &args.vcd {
         let (start, end) = args.vcd_window;
         sim.trace(path, start, end)
             .with_context(|| format!("cannot open VCD file {}", path.display()))?;
         println!("tracing cycles {start}..{end} to {}", path.display());
     }
-    let mut driver = Driver::new(Lockstep::new(sim, devices::golden(args.n)?))
+    let mut driver = Driver::new(Lockstep::new(sim, devices::golden_shape(rows, cols)?))
         .context("the devices disagree on IDENTIFY")?;
     let mut rng = StdRng::seed_from_u64(seed);
     let bar = ProgressBar::new(args.trials as u64).with_style(

@@ -1,6 +1,7 @@
 //! The simulated RTL against the golden model, bit for bit: every response
 //! word of every command goes through a `Lockstep`, which stops at the first
-//! differing word. Random cases at N = 4, 8 and 16, then targeted ones:
+//! differing word. Random cases at N = 4, 8 and 16 and on the rectangles 2x4
+//! and 8x16, then targeted ones:
 //! rounding modes, mixed and extreme formats, saturation at both ends,
 //! K = 1 and the largest K, ragged shapes, accumulate-init with and without
 //! ReLU, transposed operands, and in-place updates through raw GEMMs.
@@ -88,6 +89,14 @@ fn random_cases_n16() {
 #[test]
 fn random_cases_2x4() {
     random_cases_on(2, 4, 600, "random_cases_2x4", 0x5EED_2401);
+}
+
+/// The array the ULX3S places (see srsa-hw's boards): unlike 2x4, both
+/// sides span several tiles of ordinary cases, and A's banks are twice as
+/// deep as B's and C's.
+#[test]
+fn random_cases_8x16() {
+    random_cases_on(8, 16, 150, "random_cases_8x16", 0x5EED_0816);
 }
 
 // ---------------------------------------------------------------- modes and formats

@@ -15,6 +15,7 @@
 //! - [`stream_top`]: the word-stream top: the device behind a skid buffer each way
 //! - [`uart`]: serial receiver and transmitter (8N1)
 //! - [`uart_top`]: the board top: the device behind a UART
+//! - [`shapes`]: the shape table: every generated array shape and its use
 //! - [`verilog`]: Verilog generation
 //! - [`boards`]: the target boards: part, clock, array shape, wrapper, constraints
 
@@ -30,6 +31,7 @@ pub mod output_stage;
 pub mod pe;
 pub mod rounding;
 pub mod sequencer;
+pub mod shapes;
 pub mod skid;
 pub mod stream_top;
 #[cfg(test)]

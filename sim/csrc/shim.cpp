@@ -1,4 +1,7 @@
-// C ABI over the verilated `top` models, one set of functions per size.
+// C ABI over the verilated `top` models, one set of functions per model.
+// The models are the simulated lines of srsa-hw's shape table: build.rs
+// writes their #includes and SRSA_VARIANT lines into OUT_DIR/models.inc,
+// included at the end.
 //
 // The Rust side crosses into C++ once per batch of cycles, so a batch loop
 // lives here. Every model has its own VerilatedContext: devices are
@@ -12,12 +15,6 @@
 #if SRSA_TRACE
 #include "verilated_vcd_c.h"
 #endif
-
-#include "Vtop4.h"
-#include "Vtop8.h"
-#include "Vtop16.h"
-#include "Vtop2x4.h"
-#include "Vuart2x2.h"
 
 // Clock cycles per bit of the verilated UART top (build.rs defines it).
 #ifndef SRSA_UART_CPB
@@ -38,7 +35,29 @@ namespace {
 // Simulated time per clock period; one VCD step per half period.
 constexpr uint64_t HALF = 5;
 
-template <class M>
+// A word-stream top at power-up: nothing offered, nothing accepted.
+struct WordPorts {
+    template <class M>
+    static void init(M& m) {
+        m.cmd_valid = 0;
+        m.cmd_data = 0;
+        m.rsp_ready = 0;
+        m.reset = 0;
+    }
+};
+
+// The UART top: the line idles high, the reset button is released. A port
+// policy rather than an overload on the model class, so that the generated
+// lines alone say which model is which.
+struct SerialPorts {
+    template <class M>
+    static void init(M& m) {
+        m.uart_rx = 1;
+        m.reset = 0;
+    }
+};
+
+template <class M, class Ports = WordPorts>
 struct Dev {
     std::unique_ptr<VerilatedContext> ctx;
     std::unique_ptr<M> model;
@@ -58,23 +77,9 @@ struct Dev {
         // above the module instance `top`.
         model.reset(new M(ctx.get(), "TOP"));
         model->clock = 0;
-        init_inputs(*model);
+        Ports::init(*model);
         // Runs initial blocks (the DFFs' power-up values) before any edge.
         model->eval();
-    }
-
-    // A word-stream top: nothing offered, nothing accepted.
-    template <class T>
-    static void init_inputs(T& m) {
-        m.cmd_valid = 0;
-        m.cmd_data = 0;
-        m.rsp_ready = 0;
-        m.reset = 0;
-    }
-    // The UART top: the line idles high, the reset button is released.
-    static void init_inputs(Vuart2x2& m) {
-        m.uart_rx = 1;
-        m.reset = 0;
     }
 
     ~Dev() {
@@ -181,7 +186,7 @@ struct Dev {
 // words while every bit crosses the simulated line. 8N1, LSB first, bytes
 // of a word least significant first, sent back to back.
 template <class M>
-struct UartDev : Dev<M> {
+struct UartDev : Dev<M, SerialPorts> {
     static constexpr int CPB = SRSA_UART_CPB;
     // Host -> device: position in the word at the head of the input.
     int tx_byte = 0;   // 0..3: byte of the head word being sent
@@ -331,8 +336,4 @@ D* dev(void* d) {
         return dev<M>(d)->ctx->gotFinish() ? 1 : 0;                                        \
     }
 
-SRSA_VARIANT(vtop4, Dev<Vtop4>)
-SRSA_VARIANT(vtop8, Dev<Vtop8>)
-SRSA_VARIANT(vtop16, Dev<Vtop16>)
-SRSA_VARIANT(vtop2x4, Dev<Vtop2x4>)
-SRSA_VARIANT(vuart2x2, UartDev<Vuart2x2>)
+#include "models.inc"

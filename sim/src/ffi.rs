@@ -36,7 +36,7 @@ type VoidFn = unsafe extern "C" fn(*mut c_void);
 type CyclesFn = unsafe extern "C" fn(*mut c_void) -> u64;
 type FinishedFn = unsafe extern "C" fn(*mut c_void) -> c_int;
 
-/// The functions of one size's model.
+/// The functions of one model.
 struct Variant {
     new: NewFn,
     free: FreeFn,
@@ -83,63 +83,10 @@ macro_rules! variant {
     };
 }
 
-variant!(
-    VTOP4,
-    vtop4_new,
-    vtop4_free,
-    vtop4_run,
-    vtop4_idle,
-    vtop4_trace_open,
-    vtop4_trace_close,
-    vtop4_cycles,
-    vtop4_finished
-);
-variant!(
-    VTOP8,
-    vtop8_new,
-    vtop8_free,
-    vtop8_run,
-    vtop8_idle,
-    vtop8_trace_open,
-    vtop8_trace_close,
-    vtop8_cycles,
-    vtop8_finished
-);
-variant!(
-    VTOP16,
-    vtop16_new,
-    vtop16_free,
-    vtop16_run,
-    vtop16_idle,
-    vtop16_trace_open,
-    vtop16_trace_close,
-    vtop16_cycles,
-    vtop16_finished
-);
-
-variant!(
-    VTOP2X4,
-    vtop2x4_new,
-    vtop2x4_free,
-    vtop2x4_run,
-    vtop2x4_idle,
-    vtop2x4_trace_open,
-    vtop2x4_trace_close,
-    vtop2x4_cycles,
-    vtop2x4_finished
-);
-
-variant!(
-    VUART2X2,
-    vuart2x2_new,
-    vuart2x2_free,
-    vuart2x2_run,
-    vuart2x2_idle,
-    vuart2x2_trace_open,
-    vuart2x2_trace_close,
-    vuart2x2_cycles,
-    vuart2x2_finished
-);
+// Every model's `variant!`, `word_stream(rows, cols)` (the word-stream
+// model of that shape, if built) and `UART_TOP`: written by build.rs from the
+// shape table, so that the models are listed nowhere else.
+include!(concat!(env!("OUT_DIR"), "/ffi_models.rs"));
 
 /// Why a trace could not be opened.
 #[derive(Debug, PartialEq, Eq)]
@@ -166,20 +113,13 @@ impl Model {
     /// A fresh model (power-up state, cycle 0) of a rows x cols array, if
     /// that shape was verilated.
     pub fn new(rows: usize, cols: usize) -> Option<Model> {
-        let v = match (rows, cols) {
-            (4, 4) => &VTOP4,
-            (8, 8) => &VTOP8,
-            (16, 16) => &VTOP16,
-            (2, 4) => &VTOP2X4,
-            _ => return None,
-        };
-        Some(Model::of(v))
+        word_stream(rows, cols).map(Model::of)
     }
 
-    /// A fresh UART board top (the `UART_SHAPE` array): `run` then moves
-    /// every word as four bytes over the simulated serial line.
+    /// A fresh UART board top (the `UART` array): `run` then moves every
+    /// word as four bytes over the simulated serial line.
     pub fn uart() -> Model {
-        Model::of(&VUART2X2)
+        Model::of(UART_TOP)
     }
 
     fn of(v: &'static Variant) -> Model {

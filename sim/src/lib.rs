@@ -14,7 +14,7 @@
 mod ffi;
 mod sizes;
 
-pub use sizes::{RECT_SHAPES, SIZES, UART_CLOCKS_PER_BIT, UART_SHAPE};
+pub use sizes::{shape, SimShape, SHAPES, SIZES, UART, UART_CLOCKS_PER_BIT, UART_SHAPE};
 
 use srsa_spec::protocol::{Link, LinkError};
 use std::collections::VecDeque;
@@ -45,12 +45,7 @@ impl fmt::Display for SimError {
         match self {
             SimError::UnsupportedSize(r, c) => {
                 write!(f, "no simulator for a {r}x{c} array: supported shapes are ")?;
-                let names: Vec<String> = SIZES
-                    .iter()
-                    .map(|&s| (s, s))
-                    .chain(RECT_SHAPES)
-                    .map(|(r, c)| format!("{r}x{c}"))
-                    .collect();
+                let names: Vec<String> = SHAPES.iter().map(SimShape::to_string).collect();
                 f.write_str(&names.join(", "))
             }
             SimError::EmptyTraceWindow { start, end } => {
@@ -83,8 +78,7 @@ impl SimDevice {
         SimDevice::with_shape(n, n)
     }
 
-    /// A device with a rows x cols array: a square one of [`SIZES`] or one
-    /// of [`RECT_SHAPES`].
+    /// A device with a rows x cols array, one of [`SHAPES`].
     pub fn with_shape(rows: usize, cols: usize) -> Result<SimDevice, SimError> {
         let model = ffi::Model::new(rows, cols).ok_or(SimError::UnsupportedSize(rows, cols))?;
         Ok(SimDevice {
@@ -97,13 +91,13 @@ impl SimDevice {
         })
     }
 
-    /// The board top: the same device (the [`UART_SHAPE`] array) behind
+    /// The board top: the same device (the [`UART`] array) behind
     /// its UART, driven bit by bit over a simulated serial line at
     /// [`UART_CLOCKS_PER_BIT`] clocks per bit.
     pub fn uart() -> SimDevice {
         SimDevice {
-            rows: UART_SHAPE.0,
-            cols: UART_SHAPE.1,
+            rows: UART.rows,
+            cols: UART.cols,
             model: ffi::Model::uart(),
             serial: Some(UART_CLOCKS_PER_BIT),
             pending: VecDeque::new(),
@@ -237,6 +231,7 @@ impl fmt::Debug for SimDevice {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use srsa_spec::protocol::{header, op, status_word, Identity, Status, IDENTIFY_WORDS};
 
     fn assert_send<T: Send>() {}
 
@@ -245,28 +240,71 @@ mod tests {
         assert_send::<SimDevice>();
     }
 
+    /// What the device says of itself over the word stream.
+    fn identify(d: &mut SimDevice) -> Identity {
+        d.send(&[header(op::IDENTIFY, 0)]).unwrap();
+        let w = d.recv(1 + IDENTIFY_WORDS, 10_000).unwrap();
+        assert_eq!(w[0], status_word(op::IDENTIFY, Status::Ok), "{w:x?}");
+        Identity::decode(&w[1..]).unwrap()
+    }
+
+    /// The table's figures are the RTL's: a golden model built from them is
+    /// shaped like the device.
     #[test]
-    fn every_size_builds_and_others_are_refused() {
+    fn every_model_builds_and_identifies_as_its_table_line() {
+        for s in SHAPES {
+            let mut d = SimDevice::with_shape(s.rows, s.cols).unwrap();
+            assert_eq!(
+                (d.shape(), d.cycles(), d.name()),
+                ((s.rows, s.cols), 0, "sim".into())
+            );
+            let id = identify(&mut d);
+            assert_eq!(
+                (id.rows, id.cols, id.buffer_elems),
+                (s.rows as u32, s.cols as u32, s.buffer_elems),
+                "{s}"
+            );
+            assert_eq!(shape(s.rows, s.cols), Some(s));
+        }
         for n in SIZES {
-            let mut d = SimDevice::new(n).unwrap();
-            assert_eq!((d.shape(), d.cycles(), d.name()), ((n, n), 0, "sim".into()));
-            d.idle(10);
-            assert_eq!(d.cycles(), 10);
+            assert_eq!(SimDevice::new(n).unwrap().shape(), (n, n));
         }
-        for (r, c) in RECT_SHAPES {
-            let d = SimDevice::with_shape(r, c).unwrap();
-            assert_eq!(d.shape(), (r, c));
-        }
-        for n in [0, 1, 2, 5, 32, usize::MAX] {
-            let e = SimDevice::new(n).unwrap_err();
-            assert_eq!(e, SimError::UnsupportedSize(n, n));
-            assert!(e.to_string().contains("4x4, 8x8, 16x16, 2x4"), "{e}");
-        }
-        let e = SimDevice::with_shape(4, 2).unwrap_err();
-        assert!(
-            e.to_string().starts_with("no simulator for a 4x2 array"),
-            "{e}"
+        let mut d = SimDevice::uart();
+        assert_eq!(
+            (d.shape(), d.name()),
+            ((UART.rows, UART.cols), "sim-uart".into())
         );
+        let id = identify(&mut d);
+        assert_eq!(
+            (id.rows, id.cols, id.buffer_elems),
+            (UART.rows as u32, UART.cols as u32, UART.buffer_elems)
+        );
+    }
+
+    #[test]
+    fn unsupported_shapes_are_refused_naming_the_models() {
+        for (r, c) in [
+            (0, 0),
+            (1, 1),
+            (2, 2),
+            (5, 5),
+            (32, 32),
+            (4, 2),
+            (16, 8),
+            (usize::MAX, 4),
+        ] {
+            let e = SimDevice::with_shape(r, c).unwrap_err();
+            assert_eq!(e, SimError::UnsupportedSize(r, c));
+            let text = e.to_string();
+            assert!(
+                text.starts_with(&format!("no simulator for a {r}x{c} array")),
+                "{text}"
+            );
+            for s in SHAPES {
+                assert!(text.contains(&format!(" {s}")), "{text} does not name {s}");
+            }
+            assert_eq!(shape(r, c), None);
+        }
     }
 
     #[test]

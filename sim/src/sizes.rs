@@ -1,14 +1,34 @@
-/// Square array sizes verilated into this crate, each as its own model
-/// (`Vtop<n>`). Shared with build.rs, which builds exactly these; a new
-/// model also needs its `SRSA_VARIANT` line in csrc/shim.cpp and `variant!`
-/// in src/ffi.rs.
-pub const SIZES: [usize; 3] = [4, 8, 16];
-/// Rectangular arrays (rows, cols) verilated as word-stream models
-/// (`Vtop<r>x<c>`), with the same buffer depth as the square ones.
-pub const RECT_SHAPES: [(usize, usize); 1] = [(2, 4)];
-/// The verilated UART board top (`Vuart<r>x<c>`): the iCEBreaker's device,
-/// a 2 x 2 array whose banks have 2^10 rows (2048-element buffers).
-pub const UART_SHAPE: (usize, usize, usize) = (2, 2, 10);
-/// Clock cycles per bit on its serial line: fast to simulate; a board uses
-/// its clock over the baud rate (e.g. 12 MHz / 1 Mbaud = 12).
-pub const UART_CLOCKS_PER_BIT: u16 = 4;
+//! The verilated models. build.rs writes their lists (`SHAPES`, `SIZES`,
+//! `UART`, `UART_CLOCKS_PER_BIT`) from srsa-hw's shape table.
+
+use std::fmt;
+
+/// One verilated model's array and buffers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SimShape {
+    pub rows: usize,
+    pub cols: usize,
+    /// Address bits of a B or C bank.
+    pub bank_bits: usize,
+    /// Elements per buffer, as the device's IDENTIFY reports them: what a
+    /// golden model shaped like it needs.
+    pub buffer_elems: u32,
+}
+
+impl fmt::Display for SimShape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}x{}", self.rows, self.cols)
+    }
+}
+
+include!(concat!(env!("OUT_DIR"), "/models.rs"));
+
+/// [`UART`] as (rows, cols, bank bits).
+pub const UART_SHAPE: (usize, usize, usize) = (UART.rows, UART.cols, UART.bank_bits);
+
+/// The word-stream model of a rows x cols array, if one was verilated.
+pub fn shape(rows: usize, cols: usize) -> Option<SimShape> {
+    SHAPES
+        .into_iter()
+        .find(|s| (s.rows, s.cols) == (rows, cols))
+}

@@ -36,13 +36,12 @@ pub fn rng(test: &str, default: u64) -> (StdRng, u64) {
     (StdRng::seed_from_u64(s), s)
 }
 
-/// Elements per buffer of the simulated device with a rows x cols array.
+/// Elements per buffer of the simulated device with a rows x cols array:
+/// the shape table's.
 pub fn buffer_elems(rows: usize, cols: usize) -> u32 {
-    srsa_hw::Shape {
-        cols,
-        ..srsa_hw::Shape::square(rows)
-    }
-    .buffer_elems()
+    srsa_sim::shape(rows, cols)
+        .unwrap_or_else(|| panic!("no simulated {rows}x{cols} device in srsa_sim::SHAPES"))
+        .buffer_elems
 }
 
 /// The simulated RTL and a golden model of the same shape, in lockstep.
