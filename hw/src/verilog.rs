@@ -1,7 +1,8 @@
-//! Verilog generation for the device (module `top`).
+//! Verilog generation for the device (module `top`: the word-stream top,
+//! `stream_top`, or a board's UART top).
 
-use crate::device::Device;
 use crate::shapes::{a_bank_bits, shape_table, SHAPES};
+use crate::stream_top::StreamTop;
 use crate::uart_top::UartTop;
 use rust_hdl::prelude::*;
 
@@ -181,7 +182,7 @@ fn waive_unused_enum_params(verilog: &str) -> String {
 
 fn device<const R: usize, const C: usize, const DA: usize, const DC: usize>(
 ) -> Result<String, String> {
-    finish(Device::<R, C, DA, DC>::default())
+    finish(StreamTop::<R, C, DA, DC>::default())
 }
 
 fn uart_top<const R: usize, const C: usize, const DA: usize, const DC: usize>(
