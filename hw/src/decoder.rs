@@ -13,9 +13,8 @@ use srsa_spec::protocol::{
 #[derive(Copy, Clone, PartialEq, Debug, LogicState)]
 pub enum State {
     Idle,
-    WrAddr,
+    XferAddr,
     WrData,
-    RdAddr,
     RdIssue,
     RdEmit,
     GemmArgs,
@@ -237,10 +236,10 @@ impl<const R: usize, const C: usize> Logic for Decoder<R, C> {
                     self.status.d.next = self.st_ok.val();
                     self.word_index.d.next = 0.into();
                     self.state.d.next = State::EmitStatus;
-                    if self.header_op.val() == self.op_write.val() {
-                        self.state.d.next = State::WrAddr;
-                    } else if self.header_op.val() == self.op_read.val() {
-                        self.state.d.next = State::RdAddr;
+                    if (self.header_op.val() == self.op_write.val())
+                        | (self.header_op.val() == self.op_read.val())
+                    {
+                        self.state.d.next = State::XferAddr;
                     } else if self.header_op.val() == self.op_gemm.val() {
                         self.state.d.next = State::GemmArgs;
                     } else if self.header_op.val() == self.op_seed.val() {
@@ -252,16 +251,17 @@ impl<const R: usize, const C: usize> Logic for Decoder<R, C> {
                     }
                 }
             }
-            State::WrAddr => {
+            State::XferAddr => {
+                // WRITE and READ: the address word, checked.
                 self.cmd_ready.next = true;
                 if self.cmd_valid.val() {
                     self.buffer_id.d.next = self.cmd_data.val().get_bits::<2>(24);
                     self.elem_at.d.next = self.cmd_data.val().get_bits::<24>(0);
                     self.count.d.next = self.arg.q.val();
                     self.status.d.next = self.region_status.val();
-                    self.state.d.next = State::WrData;
-                    if self.arg.q.val() == 0 {
-                        self.state.d.next = State::EmitStatus;
+                    self.state.d.next = State::EmitStatus;
+                    if (self.opcode.q.val() == self.op_write.val()) & self.arg.q.val().any() {
+                        self.state.d.next = State::WrData;
                     }
                 }
             }
@@ -275,16 +275,6 @@ impl<const R: usize, const C: usize> Logic for Decoder<R, C> {
                     if self.count.q.val() == 1 {
                         self.state.d.next = State::EmitStatus;
                     }
-                }
-            }
-            State::RdAddr => {
-                self.cmd_ready.next = true;
-                if self.cmd_valid.val() {
-                    self.buffer_id.d.next = self.cmd_data.val().get_bits::<2>(24);
-                    self.elem_at.d.next = self.cmd_data.val().get_bits::<24>(0);
-                    self.count.d.next = self.arg.q.val();
-                    self.status.d.next = self.region_status.val();
-                    self.state.d.next = State::EmitStatus;
                 }
             }
             State::RdIssue => {
