@@ -4,6 +4,7 @@
 //! their block and the seed words to a column, and sends exactly one
 //! response per command: a status word, then any data words.
 
+use crate::constant;
 use rust_hdl::prelude::*;
 use srsa_spec::numerics::{ACC_BITS, WL};
 use srsa_spec::protocol::{
@@ -102,10 +103,6 @@ pub struct Decoder<const R: usize, const C: usize> {
     op_gemm: Constant<Bits<8>>,
     op_seed: Constant<Bits<8>>,
     op_counters: Constant<Bits<8>>,
-}
-
-fn constant<const N: usize>(x: u64) -> Constant<Bits<N>> {
-    Constant::new(x.into())
 }
 
 impl<const R: usize, const C: usize> Decoder<R, C> {

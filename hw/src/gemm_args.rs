@@ -10,6 +10,7 @@
 //! start every column's longest path (the words are stable long before a
 //! sum).
 
+use crate::constant;
 use rust_hdl::prelude::*;
 use srsa_spec::numerics::{Rounding, MAX_FL, MAX_SHIFT};
 use srsa_spec::protocol::{Status, GEMM_ARGS, MAX_K};
@@ -111,10 +112,6 @@ pub struct GemmArgs<const R: usize, const C: usize, const DA: usize, const DC: u
     st_bad_address: Constant<Bits<8>>,
     st_bad_size: Constant<Bits<8>>,
     st_bad_format: Constant<Bits<8>>,
-}
-
-fn constant<const N: usize>(x: u64) -> Constant<Bits<N>> {
-    Constant::new(x.into())
 }
 
 impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Default

@@ -40,4 +40,12 @@ pub mod uart;
 pub mod uart_top;
 pub mod verilog;
 
+/// A constant of a block, from a number the spec (or a const generic)
+/// gives: rust-hdl cannot compute it inside generated Verilog.
+pub(crate) fn constant<const N: usize>(
+    x: u64,
+) -> rust_hdl::prelude::Constant<rust_hdl::prelude::Bits<N>> {
+    rust_hdl::prelude::Constant::new(x.into())
+}
+
 pub use verilog::{top_verilog, uart_top_verilog, Shape, SUPPORTED};
