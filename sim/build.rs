@@ -352,11 +352,12 @@ fn write_bindings(out: &Path, models: &[Model]) {
         let fns: Vec<String> = FFI_FNS.iter().map(|f| format!("v{name}_{f}")).collect();
         ffi += &format!("variant!({table}, {});\n", fns.join(", "));
         let lit = format!(
-            "SimShape {{ rows: {}, cols: {}, bank_bits: {}, buffer_elems: {} }}",
+            "SimShape {{ rows: {}, cols: {}, bank_bits: {}, buffer_elems: {}, features: {} }}",
             s.rows,
             s.cols,
             s.bank_bits,
-            s.buffer_elems()
+            s.buffer_elems(),
+            s.features
         );
         if m.uart {
             ffi += &format!("static UART_TOP: &Variant = &{table};\n");

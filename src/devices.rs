@@ -5,7 +5,7 @@ use srsa_host::driver::Driver;
 use srsa_host::golden::GoldenDevice;
 use srsa_host::serial::{parse_spec, SerialLink};
 use srsa_sim::SimDevice;
-use srsa_spec::protocol::{check_shape, Link, LinkError};
+use srsa_spec::protocol::{check_shape, feature, Link, LinkError};
 use std::fmt;
 
 /// A device by name: `sim`, `golden` or `serial:PATH[@BAUD]`.
@@ -100,11 +100,15 @@ pub fn golden(n: usize) -> Result<GoldenDevice> {
 /// identify alike. The golden model also takes shapes no model was built
 /// for (`--device golden --n 32`); those get the word-stream models' banks.
 pub fn golden_shape(rows: usize, cols: usize) -> Result<GoldenDevice> {
-    let elems = match srsa_sim::shape(rows, cols) {
-        Some(s) => s.buffer_elems,
-        None => srsa_hw::Shape::new(rows, cols, srsa_hw::verilog::SIM_BANK_BITS).buffer_elems(),
+    let (elems, features) = match srsa_sim::shape(rows, cols) {
+        Some(s) => (s.buffer_elems, s.features),
+        None => (
+            srsa_hw::Shape::new(rows, cols, srsa_hw::verilog::SIM_BANK_BITS).buffer_elems(),
+            feature::ALL,
+        ),
     };
     GoldenDevice::try_with_shape(rows, cols, elems)
+        .map(|d| d.with_features(features))
         .map_err(|e| anyhow::anyhow!("no golden {rows}x{cols} device: {e}"))
 }
 

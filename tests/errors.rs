@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{buffer_elems, case, check_case, divergence, open, rng, Rig};
+use common::{buffer_elems, case, check_case, divergence, golden_like_sim, open, rng, Rig};
 use ndarray::Array2;
 use rand::rngs::StdRng;
 use rand::Rng;
@@ -280,6 +280,9 @@ fn good_gemm() -> Gemm {
         mode: Rounding::Truncate,
         relu: false,
         acc_init: true,
+        a_transposed: false,
+        b_transposed: false,
+        b_from_c: false,
         formats: Formats {
             fl_a: 8,
             fl_b: 8,
@@ -575,7 +578,7 @@ fn rejected_commands_change_nothing() {
 
 /// A golden device whose LFSRs were seeded with `seed`.
 fn seeded_golden(n: usize, seed: u64) -> GoldenDevice {
-    let mut d = Driver::new(GoldenDevice::new(n, buffer_elems(n, n))).unwrap();
+    let mut d = Driver::new(golden_like_sim(n, n)).unwrap();
     d.seed(seed).unwrap();
     d.into_link()
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{buffer_elems, seed};
+use common::{golden_like_sim, seed};
 use srsa_host::driver::Driver;
 use srsa_host::golden::GoldenDevice;
 use srsa_host::mnist::{self, Dataset, Split};
@@ -32,7 +32,7 @@ fn train_only(train: Dataset) -> Data {
 }
 
 fn golden(n: usize) -> Fixed<GoldenDevice> {
-    Fixed::new(Driver::new(GoldenDevice::new(n, buffer_elems(n, n))).expect("golden identifies"))
+    Fixed::new(Driver::new(golden_like_sim(n, n)).expect("golden identifies"))
 }
 
 fn sim(n: usize) -> Fixed<SimDevice> {

@@ -18,7 +18,7 @@ fn open_uart() -> Rig {
     let board = srsa_hw::boards::board("icebreaker").unwrap().shape;
     assert_eq!((board.rows, board.cols, board.bank_bits), UART_SHAPE);
     let elems = (cols << bank_bits) as u32;
-    let golden = GoldenDevice::with_shape(rows, cols, elems);
+    let golden = GoldenDevice::with_shape(rows, cols, elems).with_features(srsa_sim::UART.features);
     let pair = Lockstep::new(SimDevice::uart(), golden);
     let d = Driver::new(pair).unwrap_or_else(|e| panic!("UART top: IDENTIFY failed: {e}"));
     assert_eq!((d.rows() as usize, d.cols() as usize), (rows, cols));

@@ -184,6 +184,7 @@ mod tests {
             word_bits: 16,
             acc_bits: 48,
             buffer_elems: 4 << 14,
+            features: 0,
         };
         for i in 0..20_000 {
             let c = random_case(&mut rng, &id);

@@ -15,8 +15,9 @@ use crate::kernel::Workspace;
 use srsa_spec::lfsr::{column_state, load_state, Lfsr, POWER_UP_SEED};
 use srsa_spec::numerics::{cin_term, convert, wrap_acc, ACC_BITS, WL};
 use srsa_spec::protocol::{
-    arg_words, check_region, check_shape, decode_gemm, gemm_busy_cycles, op, pad, payload_words,
-    status_word, Buffer, Counters, Gemm, Identity, Link, LinkError, Status, GEMM_ARGS, VERSION,
+    a_layout, arg_words, b_layout, check_region, check_shape, decode_gemm, feature,
+    gemm_busy_cycles, op, pad, payload_words, status_word, Buffer, Counters, Gemm, Identity, Link,
+    LinkError, Status, GEMM_ARGS, VERSION,
 };
 use std::collections::VecDeque;
 
@@ -24,6 +25,8 @@ pub struct GoldenDevice {
     rows: usize,
     cols: usize,
     buffer_elems: u32,
+    /// The optional operand paths it has (`feature` bits).
+    features: u32,
     /// A, B, C in `Buffer` code order.
     buffers: [Vec<i16>; 3],
     /// One per output column.
@@ -67,6 +70,7 @@ impl GoldenDevice {
             rows,
             cols,
             buffer_elems,
+            features: feature::ALL,
             buffers: [buf(), buf(), buf()],
             lfsrs: (0..cols)
                 .map(|c| Lfsr::new(column_state(POWER_UP_SEED, c)))
@@ -78,6 +82,13 @@ impl GoldenDevice {
         })
     }
 
+    /// The same device with only the operand paths of `features`, to
+    /// shadow hardware built without some.
+    pub fn with_features(mut self, features: u32) -> GoldenDevice {
+        self.features = features & feature::ALL;
+        self
+    }
+
     pub fn identity(&self) -> Identity {
         Identity {
             version: VERSION,
@@ -86,6 +97,7 @@ impl GoldenDevice {
             word_bits: WL,
             acc_bits: ACC_BITS,
             buffer_elems: self.buffer_elems,
+            features: self.features,
         }
     }
 
@@ -143,7 +155,8 @@ impl GoldenDevice {
             op::READ => self.read(arg, words[0]),
             op::GEMM => {
                 let w: &[u32; GEMM_ARGS] = words.try_into().expect("step counts GEMM_ARGS");
-                decode_gemm(w, self.rows as u32, self.cols as u32, self.buffer_elems).map(|g| {
+                let (r, c) = (self.rows as u32, self.cols as u32);
+                decode_gemm(w, r, c, self.buffer_elems, self.features).map(|g| {
                     self.gemm(&g);
                     vec![]
                 })
@@ -185,6 +198,36 @@ impl GoldenDevice {
         Ok(())
     }
 
+    /// A (K x Mp, A transposed) and B (K x Np) in the kernel's layouts,
+    /// gathered from wherever the GEMM's paths read them.
+    fn operands(&self, g: &Gemm) -> (Vec<i16>, Vec<i16>) {
+        let (r, c) = (self.rows as u32, self.cols as u32);
+        let (mp, np) = (pad(g.m, r), pad(g.ncol, c));
+        let a_buf = &self.buffers[Buffer::A as usize][g.a_base as usize..];
+        let b_src = if g.b_from_c { Buffer::C } else { Buffer::B };
+        let b_buf = &self.buffers[b_src as usize][g.b_base as usize..];
+        let (at, bt) = (a_layout(g, r), b_layout(g, c));
+        let mut a = Vec::with_capacity((g.k * mp) as usize);
+        let mut b = Vec::with_capacity((g.k * np) as usize);
+        let (kk, mp, np) = (g.k as usize, mp as usize, np as usize);
+        // Untransposed operands are already in the kernel's layouts.
+        if g.a_transposed {
+            for k in 0..g.k {
+                a.extend((0..mp as u32).map(|i| a_buf[at(i, k) as usize]));
+            }
+        } else {
+            a.extend_from_slice(&a_buf[..kk * mp]);
+        }
+        if g.b_transposed {
+            for k in 0..g.k {
+                b.extend((0..np as u32).map(|j| b_buf[bt(k, j) as usize]));
+            }
+        } else {
+            b.extend_from_slice(&b_buf[..kk * np]);
+        }
+        (a, b)
+    }
+
     /// Runs a validated GEMM (regions checked by `decode_gemm`).
     fn gemm(&mut self, g: &Gemm) {
         let (rows, cols) = (self.rows, self.cols);
@@ -193,9 +236,8 @@ impl GoldenDevice {
             pad(g.ncol, cols as u32) as usize,
         );
         let k = g.k as usize;
-        let a = &self.buffers[Buffer::A as usize][g.a_base as usize..][..k * mp];
-        let b = &self.buffers[Buffer::B as usize][g.b_base as usize..][..k * np];
-        let products = self.kernel.gemm_i16(a, b, mp, k, np);
+        let (a, b) = self.operands(g);
+        let products = self.kernel.gemm_i16(&a, &b, mp, k, np);
 
         // The conversions in the device's order: it fixes every draw. C_in
         // and the output are the same region or disjoint (decode_gemm), so
@@ -287,6 +329,9 @@ mod tests {
             mode: Rounding::Truncate,
             relu: false,
             acc_init: false,
+            a_transposed: false,
+            b_transposed: false,
+            b_from_c: false,
             formats: Formats::uniform(4),
             a_base: 0,
             b_base: 0,

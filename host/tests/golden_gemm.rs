@@ -75,6 +75,9 @@ fn random_gemm(rng: &mut StdRng, n: u32) -> Option<Gemm> {
         mode: Rounding::ALL[rng.gen_range(0..3)],
         relu: rng.gen_bool(0.3),
         acc_init: !partial && rng.gen_bool(0.5),
+        a_transposed: false,
+        b_transposed: false,
+        b_from_c: false,
         formats: random_formats(rng),
         a_base,
         b_base,
@@ -147,6 +150,9 @@ fn corner_cases_match_the_reference() {
         mode: Rounding::Stochastic,
         relu: false,
         acc_init: true,
+        a_transposed: false,
+        b_transposed: false,
+        b_from_c: false,
         formats: Formats {
             fl_a: 15,
             fl_b: 15,
@@ -211,6 +217,9 @@ fn corner_cases_match_the_reference() {
     write_all(&mut dev, Buffer::B, &[i16::MAX; 512]);
     let g = Gemm {
         acc_init: false,
+        a_transposed: false,
+        b_transposed: false,
+        b_from_c: false,
         formats: Formats::uniform(0),
         ..g0
     };

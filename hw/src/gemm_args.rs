@@ -381,7 +381,7 @@ mod tests {
     /// The spec's verdict: `decode_gemm`, and the fields the sequencer
     /// and output stages need, derived from the decoded GEMM.
     fn reference(w: &[u32; GEMM_ARGS], rows: usize, cols: usize, elems: u32) -> Verdict {
-        match decode_gemm(w, rows as u32, cols as u32, elems) {
+        match decode_gemm(w, rows as u32, cols as u32, elems, 0) {
             Err(s) => Verdict {
                 status: s as u8,
                 fields: None,
@@ -430,6 +430,9 @@ mod tests {
             mode: srsa_spec::numerics::Rounding::ALL[rng.gen_range(0..3)],
             relu: rng.gen(),
             acc_init: rng.gen(),
+            a_transposed: false,
+            b_transposed: false,
+            b_from_c: false,
             formats: srsa_spec::numerics::Formats {
                 fl_a,
                 fl_b,

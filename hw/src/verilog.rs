@@ -19,6 +19,9 @@ pub struct Shape {
     pub rows: usize,
     pub cols: usize,
     pub bank_bits: usize,
+    /// The optional GEMM operand paths it is built with
+    /// (`srsa_spec::protocol::feature`).
+    pub features: u32,
 }
 
 impl Shape {
@@ -27,6 +30,7 @@ impl Shape {
             rows,
             cols,
             bank_bits,
+            features: 0,
         }
     }
 

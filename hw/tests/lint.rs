@@ -117,11 +117,7 @@ fn board_wrappers_are_lint_clean() {
 
 #[test]
 fn unsupported_size_is_an_error() {
-    let shape = srsa_hw::Shape {
-        rows: 5,
-        cols: 4,
-        bank_bits: 14,
-    };
+    let shape = srsa_hw::Shape::new(5, 4, 14);
     let err = srsa_hw::top_verilog(shape).unwrap_err();
     assert!(err.contains("unsupported array shape 5x4"), "{err}");
     // A shape of the table at another bank depth is not one of its lines.

@@ -13,6 +13,8 @@ pub struct SimShape {
     /// Elements per buffer, as the device's IDENTIFY reports them: what a
     /// golden model shaped like it needs.
     pub buffer_elems: u32,
+    /// The optional GEMM operand paths it has (IDENTIFY's last word).
+    pub features: u32,
 }
 
 impl fmt::Display for SimShape {

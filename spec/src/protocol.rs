@@ -10,7 +10,7 @@
 use crate::numerics::{Formats, Rounding};
 use std::fmt;
 
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 /// First identify word: "SRSA" in ASCII.
 pub const MAGIC: u32 = 0x5352_5341;
 
@@ -104,6 +104,20 @@ impl fmt::Display for Status {
 }
 
 pub const IDENTIFY_WORDS: usize = 8;
+
+/// The optional GEMM operand paths a device has, as bits of IDENTIFY's
+/// last word. A GEMM that asks for a path its device lacks is refused
+/// ([`Status::BadFormat`]); a host streams operands the older way instead.
+pub mod feature {
+    /// Reads A as stored one row of A after another ([`super::Gemm::a_transposed`]).
+    pub const A_TRANSPOSED: u32 = 1;
+    /// Reads B as stored one column of B after another ([`super::Gemm::b_transposed`]).
+    pub const B_TRANSPOSED: u32 = 2;
+    /// Reads the B operand from buffer C ([`super::Gemm::b_from_c`]).
+    pub const B_FROM_C: u32 = 4;
+    /// Every path this protocol version defines.
+    pub const ALL: u32 = A_TRANSPOSED | B_TRANSPOSED | B_FROM_C;
+}
 pub const COUNTER_WORDS: usize = 6;
 pub const GEMM_ARGS: usize = 7;
 /// Argument words of SEED: one per LFSR component.
@@ -191,6 +205,8 @@ pub struct Identity {
     pub acc_bits: u32,
     /// Elements per buffer (the same for A, B and C).
     pub buffer_elems: u32,
+    /// The [`feature`] bits of the operand paths it has.
+    pub features: u32,
 }
 
 impl Identity {
@@ -203,7 +219,7 @@ impl Identity {
             self.word_bits,
             self.acc_bits,
             self.buffer_elems,
-            0,
+            self.features,
         ]
     }
 
@@ -218,6 +234,7 @@ impl Identity {
             word_bits: w[4],
             acc_bits: w[5],
             buffer_elems: w[6],
+            features: w[7],
         })
     }
 }
@@ -255,15 +272,24 @@ impl Counters {
 /// product.
 ///
 /// Layouts on an R x C array, with Mp = M rounded up to a multiple of R and
-/// Np = Ncol rounded up to a multiple of C:
-/// - A (M x K) at `a_base + k * Mp + i`, i.e. A transposed, row-major;
-/// - B (K x Ncol) at `b_base + k * Np + j`, row-major;
+/// Np = Ncol rounded up to a multiple of C ([`a_layout`], [`b_layout`]):
+/// - A (M x K) at `a_base + k * Mp + i`, i.e. A transposed, row-major; with
+///   `a_transposed`, at `a_base + i * Kr + k` (A row-major, rows Kr = K
+///   rounded up to a multiple of R apart);
+/// - B (K x Ncol) at `b_base + k * Np + j`, row-major; with `b_transposed`,
+///   at `b_base + j * Kc + k` (B transposed, row-major, Kc = K rounded up
+///   to a multiple of C);
 /// - C_in and out (Mp x Np) at `base + i * Np + j`, row-major.
 ///
 /// `a_base` is a multiple of R, the other bases multiples of C. C_in and the
 /// output regions are either the same or disjoint. The whole padded tile
 /// grid is computed: rows M..Mp and columns Ncol..Np of the output are
 /// written too.
+///
+/// With `b_from_c` the B operand is read from buffer C, where a previous
+/// GEMM left it (resident weights): C's read port then feeds B, so such a
+/// GEMM cannot also accumulate-init, and its B region must not overlap its
+/// output region.
 ///
 /// Order of work (it fixes every LFSR draw): tiles of R x C outputs, tile
 /// rows outer, tile columns inner; within a tile, rows 0..R in order; output
@@ -277,6 +303,12 @@ pub struct Gemm {
     pub relu: bool,
     /// Add C_in (from `cin_base`) before rounding.
     pub acc_init: bool,
+    /// A is stored row-major ([`feature::A_TRANSPOSED`]).
+    pub a_transposed: bool,
+    /// B is stored transposed ([`feature::B_TRANSPOSED`]).
+    pub b_transposed: bool,
+    /// B is read from buffer C ([`feature::B_FROM_C`]).
+    pub b_from_c: bool,
     pub formats: Formats,
     pub a_base: u32,
     pub b_base: u32,
@@ -290,7 +322,13 @@ pub fn encode_gemm(g: &Gemm) -> [u32; GEMM_ARGS] {
     let f = &g.formats;
     [
         (g.m & 0xFFFF) | (g.ncol & 0xFFFF) << 16,
-        (g.k & 0xFFFF) | g.mode.code() << 16 | (g.relu as u32) << 18 | (g.acc_init as u32) << 19,
+        (g.k & 0xFFFF)
+            | g.mode.code() << 16
+            | (g.relu as u32) << 18
+            | (g.acc_init as u32) << 19
+            | (g.a_transposed as u32) << 20
+            | (g.b_transposed as u32) << 21
+            | (g.b_from_c as u32) << 22,
         f.fl_a as u32 | (f.fl_b as u32) << 8 | (f.fl_c as u32) << 16 | (f.fl_out as u32) << 24,
         g.a_base,
         g.b_base,
@@ -304,13 +342,48 @@ pub fn pad(x: u32, n: u32) -> u32 {
     x.div_ceil(n) * n
 }
 
+/// Where element (i, k) of A lies, relative to `a_base`, on an R x C array.
+pub fn a_layout(g: &Gemm, rows: u32) -> impl Fn(u32, u32) -> u32 {
+    let (mp, kr, t) = (pad(g.m, rows), pad(g.k, rows), g.a_transposed);
+    move |i, k| if t { i * kr + k } else { k * mp + i }
+}
+
+/// Where element (k, j) of B lies, relative to `b_base`, on an R x C array.
+pub fn b_layout(g: &Gemm, cols: u32) -> impl Fn(u32, u32) -> u32 {
+    let (np, kc, t) = (pad(g.ncol, cols), pad(g.k, cols), g.b_transposed);
+    move |k, j| if t { j * kc + k } else { k * np + j }
+}
+
+/// Elements of A's and of B's region (padding included).
+pub fn operand_lengths(g: &Gemm, rows: u32, cols: u32) -> (u64, u64) {
+    let (mp, np) = (pad(g.m, rows) as u64, pad(g.ncol, cols) as u64);
+    let a = mp
+        * if g.a_transposed {
+            pad(g.k, rows) as u64
+        } else {
+            g.k as u64
+        };
+    let b = np
+        * if g.b_transposed {
+            pad(g.k, cols) as u64
+        } else {
+            g.k as u64
+        };
+    (a, b)
+}
+
+/// The bits of GEMM word 1 above the defined fields.
+const RESERVED_FROM: u32 = 23;
+
 /// Decodes and validates GEMM argument words for a device with an R x C
-/// array and `buffer_elems` elements per buffer: the device's own check.
+/// array, `buffer_elems` elements per buffer and the operand paths of
+/// `features`: the device's own check.
 pub fn decode_gemm(
     w: &[u32; GEMM_ARGS],
     rows: u32,
     cols: u32,
     buffer_elems: u32,
+    features: u32,
 ) -> Result<Gemm, Status> {
     let m = w[0] & 0xFFFF;
     let ncol = w[0] >> 16;
@@ -318,6 +391,7 @@ pub fn decode_gemm(
     let mode_code = (w[1] >> 16) & 3;
     let relu = (w[1] >> 18) & 1 == 1;
     let acc_init = (w[1] >> 19) & 1 == 1;
+    let flag = |bit: u32| (w[1] >> bit) & 1 == 1;
     let formats = Formats {
         fl_a: (w[2] & 0xFF) as u8,
         fl_b: ((w[2] >> 8) & 0xFF) as u8,
@@ -331,14 +405,19 @@ pub fn decode_gemm(
         mode: Rounding::from_code(mode_code).ok_or(Status::BadFormat)?,
         relu,
         acc_init,
+        a_transposed: flag(20),
+        b_transposed: flag(21),
+        b_from_c: flag(22),
         formats,
         a_base: w[3],
         b_base: w[4],
         cin_base: w[5],
         out_base: w[6],
     };
-    // Reserved bits must be zero.
-    if (w[1] >> 20) != 0 {
+    // Reserved bits must be zero, every path asked for must exist, and C's
+    // read port cannot serve both B and C_in.
+    let asked = (w[1] >> 20) & feature::ALL;
+    if (w[1] >> RESERVED_FROM) != 0 || asked & !features != 0 || (g.b_from_c && acc_init) {
         return Err(Status::BadFormat);
     }
     if m == 0 || k == 0 || ncol == 0 || k > MAX_K {
@@ -346,11 +425,12 @@ pub fn decode_gemm(
     }
     formats.validate(acc_init).map_err(|_| Status::BadFormat)?;
     let (mp, np) = (pad(m, rows) as u64, pad(ncol, cols) as u64);
+    let (a_len, b_len) = operand_lengths(&g, rows, cols);
     let cap = buffer_elems as u64;
     let fits =
         |base: u32, align: u32, len: u64| base.is_multiple_of(align) && base as u64 + len <= cap;
-    if !fits(g.a_base, rows, k as u64 * mp)
-        || !fits(g.b_base, cols, k as u64 * np)
+    if !fits(g.a_base, rows, a_len)
+        || !fits(g.b_base, cols, b_len)
         || !fits(g.out_base, cols, mp * np)
         || (acc_init && !fits(g.cin_base, cols, mp * np))
     {
@@ -363,17 +443,35 @@ pub fn decode_gemm(
     if acc_init && cin != out && cin < out + mp * np && out < cin + mp * np {
         return Err(Status::BadAddress);
     }
+    // B read from C must not be overwritten by the same GEMM's outputs.
+    let b = g.b_base as u64;
+    if g.b_from_c && b < out + mp * np && out < b + b_len {
+        return Err(Status::BadAddress);
+    }
     Ok(g)
 }
 
+/// Cycles from one tile's first feed step to the next tile's: K, but at
+/// least R (a column finishes one sum per cycle), and a multiple of R when
+/// A is read transposed and of C when B is, so that the banks each feed
+/// step reads stay distinct across a tile boundary (docs/PROTOCOL.md).
+pub fn tile_period(rows: u32, cols: u32, g: &Gemm) -> u32 {
+    let modulus = match (g.a_transposed, g.b_transposed) {
+        (false, false) => 1,
+        (true, false) => rows,
+        (false, true) => cols,
+        (true, true) => rows.max(cols),
+    };
+    pad(g.k.max(rows), modulus)
+}
+
 /// The cycles a device with an R x C array is busy with `g`: one feed step
-/// per cycle, tiles at least R cycles apart (a column finishes one sum per
-/// cycle), and R + C + 3 cycles for the last tile to leave the array and be
-/// written.
+/// per cycle, tiles [`tile_period`] cycles apart, and R + C + 3 cycles for
+/// the last tile to leave the array and be written.
 pub fn gemm_busy_cycles(rows: u32, cols: u32, g: &Gemm) -> u64 {
     let tiles = (pad(g.m, rows) / rows) as u64 * (pad(g.ncol, cols) / cols) as u64;
     let (k, r, c) = (g.k as u64, rows as u64, cols as u64);
-    tiles * k + (tiles - 1) * r.saturating_sub(k) + r + c + 3
+    (tiles - 1) * tile_period(rows, cols, g) as u64 + k + r + c + 3
 }
 
 /// Validates a WRITE/READ region: `words` words from element `address`.
@@ -440,6 +538,9 @@ mod tests {
             mode: Rounding::Stochastic,
             relu: true,
             acc_init: true,
+            a_transposed: false,
+            b_transposed: false,
+            b_from_c: false,
             formats: Formats {
                 fl_a: 12,
                 fl_b: 10,
@@ -456,34 +557,55 @@ mod tests {
     #[test]
     fn gemm_round_trips() {
         let g = gemm();
-        assert_eq!(decode_gemm(&encode_gemm(&g), 8, 8, 4096), Ok(g));
+        assert_eq!(
+            decode_gemm(&encode_gemm(&g), 8, 8, 4096, feature::ALL),
+            Ok(g)
+        );
     }
 
     #[test]
     fn gemm_rejects_bad_words() {
         let mut w = encode_gemm(&gemm());
         w[1] |= 3 << 16;
-        assert_eq!(decode_gemm(&w, 8, 8, 4096), Err(Status::BadFormat));
+        assert_eq!(
+            decode_gemm(&w, 8, 8, 4096, feature::ALL),
+            Err(Status::BadFormat)
+        );
         let mut w = encode_gemm(&gemm());
         w[3] = 4; // misaligned
-        assert_eq!(decode_gemm(&w, 8, 8, 4096), Err(Status::BadAddress));
+        assert_eq!(
+            decode_gemm(&w, 8, 8, 4096, feature::ALL),
+            Err(Status::BadAddress)
+        );
         let w = encode_gemm(&gemm());
-        assert_eq!(decode_gemm(&w, 8, 8, 512), Err(Status::BadAddress));
+        assert_eq!(
+            decode_gemm(&w, 8, 8, 512, feature::ALL),
+            Err(Status::BadAddress)
+        );
         // C_in and output: the same region or disjoint, never in between.
         let mut g = gemm();
         g.out_base = g.cin_base + 16;
         assert_eq!(
-            decode_gemm(&encode_gemm(&g), 8, 8, 4096),
+            decode_gemm(&encode_gemm(&g), 8, 8, 4096, feature::ALL),
             Err(Status::BadAddress)
         );
         g.out_base = g.cin_base;
-        assert_eq!(decode_gemm(&encode_gemm(&g), 8, 8, 4096), Ok(g));
+        assert_eq!(
+            decode_gemm(&encode_gemm(&g), 8, 8, 4096, feature::ALL),
+            Ok(g)
+        );
         g.acc_init = false;
         g.out_base = 16;
-        assert_eq!(decode_gemm(&encode_gemm(&g), 8, 8, 4096), Ok(g));
+        assert_eq!(
+            decode_gemm(&encode_gemm(&g), 8, 8, 4096, feature::ALL),
+            Ok(g)
+        );
         let mut w = encode_gemm(&gemm());
         w[0] &= 0xFFFF_0000;
-        assert_eq!(decode_gemm(&w, 8, 8, 4096), Err(Status::BadSize));
+        assert_eq!(
+            decode_gemm(&w, 8, 8, 4096, feature::ALL),
+            Err(Status::BadSize)
+        );
     }
 
     /// On a 2 x 4 array, A aligns to 2 rows and B, C to 4 columns; the
@@ -495,10 +617,13 @@ mod tests {
         g.b_base = 4;
         g.cin_base = 0;
         g.out_base = 1024;
-        assert_eq!(decode_gemm(&encode_gemm(&g), 2, 4, 4096), Ok(g));
+        assert_eq!(
+            decode_gemm(&encode_gemm(&g), 2, 4, 4096, feature::ALL),
+            Ok(g)
+        );
         g.b_base = 2;
         assert_eq!(
-            decode_gemm(&encode_gemm(&g), 2, 4, 4096),
+            decode_gemm(&encode_gemm(&g), 2, 4, 4096, feature::ALL),
             Err(Status::BadAddress)
         );
         // 3 x 1 by 1 x 5 on 2 x 4: 2 tile rows x 2 tile columns, K = 1 < 2.
@@ -506,6 +631,61 @@ mod tests {
         g.k = 1;
         g.ncol = 5;
         assert_eq!(gemm_busy_cycles(2, 4, &g), 4 + 3 + 2 + 4 + 3);
+    }
+
+    #[test]
+    fn operand_paths_are_checked() {
+        let d = |g: &Gemm, features| decode_gemm(&encode_gemm(g), 8, 8, 4096, features);
+        let mut g = gemm();
+        g.acc_init = false;
+        g.a_transposed = true;
+        g.b_transposed = true;
+        assert_eq!(d(&g, feature::ALL), Ok(g));
+        // A device without a path refuses it; an undefined bit is refused.
+        assert_eq!(d(&g, feature::B_TRANSPOSED), Err(Status::BadFormat));
+        let mut w = encode_gemm(&g);
+        w[1] |= 1 << RESERVED_FROM;
+        assert_eq!(
+            decode_gemm(&w, 8, 8, 4096, feature::ALL),
+            Err(Status::BadFormat)
+        );
+        // B from C: never with C_in, never overlapping the output.
+        g.b_from_c = true;
+        g.out_base = 512;
+        g.b_base = 512 + 64;
+        assert_eq!(d(&g, feature::ALL), Err(Status::BadAddress));
+        g.b_base = 512 + 8 * 16; // Mp x Np = 8 x 16 elements further on
+        assert_eq!(d(&g, feature::ALL), Ok(g));
+        g.acc_init = true;
+        assert_eq!(d(&g, feature::ALL), Err(Status::BadFormat));
+        // Transposed regions are rows of K padded to the array side.
+        let mut g = gemm();
+        g.a_transposed = true;
+        g.a_base = 4096 - 8 * 8; // Mp = 8 rows of pad(3, 8) = 8
+        assert_eq!(d(&g, feature::ALL), Ok(g));
+        g.a_base += 8;
+        assert_eq!(d(&g, feature::ALL), Err(Status::BadAddress));
+    }
+
+    #[test]
+    fn layouts_and_tile_period() {
+        let mut g = gemm(); // M 5, K 3, Ncol 9
+        let (a, b) = (a_layout(&g, 8), b_layout(&g, 8));
+        assert_eq!((a(2, 1), b(1, 2)), (8 + 2, 16 + 2));
+        g.a_transposed = true;
+        g.b_transposed = true;
+        let (a, b) = (a_layout(&g, 8), b_layout(&g, 4));
+        assert_eq!((a(2, 1), b(1, 2)), (2 * 8 + 1, 2 * 4 + 1));
+        assert_eq!(operand_lengths(&g, 8, 4), (8 * 8, 12 * 4));
+        // Period: max(K, R), padded to the transposed sides.
+        g.k = 11;
+        assert_eq!(tile_period(4, 8, &g), 16);
+        g.b_transposed = false;
+        assert_eq!(tile_period(4, 8, &g), 12);
+        g.a_transposed = false;
+        assert_eq!(tile_period(4, 8, &g), 11);
+        g.k = 2;
+        assert_eq!(tile_period(4, 8, &g), 4);
     }
 
     #[test]

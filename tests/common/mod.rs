@@ -44,12 +44,19 @@ pub fn buffer_elems(rows: usize, cols: usize) -> u32 {
         .buffer_elems
 }
 
+/// A golden model shaped like the simulated rows x cols device: the same
+/// buffers and the same operand paths.
+pub fn golden_like_sim(rows: usize, cols: usize) -> GoldenDevice {
+    let s = srsa_sim::shape(rows, cols)
+        .unwrap_or_else(|| panic!("no simulated {rows}x{cols} device in srsa_sim::SHAPES"));
+    GoldenDevice::with_shape(rows, cols, s.buffer_elems).with_features(s.features)
+}
+
 /// The simulated RTL and a golden model of the same shape, in lockstep.
 pub fn pair(rows: usize, cols: usize) -> Pair {
     let sim = SimDevice::with_shape(rows, cols)
         .unwrap_or_else(|e| panic!("cannot open the {rows}x{cols} RTL: {e}"));
-    let golden = GoldenDevice::with_shape(rows, cols, buffer_elems(rows, cols));
-    Lockstep::new(sim, golden)
+    Lockstep::new(sim, golden_like_sim(rows, cols))
 }
 
 /// A driver over [`pair`] of an n x n array; the devices have already
