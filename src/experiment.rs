@@ -244,10 +244,12 @@ fn run_job(args: &Args, data: &Data, job: &Job) -> Result<Outcome> {
 fn recheck(args: &Args, t: &mut Trainer<Fixed<GoldenDevice>>, data: &Data) -> Result<usize> {
     let sim = SimDevice::new(args.n).context("cannot start the simulated device")?;
     let mut s = Trainer::new(Fixed::new(Driver::new(sim)?), t.cfg.clone())?;
+    t.sync_params()?;
     for (dst, src) in s.net.params_mut().into_iter().zip(t.net.params()) {
         dst.w.assign(&src.w);
         dst.b.assign(&src.b);
     }
+    s.upload_params()?;
     s.epoch = t.epoch;
     let run = train_in_lockstep(t, &mut s, &data.train, args.recheck)?;
     if let Some(d) = run.divergence {

@@ -329,6 +329,16 @@ fn drive<B: Backend>(
         t.cfg.batch,
         t.cfg.seed
     );
+    // Said once: what crosses the link at every step (docs/TRAINING.md).
+    if t.backend.macs_per_cycle().is_some() {
+        let (resident, layers) = t.net.resident_layers();
+        if resident > 0 {
+            println!("weights: {resident} of {layers} trainable layers stay on the device");
+        }
+        for line in &t.streamed {
+            println!("weights: {line}");
+        }
+    }
     let mut console = Console::new(args.quiet);
     Ok(t.fit(data, args.epochs, args.save.as_deref(), &mut console)?)
 }

@@ -1,6 +1,7 @@
 //! Training end to end: the simulated RTL and the golden model follow the
 //! same trajectory bit for bit; stochastic rounding at FL 14 learns about
-//! as well as f32; a resumed run continues exactly.
+//! as well as f32; a resumed run continues exactly; weights kept on the
+//! device train exactly as streamed ones where rounding draws nothing.
 
 mod common;
 
@@ -15,6 +16,7 @@ use srsa_host::train::{
 };
 use srsa_sim::SimDevice;
 use srsa_spec::numerics::Rounding;
+use srsa_spec::protocol::feature;
 
 fn data(split: Split, n: usize) -> Dataset {
     mnist::load_split(&mnist::bundled_dir(), split)
@@ -68,6 +70,18 @@ fn same_trajectory<A: Backend<E = i16>, B: Backend<E = i16>>(
     }
 }
 
+/// FL 12 throughout, learning rate 0.1.
+fn fl12(arch: Arch, mode: Rounding, batch: usize, seed: u64) -> TrainConfig {
+    TrainConfig {
+        arch,
+        formats: TensorFormats::uniform(12),
+        rounding: Some(mode),
+        lr: 0.1,
+        batch,
+        seed,
+    }
+}
+
 #[test]
 fn sim_and_golden_train_bit_identically() {
     let s = seed("sim_and_golden_train_bit_identically", 3);
@@ -90,16 +104,64 @@ fn sim_and_golden_train_bit_identically() {
         ("cnn, stochastic", Arch::Cnn, Rounding::Stochastic, 3, 2),
     ];
     for (what, arch, mode, batch, steps) in cases {
-        let cfg = TrainConfig {
-            arch,
-            formats: TensorFormats::uniform(12),
-            rounding: Some(mode),
-            lr: 0.1,
-            batch,
-            seed: s,
-        };
+        let cfg = fl12(arch, mode, batch, s);
         let a = Trainer::new(sim(8), cfg.clone()).unwrap();
         let b = Trainer::new(golden(8), cfg).unwrap();
+        same_trajectory(what, a, b, &d, steps);
+    }
+}
+
+/// A golden model like the simulated n x n device, with or without the
+/// operand paths that keep weights resident.
+fn golden_with(n: usize, features: u32) -> Fixed<GoldenDevice> {
+    let d = golden_like_sim(n, n).with_features(features);
+    Fixed::new(Driver::new(d).expect("golden identifies"))
+}
+
+/// With truncation or round-to-nearest no output depends on a random draw,
+/// so a network whose dense layers stay on the device (bias folded into the
+/// weights, updated in place) must follow the streamed network's trajectory
+/// bit for bit: the resident products compute the same sums.
+#[test]
+fn resident_weights_train_as_streamed_ones() {
+    let s = seed("resident_weights_train_as_streamed_ones", 7);
+    let d = data(Split::Train, 120);
+    let cases = [
+        (
+            "mlp 784-32-10, nearest",
+            Arch::mlp(&[32]),
+            Rounding::Nearest,
+            20,
+            4,
+            2,
+        ),
+        (
+            "mlp 784-24-16-10, truncate",
+            Arch::mlp(&[24, 16]),
+            Rounding::Truncate,
+            16,
+            3,
+            3,
+        ),
+        ("cnn, nearest", Arch::Cnn, Rounding::Nearest, 3, 2, 2),
+    ];
+    for (what, arch, mode, batch, steps, resident) in cases {
+        let cfg = fl12(arch, mode, batch, s);
+        let a = Trainer::new(golden_with(8, feature::ALL), cfg.clone()).unwrap();
+        let b = Trainer::new(golden_with(8, 0), cfg).unwrap();
+        let layers = a.net.resident_layers().1;
+        assert_eq!(
+            a.net.resident_layers(),
+            (resident, layers),
+            "{what}: {:?}",
+            a.streamed
+        );
+        assert_eq!(b.net.resident_layers(), (0, layers), "{what}");
+        assert_eq!(
+            b.streamed.len(),
+            layers,
+            "{what}: every layer says why it streams"
+        );
         same_trajectory(what, a, b, &d, steps);
     }
 }

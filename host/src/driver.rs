@@ -99,6 +99,9 @@ fn unpack(words: &[u32], out: &mut Vec<i16>) {
 pub struct Driver<L: Link> {
     link: L,
     identity: Identity,
+    /// Elements at the bottom of each buffer that [`Driver::matmul`] may
+    /// use; what lies above is kept for data resident on the device.
+    scratch: u32,
 }
 
 impl<L: Link> Driver<L> {
@@ -124,11 +127,42 @@ impl<L: Link> Driver<L> {
                 link.name()
             )));
         }
-        Ok(Driver { link, identity: id })
+        let scratch = id.buffer_elems;
+        Ok(Driver {
+            link,
+            identity: id,
+            scratch,
+        })
     }
 
     pub fn identity(&self) -> &Identity {
         &self.identity
+    }
+
+    /// The optional GEMM operand paths the device has
+    /// (`srsa_spec::protocol::feature` bits).
+    pub fn features(&self) -> u32 {
+        self.identity.features
+    }
+
+    /// Keeps [`Driver::matmul`] below element `elems` of every buffer, so
+    /// that what a caller placed above it survives (at least one R x C
+    /// tile's worth stays usable).
+    pub fn set_scratch(&mut self, elems: u32) -> Result<(), DriverError> {
+        let tile = self.rows() * self.cols();
+        if elems < tile || elems > self.identity.buffer_elems {
+            return Err(DriverError::InvalidArgument(format!(
+                "scratch of {elems} elements: must be from {tile} to {}",
+                self.identity.buffer_elems
+            )));
+        }
+        self.scratch = elems;
+        Ok(())
+    }
+
+    /// Elements of each buffer [`Driver::matmul`] may use.
+    pub fn scratch(&self) -> u32 {
+        self.scratch
     }
 
     /// Array rows R.
@@ -147,11 +181,11 @@ impl<L: Link> Driver<L> {
     }
 
     /// The largest K a [`Driver::matmul`] accepts: one R-row slice of A
-    /// and one C-column slice of B must fit a buffer, and K must fit the
+    /// and one C-column slice of B must fit its scratch, and K must fit the
     /// GEMM's field.
     pub fn max_k(&self) -> usize {
         let side = self.rows().max(self.cols()) as usize;
-        (self.identity.buffer_elems as usize / side).min(MAX_K as usize)
+        (self.scratch as usize / side).min(MAX_K as usize)
     }
 
     pub fn link_mut(&mut self) -> &mut L {
@@ -281,7 +315,8 @@ impl<L: Link> Driver<L> {
     /// Chunks run row-chunk-major; each is a GEMM of its own, so the LFSR
     /// draws fall on outputs in a different order than one GEMM of the whole
     /// product would give (same distribution, different bits). Operands are
-    /// written at base 0 of each buffer, overwriting what was there.
+    /// written from base 0 of each buffer, overwriting what was there below
+    /// [`Driver::scratch`].
     pub fn matmul(
         &mut self,
         a: ArrayView2<i16>,
@@ -387,7 +422,7 @@ impl<L: Link> Driver<L> {
     /// GEMM's 16-bit fields.
     fn plan(&self, m: usize, k: usize, ncol: usize) -> Result<Plan, DriverError> {
         let (r, c) = (self.rows() as usize, self.cols() as usize);
-        let elems = self.identity.buffer_elems as usize;
+        let elems = self.scratch as usize;
         if k > MAX_K as usize {
             return Err(DriverError::TooLarge(format!(
                 "K = {k} exceeds the device's maximum of {MAX_K}"

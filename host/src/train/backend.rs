@@ -4,6 +4,8 @@
 //! The trainer is written once against [`Backend`]; a backend decides the
 //! element type (raw 16-bit words or f32) and how each product is rounded.
 
+use super::layers::{Params, TensorFormats};
+use super::resident::Residency;
 use crate::driver::{Driver, DriverError, MatmulOpts};
 use ndarray::{Array2, ArrayView2, Zip};
 use srsa_spec::lfsr::{column_state, Lfsr};
@@ -141,6 +143,67 @@ pub trait Backend {
     fn counters(&mut self) -> Result<Option<Counters>, BackendError>;
     /// MACs per cycle the device can do (rows x columns), where there is one.
     fn macs_per_cycle(&self) -> Option<u64>;
+
+    /// Keeps a dense layer's parameters on the device from now on, for
+    /// batches of up to `batch` rows (with `input_gradient`, its `g W^T`
+    /// will be asked for), and returns its slot; or says why it
+    /// cannot (the layer is then streamed: every product sends its
+    /// operands). See `resident`.
+    fn place(
+        &mut self,
+        _p: &Params<Self::E>,
+        _batch: usize,
+        _input_gradient: bool,
+        _f: &TensorFormats,
+    ) -> Result<Result<usize, String>, BackendError> {
+        Ok(Err("this backend has no device to keep weights on".into()))
+    }
+
+    /// A resident layer's `x W + b` (ReLU if asked), for any number of rows.
+    fn resident_forward(
+        &mut self,
+        _slot: usize,
+        _x: ArrayView2<Self::E>,
+        _relu: bool,
+        _f: &TensorFormats,
+    ) -> Result<Array2<Self::E>, BackendError> {
+        Err(not_resident())
+    }
+
+    /// A resident layer's `g W^T`, for the batch of its last forward pass.
+    fn resident_input_gradient(
+        &mut self,
+        _slot: usize,
+        _g: ArrayView2<Self::E>,
+        _f: &TensorFormats,
+    ) -> Result<Array2<Self::E>, BackendError> {
+        Err(not_resident())
+    }
+
+    /// A resident layer's update from the batch of its last forward pass.
+    fn resident_update(
+        &mut self,
+        _slot: usize,
+        _g: ArrayView2<Self::E>,
+        _f: &TensorFormats,
+        _shift: u8,
+    ) -> Result<(), BackendError> {
+        Err(not_resident())
+    }
+
+    /// A resident layer's parameters, read from the device.
+    fn resident_params(&mut self, _slot: usize) -> Result<Params<Self::E>, BackendError> {
+        Err(not_resident())
+    }
+
+    /// Overwrites a resident layer's parameters on the device.
+    fn store_params(&mut self, _slot: usize, _p: &Params<Self::E>) -> Result<(), BackendError> {
+        Err(not_resident())
+    }
+}
+
+fn not_resident() -> BackendError {
+    BackendError::Invalid("no layer of this backend is resident".into())
 }
 
 /// A fixed-point SRSA device behind the driver. Its rounding is the run's,
@@ -149,6 +212,7 @@ pub struct Fixed<L: Link> {
     driver: Driver<L>,
     mode: Rounding,
     host_rng: Lfsr,
+    residency: Residency,
 }
 
 /// The host's own random stream sits at a column index no device has.
@@ -157,6 +221,7 @@ const HOST_STREAM: usize = 1 << 20;
 impl<L: Link> Fixed<L> {
     pub fn new(driver: Driver<L>) -> Fixed<L> {
         Fixed {
+            residency: Residency::new(&driver),
             driver,
             // Until the trainer sets the run's: the mode data is read in.
             mode: Rounding::Nearest,
@@ -253,6 +318,112 @@ impl<L: Link> Backend for Fixed<L> {
     fn macs_per_cycle(&self) -> Option<u64> {
         let id = self.driver.identity();
         Some(id.rows as u64 * id.cols as u64)
+    }
+
+    fn place(
+        &mut self,
+        p: &Params<i16>,
+        batch: usize,
+        input_gradient: bool,
+        f: &TensorFormats,
+    ) -> Result<Result<usize, String>, BackendError> {
+        let (fan_in, outputs) = p.w.dim();
+        let placed = self.residency.place(
+            &mut self.driver,
+            fan_in,
+            outputs,
+            batch,
+            input_gradient,
+            f.activations,
+        );
+        if let Ok(slot) = placed {
+            self.store_params(slot, p)?;
+        }
+        Ok(placed)
+    }
+
+    fn resident_forward(
+        &mut self,
+        slot: usize,
+        x: ArrayView2<i16>,
+        relu: bool,
+        f: &TensorFormats,
+    ) -> Result<Array2<i16>, BackendError> {
+        let s = self.slot(slot)?;
+        let (batch, outputs) = (s.batch(), s.shape().1);
+        let formats = Product::new(f.activations, f.weights, f.activations).formats();
+        let one = 1i16 << f.activations;
+        let mut y = Array2::zeros((x.nrows(), outputs));
+        // More rows than a training batch (evaluation): a product per batch.
+        for r0 in (0..x.nrows()).step_by(batch) {
+            let r1 = (r0 + batch).min(x.nrows());
+            let part = self.residency.slots[slot].forward(
+                &mut self.driver,
+                x.slice(ndarray::s![r0..r1, ..]),
+                one,
+                relu,
+                self.mode,
+                formats,
+            )?;
+            y.slice_mut(ndarray::s![r0..r1, ..]).assign(&part);
+        }
+        Ok(y)
+    }
+
+    fn resident_input_gradient(
+        &mut self,
+        slot: usize,
+        g: ArrayView2<i16>,
+        f: &TensorFormats,
+    ) -> Result<Array2<i16>, BackendError> {
+        let formats = Product::new(f.gradients, f.weights, f.gradients).formats();
+        let s = self.slot(slot)?;
+        Ok(s.input_gradient(&mut self.driver, g, self.mode, formats)?)
+    }
+
+    fn resident_update(
+        &mut self,
+        slot: usize,
+        g: ArrayView2<i16>,
+        f: &TensorFormats,
+        shift: u8,
+    ) -> Result<(), BackendError> {
+        let formats = Product {
+            shift,
+            ..Product::new(f.activations, f.gradients, f.weights)
+        }
+        .formats();
+        self.slot(slot)?;
+        Ok(self.residency.slots[slot].update(&mut self.driver, g, self.mode, formats)?)
+    }
+
+    fn resident_params(&mut self, slot: usize) -> Result<Params<i16>, BackendError> {
+        let s = self.slot(slot)?;
+        let (w, b) = s.fetch(&mut self.driver)?;
+        Ok(Params { w, b })
+    }
+
+    fn store_params(&mut self, slot: usize, p: &Params<i16>) -> Result<(), BackendError> {
+        let s = self.slot(slot)?;
+        if p.w.dim() != s.shape() || p.b.dim() != (1, s.shape().1) {
+            return Err(BackendError::Invalid(format!(
+                "parameters {:?} and {:?} for a resident {:?} layer",
+                p.w.dim(),
+                p.b.dim(),
+                s.shape()
+            )));
+        }
+        Ok(s.store(&mut self.driver, p.w.view(), p.b.view())?)
+    }
+}
+
+impl<L: Link> Fixed<L> {
+    fn slot(&self, slot: usize) -> Result<crate::train::resident::Slot, BackendError> {
+        self.residency
+            .slots
+            .get(slot)
+            .cloned()
+            .ok_or_else(|| BackendError::Invalid(format!("no resident slot {slot}")))
     }
 }
 

@@ -2,7 +2,7 @@
 //! little-endian numbers (format in `docs/TRAINING.md`).
 //!
 //! ```text
-//! srsa-checkpoint 1
+//! srsa-checkpoint 2
 //! arch mlp:784-256-10
 //! element i16
 //! rounding stochastic
@@ -14,6 +14,7 @@
 //! tensor 784 256
 //! tensor 1 256
 //! ...
+//! crc32 <CRC-32 of every byte above and of the numbers below, 8 hex digits>
 //! data
 //! <every tensor, row-major, in the order listed>
 //! ```
@@ -26,7 +27,12 @@ use super::trainer::{rounding_name, TrainConfig, Trainer};
 use ndarray::Array2;
 use std::path::{Path, PathBuf};
 
-const MAGIC: &str = "srsa-checkpoint 1";
+/// Version 2 adds a `crc32` line; version 1 files are still read.
+const MAGIC: &str = "srsa-checkpoint 2";
+const MAGIC_V1: &str = "srsa-checkpoint 1";
+/// Key of version 2's checksum line: the CRC-32 of every header byte
+/// before it and of the numbers after `data`.
+const CRC: &str = "crc32";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
@@ -44,6 +50,12 @@ pub enum CheckpointError {
     Invalid { path: PathBuf, why: String },
     #[error("checkpoint {path} does not fit this run: {why}")]
     Mismatch { path: PathBuf, why: String },
+    /// Resident weights could not be read from or written to the device.
+    #[error("checkpoint {path}: the device did not give or take the weights: {source}")]
+    Device {
+        path: PathBuf,
+        source: crate::train::BackendError,
+    },
 }
 
 /// What a checkpoint holds.
@@ -55,7 +67,15 @@ pub struct Checkpoint<E> {
     pub tensors: Vec<Array2<E>>,
 }
 
-pub fn save<B: Backend>(path: &Path, t: &Trainer<B>) -> Result<(), CheckpointError> {
+/// Writes `t`'s configuration and parameters (resident ones read back from
+/// the device first).
+pub fn save<B: Backend>(path: &Path, t: &mut Trainer<B>) -> Result<(), CheckpointError> {
+    t.net
+        .sync_params(&mut t.backend)
+        .map_err(|source| CheckpointError::Device {
+            path: path.to_path_buf(),
+            source,
+        })?;
     let c = &t.cfg;
     let f = c.formats;
     let mut head = format!(
@@ -80,7 +100,10 @@ pub fn save<B: Backend>(path: &Path, t: &Trainer<B>) -> Result<(), CheckpointErr
             }
         }
     }
-    head.push_str("data\n");
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(head.as_bytes());
+    crc.update(&data);
+    head.push_str(&format!("{CRC} {:08x}\ndata\n", crc.finalize()));
     let mut bytes = head.into_bytes();
     bytes.extend(data);
     write_atomically(path, &bytes).map_err(|source| CheckpointError::Write {
@@ -114,12 +137,31 @@ pub fn load<E: Element>(path: &Path) -> Result<Checkpoint<E>, CheckpointError> {
         .windows(6)
         .position(|w| w == b"\ndata\n")
         .ok_or_else(|| invalid(format!("no 'data' line in its first {MAX_HEADER} bytes")))?;
-    let head =
-        std::str::from_utf8(&bytes[..end]).map_err(|_| invalid("header is not text".into()))?;
+    let mut data = bytes.split_off(end + 6);
+    bytes.truncate(end);
+    let head = String::from_utf8(bytes).map_err(|_| invalid("header is not text".into()))?;
+    let head = head.as_str();
+    // Version 2's last header line is its checksum; the text it covers
+    // ends with the newline before it.
+    let (head, crc) = match head.lines().next() {
+        Some(MAGIC) => {
+            let at = head
+                .rfind(&format!("\n{CRC} "))
+                .ok_or_else(|| invalid(format!("no '{CRC}' line before 'data'")))?;
+            let hex = &head[at + CRC.len() + 2..];
+            let crc =
+                u32::from_str_radix(hex, 16).map_err(|_| invalid(format!("bad {CRC} '{hex}'")))?;
+            (&head[..at + 1], Some(crc))
+        }
+        Some(MAGIC_V1) => (head, None),
+        _ => {
+            return Err(invalid(format!(
+                "the first line is not '{MAGIC}' (or '{MAGIC_V1}')"
+            )))
+        }
+    };
     let mut lines = head.lines();
-    if lines.next() != Some(MAGIC) {
-        return Err(invalid(format!("the first line is not '{MAGIC}'")));
-    }
+    lines.next();
     let mut field = |key: &str| -> Result<String, CheckpointError> {
         let line = lines
             .next()
@@ -181,7 +223,6 @@ pub fn load<E: Element>(path: &Path) -> Result<Checkpoint<E>, CheckpointError> {
         })
         .filter(|&n| n <= MAX_PARAMS * E::BYTES)
         .ok_or_else(|| invalid("the tensors it lists are larger than any network".into()))?;
-    let mut data = bytes.split_off(end + 6);
     if data.len() < want {
         (&mut file)
             .take((want - data.len()) as u64 + 1)
@@ -198,6 +239,17 @@ pub fn load<E: Element>(path: &Path) -> Result<Checkpoint<E>, CheckpointError> {
         return Err(invalid(format!(
             "the header lists {want} bytes of numbers, the file has {has}"
         )));
+    }
+    if let Some(crc) = crc {
+        let mut h = crc32fast::Hasher::new();
+        h.update(head.as_bytes());
+        h.update(&data);
+        let got = h.finalize();
+        if got != crc {
+            return Err(invalid(format!(
+                "its contents have CRC-32 {got:08x}, its header says {crc:08x}: the file is damaged"
+            )));
+        }
     }
     let mut at = 0;
     let tensors = shapes
@@ -272,8 +324,60 @@ impl<B: Backend> Trainer<B> {
                 dst.assign(src);
             }
         }
+        self.net
+            .upload_params(&mut self.backend)
+            .map_err(|source| CheckpointError::Device {
+                path: path.to_path_buf(),
+                source,
+            })?;
         self.epoch = ck.epoch;
         self.position = None;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::trainer::tests::small_trainer as trainer;
+
+    fn temp(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("srsa-ck-{}-{name}", std::process::id()))
+    }
+
+    /// The weights saved are the device's (resident layers are read back),
+    /// a damaged byte is caught by the checksum, and version 1 files (no
+    /// checksum) still load.
+    #[test]
+    fn checksummed_round_trip_and_version_1() {
+        let mut t = trainer();
+        assert_eq!(t.net.resident_layers(), (2, 2), "{:?}", t.streamed);
+        // Changed on the device only: the save must read it back.
+        let mut p = t.backend.resident_params(0).unwrap();
+        p.w[[3, 2]] = 1234;
+        t.backend.store_params(0, &p).unwrap();
+        let path = temp("v2");
+        save(&path, &mut t).unwrap();
+        let ck = load::<i16>(&path).unwrap();
+        assert_eq!(ck.tensors[0][[3, 2]], 1234);
+        assert_eq!(ck.tensors[0], t.net.params()[0].w);
+
+        let bytes = std::fs::read(&path).unwrap();
+        let mut bad = bytes.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 0x10;
+        std::fs::write(&path, &bad).unwrap();
+        let e = load::<i16>(&path).unwrap_err().to_string();
+        assert!(e.contains("CRC-32") && e.contains("damaged"), "{e}");
+
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let crc_at = text.find("\ncrc32 ").unwrap() + 1;
+        let data_at = text.find("\ndata\n").unwrap() + 1;
+        let mut v1 = bytes[..crc_at].to_vec();
+        v1.extend_from_slice(&bytes[data_at..]);
+        let v1 = [b"srsa-checkpoint 1".as_slice(), &v1[MAGIC.len()..]].concat();
+        std::fs::write(&path, &v1).unwrap();
+        assert_eq!(load::<i16>(&path).unwrap(), ck);
+        std::fs::remove_file(&path).ok();
     }
 }

@@ -67,7 +67,8 @@ impl Observer for () {}
 impl<B: Backend> Trainer<B> {
     /// Trains until `epochs` epochs are done (finishing one in progress
     /// first), tests after each and writes a checkpoint to `save` after
-    /// each when given; returns the figures of the epochs it ran.
+    /// each when given; returns the figures of the epochs it ran. The
+    /// host's copy of the parameters is current when it returns.
     pub fn fit(
         &mut self,
         data: &Data,
@@ -85,6 +86,7 @@ impl<B: Backend> Trainer<B> {
                 observer.saved(path);
             }
         }
+        self.sync_params()?;
         Ok(history)
     }
 

@@ -67,8 +67,12 @@ pub struct Params<E> {
 
 /// A fully connected layer, optionally followed by ReLU.
 pub struct Dense<E> {
+    /// With `slot`, the parameters as last read from or written to the
+    /// device (`Network::sync_params`).
     pub params: Params<E>,
     pub relu: bool,
+    /// Where the backend keeps the parameters, if they stay on the device.
+    pub slot: Option<usize>,
     input: Option<Array2<E>>,
     output: Option<Array2<E>>,
 }
@@ -100,6 +104,7 @@ impl<E: Element> Dense<E> {
         Dense {
             params,
             relu,
+            slot: None,
             input: None,
             output: None,
         }
@@ -231,7 +236,11 @@ impl<E: Element> Layer<E> {
     ) -> Result<Array2<E>, BackendError> {
         match self {
             Layer::Dense(d) => {
-                let y = affine(be, x.view(), &d.params, d.relu, f)?;
+                let y = match d.slot {
+                    // The device keeps the batch for the update.
+                    Some(slot) => be.resident_forward(slot, x.view(), d.relu, f)?,
+                    None => affine(be, x.view(), &d.params, d.relu, f)?,
+                };
                 if keep {
                     d.input = Some(x);
                     d.output = Some(y.clone());
@@ -280,6 +289,15 @@ impl<E: Element> Layer<E> {
                     _ => return Err(missing_forward()),
                 };
                 output_mask(&mut g, y.view(), d.relu);
+                if let Some(slot) = d.slot {
+                    let dx = if need_input {
+                        Some(be.resident_input_gradient(slot, g.view(), f)?)
+                    } else {
+                        None
+                    };
+                    be.resident_update(slot, g.view(), f, shift)?;
+                    return Ok(dx);
+                }
                 let dx = if need_input {
                     Some(input_gradient(be, g.view(), d.params.w.view(), true, f)?)
                 } else {

@@ -80,6 +80,8 @@ where
         }
         let epoch = a.epoch + 1;
         out.steps.push((a.next_step(data)?, b.next_step(data)?));
+        a.sync_params()?;
+        b.sync_params()?;
         out.divergence = first_difference(a, b).map(|(layer, tensor, index, va, vb)| Divergence {
             epoch,
             step,
@@ -117,24 +119,8 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::driver::Driver;
-    use crate::golden::GoldenDevice;
-    use crate::train::{Arch, Fixed, TensorFormats, TrainConfig};
+    use crate::train::trainer::tests::small_trainer as trainer;
     use ndarray::Array2;
-    use srsa_spec::numerics::Rounding;
-
-    fn trainer() -> Trainer<Fixed<GoldenDevice>> {
-        let cfg = TrainConfig {
-            arch: Arch::mlp(&[6]),
-            formats: TensorFormats::uniform(12),
-            rounding: Some(Rounding::Stochastic),
-            lr: 0.1,
-            batch: 4,
-            seed: 3,
-        };
-        let dev = Driver::new(GoldenDevice::new(4, 1 << 16)).expect("golden identifies");
-        Trainer::new(Fixed::new(dev), cfg).expect("valid configuration")
-    }
 
     /// Ten samples of fixed noise: 3 batches of 4, the last one short.
     fn data() -> Dataset {
@@ -162,6 +148,7 @@ mod tests {
         let (mut a, mut b, d) = (trainer(), trainer(), data());
         let last = b.net.params_mut().into_iter().last().unwrap();
         last.b[[0, 9]] = last.b[[0, 9]].wrapping_add(1);
+        b.upload_params().unwrap();
         let run = train_in_lockstep(&mut a, &mut b, &d, 3).unwrap();
         let div = run.divergence.expect("a changed bias is seen");
         assert_eq!((run.steps.len(), div.step, div.epoch), (1, 0, 1));

@@ -11,6 +11,7 @@ pub mod lockstep;
 pub mod network;
 pub mod output;
 pub mod pool;
+pub mod resident;
 pub mod trainer;
 
 pub use backend::{Backend, BackendError, Fixed, Float};

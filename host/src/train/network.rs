@@ -191,6 +191,84 @@ impl<E: Element> Network<E> {
         Ok(())
     }
 
+    /// Keeps every dense layer's parameters on the device where they fit,
+    /// for batches of up to `batch` rows; returns a line for each layer
+    /// that is streamed instead, saying why.
+    pub fn place<B: Backend<E = E>>(
+        &mut self,
+        be: &mut B,
+        batch: usize,
+        f: &TensorFormats,
+    ) -> Result<Vec<String>, BackendError> {
+        let mut streamed = vec![];
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            match layer {
+                Layer::Dense(d) => {
+                    let (fan_in, out) = d.params.w.dim();
+                    match be.place(&d.params, batch, i > 0, f)? {
+                        Ok(slot) => d.slot = Some(slot),
+                        Err(why) => streamed.push(format!(
+                            "layer {} (dense {fan_in} -> {out}) streams its weights: {why}",
+                            i + 1
+                        )),
+                    }
+                }
+                Layer::Conv(c) => streamed.push(format!(
+                    "layer {} (convolution {}x{}x{} -> {}) streams its weights: only dense layers stay on the device",
+                    i + 1,
+                    c.k,
+                    c.k,
+                    c.input.c,
+                    c.params.w.ncols()
+                )),
+                Layer::Pool(_) => {}
+            }
+        }
+        Ok(streamed)
+    }
+
+    /// (resident, trainable) layer counts.
+    pub fn resident_layers(&self) -> (usize, usize) {
+        let resident = self
+            .layers
+            .iter()
+            .filter(|l| matches!(l, Layer::Dense(d) if d.slot.is_some()))
+            .count();
+        (resident, self.params().len())
+    }
+
+    /// Reads the parameters of resident layers back from the device into
+    /// the host's copies (before they are saved or compared).
+    pub fn sync_params<B: Backend<E = E>>(&mut self, be: &mut B) -> Result<(), BackendError> {
+        for layer in &mut self.layers {
+            if let Layer::Dense(Dense {
+                slot: Some(slot),
+                params,
+                ..
+            }) = layer
+            {
+                *params = be.resident_params(*slot)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the host's copies of resident layers' parameters to the
+    /// device (after they were loaded or assigned).
+    pub fn upload_params<B: Backend<E = E>>(&self, be: &mut B) -> Result<(), BackendError> {
+        for layer in &self.layers {
+            if let Layer::Dense(Dense {
+                slot: Some(slot),
+                params,
+                ..
+            }) = layer
+            {
+                be.store_params(*slot, params)?;
+            }
+        }
+        Ok(())
+    }
+
     pub fn params(&self) -> Vec<&Params<E>> {
         self.layers.iter().filter_map(|l| l.params()).collect()
     }

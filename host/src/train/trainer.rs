@@ -99,6 +99,9 @@ pub struct Trainer<B: Backend> {
     /// Epochs completed.
     pub epoch: u32,
     lr: LrSplit,
+    /// One line for each trainable layer whose weights cross the link at
+    /// every step, saying why they cannot stay on the device.
+    pub streamed: Vec<String>,
     /// The epoch in progress, from its first step to its last: a run can
     /// stop between any two steps (to re-check a batch on another device)
     /// and go on with the same order.
@@ -140,15 +143,30 @@ impl<B: Backend> Trainer<B> {
                 )));
             }
         }
-        let net = Network::init(&cfg.arch, &mut backend, &cfg.formats, cfg.seed);
+        let mut net = Network::init(&cfg.arch, &mut backend, &cfg.formats, cfg.seed);
+        let streamed = net.place(&mut backend, cfg.batch, &cfg.formats)?;
         Ok(Trainer {
             backend,
             net,
             cfg,
             epoch: 0,
             lr,
+            streamed,
             position: None,
         })
+    }
+
+    /// Brings the host's copy of every parameter up to date: resident
+    /// layers are read back from the device. Call before reading
+    /// `net.params()`.
+    pub fn sync_params(&mut self) -> Result<(), TrainError> {
+        Ok(self.net.sync_params(&mut self.backend)?)
+    }
+
+    /// Sends the host's copy of resident layers' parameters to the device:
+    /// call after assigning to `net.params_mut()`.
+    pub fn upload_params(&mut self) -> Result<(), TrainError> {
+        Ok(self.net.upload_params(&mut self.backend)?)
     }
 
     pub fn lr_split(&self) -> LrSplit {
@@ -300,8 +318,26 @@ pub fn flat_params<E: Element>(net: &Network<E>) -> Vec<E> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::driver::Driver;
+    use crate::golden::GoldenDevice;
+    use crate::train::Fixed;
+
+    /// A 784-6-10 trainer on a 4 x 4 golden device with every operand
+    /// path, so its layers are resident.
+    pub(crate) fn small_trainer() -> Trainer<Fixed<GoldenDevice>> {
+        let cfg = TrainConfig {
+            arch: Arch::mlp(&[6]),
+            formats: TensorFormats::uniform(12),
+            rounding: Some(Rounding::Stochastic),
+            lr: 0.1,
+            batch: 4,
+            seed: 3,
+        };
+        let dev = Driver::new(GoldenDevice::new(4, 1 << 16)).expect("golden identifies");
+        Trainer::new(Fixed::new(dev), cfg).expect("valid configuration")
+    }
 
     #[test]
     fn lr_split_is_exact() {
