@@ -61,6 +61,11 @@ impl MatmulOpts {
 /// Fixed bound for commands that do no work proportional to data.
 const BASE_CYCLES: u64 = 10_000;
 
+/// IDENTIFY's (ignored) argument when the driver opens a device: a status
+/// word has zeros in its low 16 bits, so a peer that echoes the header
+/// back cannot pass for a device answering OK.
+const ECHO_PROBE: u32 = 0x5A_A5A5;
+
 fn transfer_cycles(words: u64) -> u64 {
     8 * words + BASE_CYCLES
 }
@@ -109,8 +114,16 @@ impl<L: Link> Driver<L> {
     /// speaks its version.
     pub fn new(link: L) -> Result<Self, DriverError> {
         let mut link = link;
-        link.send(&[header(op::IDENTIFY, 0)])?;
-        expect_ok(&mut link, op::IDENTIFY, BASE_CYCLES)?;
+        let probe = header(op::IDENTIFY, ECHO_PROBE);
+        link.send(&[probe])?;
+        let first = recv_exact(&mut link, 1, BASE_CYCLES)?[0];
+        if first == probe {
+            return Err(DriverError::Unsupported(format!(
+                "{} echoes what it is sent ({first:#010x}) instead of answering:                  a loopback or a terminal, not an SRSA device",
+                link.name()
+            )));
+        }
+        check_status(op::IDENTIFY, first)?;
         let words = recv_exact(&mut link, IDENTIFY_WORDS, BASE_CYCLES)?;
         let id = Identity::decode(&words).ok_or_else(|| {
             DriverError::Unsupported(format!("identify words {words:08x?} lack the magic"))
@@ -489,6 +502,11 @@ fn recv_exact<L: Link>(link: &mut L, n: usize, max_cycles: u64) -> Result<Vec<u3
 /// Reads one status word and checks it is `opcode`'s OK.
 fn expect_ok<L: Link>(link: &mut L, opcode: u32, max_cycles: u64) -> Result<(), DriverError> {
     let word = recv_exact(link, 1, max_cycles)?[0];
+    check_status(opcode, word)
+}
+
+/// Checks that `word` is `opcode`'s OK status.
+fn check_status(opcode: u32, word: u32) -> Result<(), DriverError> {
     let (echo, code) = parse_status(word);
     let protocol = DriverError::Protocol {
         expected_op: opcode,

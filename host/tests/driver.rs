@@ -186,6 +186,27 @@ fn protocol_violations_are_errors_not_panics() {
             "{err}"
         );
     }
+    // A peer that echoes what it receives (a loopback, a terminal) is
+    // named as such, not taken for a device answering OK.
+    struct Echo(Vec<u32>);
+    impl Link for Echo {
+        fn send(&mut self, words: &[u32]) -> Result<(), LinkError> {
+            self.0.extend(words);
+            Ok(())
+        }
+        fn recv(&mut self, n: usize, _max: u64) -> Result<Vec<u32>, LinkError> {
+            let n = n.min(self.0.len());
+            Ok(self.0.drain(..n).collect())
+        }
+        fn name(&self) -> String {
+            "echo".into()
+        }
+    }
+    let err = Driver::new(Echo(vec![])).err().unwrap();
+    assert!(
+        matches!(err, DriverError::Unsupported(_)) && err.to_string().contains("echoes"),
+        "{err}"
+    );
     // A link that returns fewer words than asked.
     let err = Driver::new(Faulty {
         inner: GoldenDevice::new(4, 256),
