@@ -1,0 +1,135 @@
+//! Writes the known-answer vectors of docs/PROTOCOL.md
+//! (`tests/vectors/known_answers.txt`) from the golden model:
+//! `cargo run --release -p srsa-host --example known_answers > FILE`.
+//!
+//! Each vector is a whole command stream for a 4 x 4 device with at least
+//! 4096 elements per buffer, and every response word it must produce.
+//! `tests/known_answers.rs` replays the file on the simulated RTL and the
+//! golden model; an implementation written from the protocol can do the
+//! same.
+
+use srsa_host::golden::GoldenDevice;
+use srsa_spec::lfsr::column_state;
+use srsa_spec::numerics::{Formats, Rounding};
+use srsa_spec::protocol::{address_word, encode_gemm, header, op, Buffer, Gemm, Link, SEED_ARGS};
+
+/// Elements as WRITE payload words (two per word, low half first).
+fn pack(e: &[i16]) -> Vec<u32> {
+    e.chunks(2)
+        .map(|p| p[0] as u16 as u32 | (*p.get(1).unwrap_or(&0) as u16 as u32) << 16)
+        .collect()
+}
+
+fn write(buf: Buffer, addr: u32, elems: &[i16]) -> Vec<u32> {
+    let payload = pack(elems);
+    let mut w = vec![
+        header(op::WRITE, payload.len() as u32),
+        address_word(buf as u32, addr),
+    ];
+    w.extend(payload);
+    w
+}
+
+/// Deterministic operand values that exercise signs and large products.
+fn values(n: usize, mul: i32, add: i32) -> Vec<i16> {
+    (0..n as i32)
+        .map(|i| ((i * mul + add) % 6553 * 5 - 16000) as i16)
+        .collect()
+}
+
+struct Vector {
+    name: String,
+    words: Vec<u32>,
+}
+
+fn vector(name: &str, mode: Rounding, acc_init: bool, relu: bool, seed: Option<u64>) -> Vector {
+    // 5 x 7 by 7 x 6 on 4 x 4: Mp = 8, Np = 8, two tile rows and columns.
+    let (m, k, n) = (5u32, 7u32, 6u32);
+    let mut words = vec![];
+    if let Some(seed) = seed {
+        for c in 0..4 {
+            words.push(header(op::SEED, c));
+            words.extend(column_state(seed, c as usize));
+        }
+        assert_eq!(SEED_ARGS, 3);
+    }
+    words.extend(write(Buffer::A, 0, &values((k * 8) as usize, 37, 11)));
+    words.extend(write(Buffer::B, 0, &values((k * 8) as usize, 53, 7)));
+    if acc_init {
+        words.extend(write(Buffer::C, 0, &values(64, 29, 3)));
+    }
+    let g = Gemm {
+        m,
+        k,
+        ncol: n,
+        mode,
+        relu,
+        acc_init,
+        a_transposed: false,
+        b_transposed: false,
+        b_from_c: false,
+        formats: Formats {
+            fl_a: 12,
+            fl_b: 11,
+            fl_c: 10,
+            fl_out: 9,
+        },
+        a_base: 0,
+        b_base: 0,
+        cin_base: 0,
+        out_base: if acc_init { 64 } else { 0 },
+    };
+    words.push(header(op::GEMM, 0));
+    words.extend(encode_gemm(&g));
+    words.extend([
+        header(op::READ, 32),
+        address_word(Buffer::C as u32, g.out_base),
+    ]);
+    Vector {
+        name: name.into(),
+        words,
+    }
+}
+
+fn main() {
+    let vectors = [
+        vector("truncate", Rounding::Truncate, false, false, None),
+        vector(
+            "nearest, accumulate-init",
+            Rounding::Nearest,
+            true,
+            false,
+            None,
+        ),
+        vector(
+            "stochastic from seed 42, ReLU",
+            Rounding::Stochastic,
+            false,
+            true,
+            Some(42),
+        ),
+        vector(
+            "stochastic from seed 7, accumulate-init",
+            Rounding::Stochastic,
+            true,
+            false,
+            Some(7),
+        ),
+    ];
+    println!("# SRSA known-answer vectors (docs/PROTOCOL.md), written by");
+    println!("# host/examples/known_answers.rs from the golden model.");
+    println!("# Each vector: a fresh 4 x 4 device (any buffer of >= 4096 elements),");
+    println!("# `send` lines (command words, hex) then `expect` lines (every response word).");
+    for v in vectors {
+        let mut dev = GoldenDevice::new(4, 4096);
+        dev.send(&v.words).expect("golden takes words");
+        let out = dev.recv(dev.pending_output(), 0).expect("queued");
+        println!("vector {}", v.name);
+        for (tag, words) in [("send", &v.words), ("expect", &out)] {
+            for line in words.chunks(8) {
+                let hex: Vec<String> = line.iter().map(|w| format!("{w:08x}")).collect();
+                println!("{tag} {}", hex.join(" "));
+            }
+        }
+    }
+}
