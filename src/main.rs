@@ -6,6 +6,7 @@ mod check;
 mod devices;
 mod experiment;
 mod fpga;
+mod fuzz;
 mod plot;
 mod train_cmd;
 
@@ -53,6 +54,9 @@ enum Command {
     /// Random GEMMs on the simulated RTL and the golden model in lockstep;
     /// stops at the first differing response word.
     Check(check::Args),
+    /// Random and malformed command streams on the simulated RTL and the
+    /// golden model in lockstep; stops at the first differing word.
+    Fuzz(fuzz::Args),
     /// Simulation speed, array efficiency and golden-model throughput.
     Bench(bench::Args),
     /// Train a network on MNIST on the simulated device, the golden model
@@ -109,6 +113,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Check(args) => check::run(&args),
+        Command::Fuzz(args) => fuzz::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Train(args) => train_cmd::run(&args),
         Command::Experiment(e) => experiment::run(&e),

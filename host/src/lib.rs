@@ -11,6 +11,7 @@
 
 pub mod cases;
 pub mod driver;
+pub mod fuzz;
 pub mod golden;
 pub mod kernel;
 pub mod lockstep;
