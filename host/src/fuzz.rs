@@ -37,7 +37,7 @@ pub struct Tally {
 pub fn random_command(rng: &mut impl Rng, id: &Identity) -> Vec<u32> {
     let elems = id.buffer_elems;
     // Mostly inside the buffer, sometimes odd, sometimes beyond it.
-    let mut address = |rng: &mut dyn rand::RngCore| -> u32 {
+    let address = |rng: &mut dyn rand::RngCore| -> u32 {
         match rng.gen_range(0..10) {
             0 => rng.gen_range(0..1 << 24),
             1 => 2 * rng.gen_range(0..elems / 2) + 1,
