@@ -86,7 +86,7 @@ impl Job {
 
     fn net(&self) -> &'static str {
         match self.arch {
-            Arch::Cnn => "CNN",
+            Arch::Cnn { .. } => "CNN",
             Arch::Mlp { .. } => "MLP",
         }
     }
@@ -99,10 +99,10 @@ impl Job {
             (Arch::Mlp { .. }, Some((10, Rounding::Nearest))) => "about 1.7%",
             (Arch::Mlp { .. }, Some((8, Rounding::Nearest))) => "about 3.0%",
             (Arch::Mlp { .. }, Some((_, Rounding::Stochastic))) => "near float",
-            (Arch::Cnn, None) => "0.77%",
-            (Arch::Cnn, Some((14, Rounding::Stochastic))) => "0.83%",
-            (Arch::Cnn, Some((_, Rounding::Nearest))) => "fails to converge",
-            (Arch::Cnn, Some((_, Rounding::Stochastic))) => "not reported",
+            (Arch::Cnn { .. }, None) => "0.77%",
+            (Arch::Cnn { .. }, Some((14, Rounding::Stochastic))) => "0.83%",
+            (Arch::Cnn { .. }, Some((_, Rounding::Nearest))) => "fails to converge",
+            (Arch::Cnn { .. }, Some((_, Rounding::Stochastic))) => "not reported",
             _ => "not reported",
         }
     }
@@ -119,7 +119,7 @@ pub fn run(e: &Experiment) -> Result<()> {
     let mut jobs = vec![];
     let nets = [
         (!args.skip_mlp).then(|| (args.mlp.clone(), args.mlp_epochs)),
-        (!args.skip_cnn).then_some((Arch::Cnn, args.cnn_epochs)),
+        (!args.skip_cnn).then_some((Arch::cnn(), args.cnn_epochs)),
     ];
     for (arch, epochs) in nets.into_iter().flatten() {
         jobs.push(Job {

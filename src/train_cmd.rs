@@ -120,9 +120,10 @@ pub struct Args {
     pub fl_activations: Option<u8>,
     #[arg(long)]
     pub fl_gradients: Option<u8>,
-    /// cnn, mlp (= mlp:784-256-10) or mlp:784-H1-...-10.
-    #[arg(long, default_value = "mlp")]
-    pub net: Arch,
+    /// mlp (784-256-10 on MNIST), cnn, mlp:IN-H1-...-10 or cnn:RxC. Plain
+    /// mlp and cnn take their input size from the data.
+    #[arg(long, default_value = "mlp", value_parser = parse_net)]
+    pub net: Net,
     /// Train until this many epochs are done (counting a resumed run's).
     #[arg(long, default_value_t = 1)]
     pub epochs: u32,
@@ -149,6 +150,50 @@ pub struct Args {
     pub quiet: bool,
 }
 
+/// `--net`: the architecture, and whether its sizes were given or are the
+/// data's to set.
+#[derive(Clone, Debug)]
+pub struct Net {
+    pub arch: Arch,
+    pub sized: bool,
+}
+
+fn parse_net(s: &str) -> Result<Net, String> {
+    Ok(Net {
+        arch: s.parse()?,
+        sized: s.contains(':'),
+    })
+}
+
+impl std::fmt::Display for Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.arch.fmt(f)
+    }
+}
+
+impl Net {
+    /// The network for `rows x cols` images: plain `mlp` and `cnn` are
+    /// fitted to them, a sized one must take them as they are.
+    pub fn for_images(&self, rows: usize, cols: usize) -> Result<Arch> {
+        if !self.sized {
+            return self.arch.for_images(rows, cols).map_err(anyhow::Error::msg);
+        }
+        let fitted = self
+            .arch
+            .for_images(rows, cols)
+            .map_err(anyhow::Error::msg)?;
+        if fitted != self.arch {
+            bail!(
+                "--net {}: takes {} pixels per image, the data has {rows} x {cols}; \
+                 give --net {fitted} or plain mlp/cnn",
+                self.arch,
+                self.arch.inputs()
+            );
+        }
+        Ok(fitted)
+    }
+}
+
 impl Args {
     fn formats(&self) -> TensorFormats {
         TensorFormats {
@@ -158,9 +203,10 @@ impl Args {
         }
     }
 
-    fn config(&self) -> TrainConfig {
-        TrainConfig {
-            arch: self.net.clone(),
+    /// The run's configuration for `data`'s images.
+    fn config(&self, data: &Data) -> Result<TrainConfig> {
+        Ok(TrainConfig {
+            arch: self.net.for_images(data.train.rows, data.train.cols)?,
             formats: self.formats(),
             rounding: match self.device {
                 Device::Float => None,
@@ -169,7 +215,7 @@ impl Args {
             lr: self.sgd.lr,
             batch: self.sgd.batch,
             seed: self.sgd.seed,
-        }
+        })
     }
 
     fn device_label(&self) -> String {
@@ -241,7 +287,15 @@ pub fn run(args: &Args) -> Result<()> {
     }
     if let Some(p) = &args.plot {
         let svg = line_chart(
-            &format!("{} on MNIST", args.net),
+            &format!(
+                "{} on {}",
+                args.net.for_images(data.train.rows, data.train.cols)?,
+                if data.dir == mnist::bundled_dir() {
+                    "MNIST".to_string()
+                } else {
+                    data.dir.display().to_string()
+                }
+            ),
             "epoch",
             "error (%)",
             &series,
@@ -267,12 +321,12 @@ fn curve(h: &[Epoch], name: &str) -> Series {
 pub fn train_on(args: &Args, data: &Data) -> Result<Vec<Epoch>> {
     match &args.device {
         Device::Float => {
-            let (cfg, ck) = resumed_config::<f32>(args)?;
+            let (cfg, ck) = resumed_config::<f32>(args, data)?;
             drive(Trainer::new(Float, cfg)?, args, data, ck)
         }
         Device::Fixed(kind) => {
             let driver = devices::open(kind.clone(), args.n)?;
-            let (cfg, ck) = resumed_config::<i16>(args)?;
+            let (cfg, ck) = resumed_config::<i16>(args, data)?;
             drive(Trainer::new(Fixed::new(driver), cfg)?, args, data, ck)
         }
     }
@@ -281,8 +335,11 @@ pub fn train_on(args: &Args, data: &Data) -> Result<Vec<Epoch>> {
 /// The configuration to train with: the flags', or a resumed checkpoint's
 /// with the flags' rounding (so that a checkpoint of another rounding is
 /// refused, not silently continued in its own).
-fn resumed_config<E: Element>(args: &Args) -> Result<(TrainConfig, Option<Checkpoint<E>>)> {
-    let asked = args.config();
+fn resumed_config<E: Element>(
+    args: &Args,
+    data: &Data,
+) -> Result<(TrainConfig, Option<Checkpoint<E>>)> {
+    let asked = args.config(data)?;
     let Some(path) = &args.resume else {
         return Ok((asked, None));
     };

@@ -101,7 +101,7 @@ fn sim_and_golden_train_bit_identically() {
             16,
             3,
         ),
-        ("cnn, stochastic", Arch::Cnn, Rounding::Stochastic, 3, 2),
+        ("cnn, stochastic", Arch::cnn(), Rounding::Stochastic, 3, 2),
     ];
     for (what, arch, mode, batch, steps) in cases {
         let cfg = fl12(arch, mode, batch, s);
@@ -143,7 +143,7 @@ fn resident_weights_train_as_streamed_ones() {
             3,
             3,
         ),
-        ("cnn, nearest", Arch::Cnn, Rounding::Nearest, 3, 2, 2),
+        ("cnn, nearest", Arch::cnn(), Rounding::Nearest, 3, 2, 2),
     ];
     for (what, arch, mode, batch, steps, resident) in cases {
         let cfg = fl12(arch, mode, batch, s);

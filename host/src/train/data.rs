@@ -1,7 +1,7 @@
-//! The data a run trains and tests on: MNIST's two splits, optionally cut
-//! to their first samples, checked to fit the networks' 28 x 28 input.
+//! The data a run trains and tests on: the two splits of an IDX dataset
+//! (MNIST's by default, images of any size), optionally cut to their first
+//! samples.
 
-use super::network::INPUTS;
 use crate::mnist::{load_split, Dataset, MnistError, Split};
 use std::path::{Path, PathBuf};
 
@@ -16,12 +16,13 @@ pub struct Data {
 pub enum DataError {
     #[error(transparent)]
     Mnist(#[from] MnistError),
-    #[error("{}: expected 28 x 28 training images, found {count} of {rows} x {cols}", dir.display())]
+    #[error("{}: no training images", dir.display())]
+    Empty { dir: PathBuf },
+    #[error("{}: training images are {train:?}, test images {test:?} (rows x columns)", dir.display())]
     Shape {
         dir: PathBuf,
-        count: usize,
-        rows: usize,
-        cols: usize,
+        train: (usize, usize),
+        test: (usize, usize),
     },
 }
 
@@ -35,12 +36,16 @@ pub fn load_data(
     let cut = |d: Dataset, n: Option<usize>| d.first(n.unwrap_or(usize::MAX));
     let train = cut(load_split(dir, Split::Train)?, train_samples);
     let test = cut(load_split(dir, Split::Test)?, test_samples);
-    if train.rows * train.cols != INPUTS || train.is_empty() {
+    if train.is_empty() {
+        return Err(DataError::Empty {
+            dir: dir.to_path_buf(),
+        });
+    }
+    if (train.rows, train.cols) != (test.rows, test.cols) {
         return Err(DataError::Shape {
             dir: dir.to_path_buf(),
-            count: train.len(),
-            rows: train.rows,
-            cols: train.cols,
+            train: (train.rows, train.cols),
+            test: (test.rows, test.cols),
         });
     }
     Ok(Data {

@@ -10,7 +10,9 @@ use rand::{Rng, SeedableRng};
 use srsa_spec::protocol::MAX_K;
 use std::fmt;
 
-pub const INPUTS: usize = 28 * 28;
+/// MNIST's images: 28 x 28 pixels.
+pub const MNIST_SIDE: usize = 28;
+pub const INPUTS: usize = MNIST_SIDE * MNIST_SIDE;
 pub const CLASSES: usize = 10;
 /// Most trainable parameters a network may have: 64 M, some 35 times the
 /// paper's largest MLP, a bound on what one run may allocate.
@@ -18,24 +20,98 @@ pub const MAX_PARAMS: usize = 1 << 26;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Arch {
-    /// 784 inputs, these hidden ReLU layers, 10 outputs.
-    Mlp { hidden: Vec<usize> },
-    /// The paper's MNIST CNN.
-    Cnn,
+    /// `inputs` pixels, these hidden ReLU layers, 10 outputs.
+    Mlp { inputs: usize, hidden: Vec<usize> },
+    /// The paper's MNIST CNN on `rows x cols` images.
+    Cnn { rows: usize, cols: usize },
 }
 
 impl Arch {
+    /// An MLP on MNIST's 784 pixels.
     pub fn mlp(hidden: &[usize]) -> Arch {
         Arch::Mlp {
+            inputs: INPUTS,
             hidden: hidden.to_vec(),
         }
+    }
+
+    /// The CNN on MNIST's 28 x 28 images.
+    pub fn cnn() -> Arch {
+        Arch::Cnn {
+            rows: MNIST_SIDE,
+            cols: MNIST_SIDE,
+        }
+    }
+
+    /// Pixels per image the network takes.
+    pub fn inputs(&self) -> usize {
+        match self {
+            Arch::Mlp { inputs, .. } => *inputs,
+            Arch::Cnn { rows, cols } => rows * cols,
+        }
+    }
+
+    /// This architecture for `rows x cols` images: an MLP's input layer and
+    /// the CNN's geometry follow the images; or why it cannot take them.
+    pub fn for_images(&self, rows: usize, cols: usize) -> Result<Arch, String> {
+        match self {
+            Arch::Mlp { hidden, .. } => Arch::Mlp {
+                inputs: rows * cols,
+                hidden: hidden.clone(),
+            }
+            .checked(),
+            Arch::Cnn { .. } => {
+                // conv 5x5, pool 2, conv 5x5, pool 2 must leave a map.
+                let last = |side: usize| {
+                    side.checked_sub(4)
+                        .map(|s| s / 2)
+                        .and_then(|s| s.checked_sub(4))
+                        .map(|s| s / 2)
+                };
+                if last(rows).unwrap_or(0) == 0 || last(cols).unwrap_or(0) == 0 {
+                    return Err(format!(
+                        "the CNN (conv 5x5, pool, conv 5x5, pool) needs images of at least 16 x 16, not {rows} x {cols}"
+                    ));
+                }
+                Ok(Arch::Cnn { rows, cols })
+            }
+        }
+    }
+
+    /// Refuses an MLP that no device could train or no memory could hold.
+    fn checked(self) -> Result<Arch, String> {
+        let Arch::Mlp { inputs, hidden } = &self else {
+            return Ok(self);
+        };
+        let mut widths = vec![*inputs];
+        widths.extend(hidden);
+        widths.push(CLASSES);
+        if widths.contains(&0) {
+            return Err(format!("{self}: a layer of width 0"));
+        }
+        // Every width is some GEMM's K (the input gradient G W^T sums over
+        // a layer's outputs), and the weights must fit in memory: checked
+        // before anything is allocated.
+        if let Some(w) = widths.iter().find(|&&w| w > MAX_K as usize) {
+            return Err(format!(
+                "{self}: a layer of {w} exceeds the device's largest K, {MAX_K}"
+            ));
+        }
+        let params = widths
+            .windows(2)
+            .map(|p| p[0] as u128 * p[1] as u128 + p[1] as u128)
+            .sum::<u128>();
+        if params > MAX_PARAMS as u128 {
+            return Err(format!("{self}: {params} parameters, at most {MAX_PARAMS}"));
+        }
+        Ok(self)
     }
 
     /// The layer plan: (kind, fan-in, outputs) for every trainable layer.
     fn build<E: Element>(&self, mut param: impl FnMut(usize, usize) -> Params<E>) -> Vec<Layer<E>> {
         match self {
-            Arch::Mlp { hidden } => {
-                let mut widths = vec![INPUTS];
+            Arch::Mlp { inputs, hidden } => {
+                let mut widths = vec![*inputs];
                 widths.extend(hidden);
                 widths.push(CLASSES);
                 let last = widths.len() - 2;
@@ -43,8 +119,12 @@ impl Arch {
                     .map(|i| Layer::Dense(Dense::new(param(widths[i], widths[i + 1]), i < last)))
                     .collect()
             }
-            Arch::Cnn => {
-                let m0 = Map { h: 28, w: 28, c: 1 };
+            Arch::Cnn { rows, cols } => {
+                let m0 = Map {
+                    h: *rows,
+                    w: *cols,
+                    c: 1,
+                };
                 let c1 = Conv::new(param(25, 8), true, m0, 5);
                 let m1 = c1.output_map();
                 let p1 = MaxPool::new(m1);
@@ -73,58 +153,52 @@ impl Arch {
 impl fmt::Display for Arch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Arch::Mlp { hidden } => {
-                write!(f, "mlp:{INPUTS}")?;
+            Arch::Mlp { inputs, hidden } => {
+                write!(f, "mlp:{inputs}")?;
                 for h in hidden {
                     write!(f, "-{h}")?;
                 }
                 write!(f, "-{CLASSES}")
             }
-            Arch::Cnn => f.write_str("cnn"),
+            Arch::Cnn {
+                rows: MNIST_SIDE,
+                cols: MNIST_SIDE,
+            } => f.write_str("cnn"),
+            Arch::Cnn { rows, cols } => write!(f, "cnn:{rows}x{cols}"),
         }
     }
 }
 
 impl std::str::FromStr for Arch {
     type Err = String;
-    /// `cnn`, `mlp` (784-256-10) or `mlp:784-H1-...-10`.
+    /// `cnn` (28 x 28), `cnn:RxC`, `mlp` (784-256-10) or
+    /// `mlp:IN-H1-...-10`. `srsa train` fits `mlp` and `cnn` to its data
+    /// ([`Arch::for_images`]).
     fn from_str(s: &str) -> Result<Arch, String> {
         match s {
-            "cnn" => return Ok(Arch::Cnn),
+            "cnn" => return Ok(Arch::cnn()),
             "mlp" => return Ok(Arch::mlp(&[256])),
             _ => {}
         }
-        let bad = || format!("bad network '{s}': expected cnn, mlp or mlp:784-H-...-10");
+        let bad = || format!("bad network '{s}': expected cnn, cnn:RxC, mlp or mlp:IN-H-...-10");
+        let num = |w: &str| w.parse::<usize>().map_err(|_| bad());
+        if let Some(side) = s.strip_prefix("cnn:") {
+            let (r, c) = side.split_once('x').ok_or_else(bad)?;
+            return Arch::cnn()
+                .for_images(num(r)?, num(c)?)
+                .map_err(|e| format!("bad network '{s}': {e}"));
+        }
         let widths = s.strip_prefix("mlp:").ok_or_else(bad)?;
-        let widths: Vec<usize> = widths
-            .split('-')
-            .map(|w| w.parse().map_err(|_| bad()))
-            .collect::<Result<_, _>>()?;
-        if widths.len() < 2
-            || widths[0] != INPUTS
-            || widths[widths.len() - 1] != CLASSES
-            || widths.contains(&0)
-        {
+        let widths: Vec<usize> = widths.split('-').map(num).collect::<Result<_, _>>()?;
+        if widths.len() < 2 || widths[widths.len() - 1] != CLASSES {
             return Err(bad());
         }
-        // Every width is some GEMM's K (the input gradient G W^T sums over
-        // a layer's outputs), and the weights must fit in memory: checked
-        // here, before anything is allocated.
-        if let Some(w) = widths.iter().find(|&&w| w > MAX_K as usize) {
-            return Err(format!(
-                "bad network '{s}': a layer of {w} exceeds the device's largest K, {MAX_K}"
-            ));
+        Arch::Mlp {
+            inputs: widths[0],
+            hidden: widths[1..widths.len() - 1].to_vec(),
         }
-        let params = widths
-            .windows(2)
-            .map(|p| p[0] as u128 * p[1] as u128 + p[1] as u128)
-            .sum::<u128>();
-        if params > MAX_PARAMS as u128 {
-            return Err(format!(
-                "bad network '{s}': {params} parameters, at most {MAX_PARAMS}"
-            ));
-        }
-        Ok(Arch::mlp(&widths[1..widths.len() - 1]))
+        .checked()
+        .map_err(|e| format!("bad network '{s}': {e}"))
     }
 }
 
@@ -285,6 +359,26 @@ impl<E: Element> Network<E> {
 mod tests {
     use super::*;
 
+    /// The input layer and the CNN's maps follow the images.
+    #[test]
+    fn networks_fit_their_images() {
+        let mlp = Arch::mlp(&[32]).for_images(8, 8).unwrap();
+        assert_eq!(mlp.to_string(), "mlp:64-32-10");
+        let cnn = Arch::cnn().for_images(16, 20).unwrap();
+        assert_eq!((cnn.to_string(), cnn.inputs()), ("cnn:16x20".into(), 320));
+        // conv 12x16, pool 6x8, conv 2x4, pool 1x2: 2 values per channel.
+        let net = Network::<f32>::init(
+            &cnn,
+            &mut crate::train::Float,
+            &TensorFormats::uniform(8),
+            1,
+        );
+        assert_eq!(net.params().last().map(|p| p.w.nrows()), Some(128));
+        assert_eq!(net.params()[2].w.nrows(), 16 * 2);
+        let e = Arch::cnn().for_images(14, 14).unwrap_err();
+        assert!(e.contains("at least 16 x 16"), "{e}");
+    }
+
     #[test]
     fn arch_names_round_trip() {
         for s in [
@@ -292,14 +386,19 @@ mod tests {
             "mlp:784-256-10",
             "mlp:784-1000-1000-10",
             "mlp:784-10",
+            "mlp:64-32-10",
+            "cnn:32x20",
         ] {
             assert_eq!(s.parse::<Arch>().unwrap().to_string(), s);
         }
         assert_eq!("mlp".parse::<Arch>().unwrap(), Arch::mlp(&[256]));
+        assert_eq!("cnn:28x28".parse::<Arch>().unwrap(), Arch::cnn());
         for bad in [
             "",
             "mlp:",
-            "mlp:783-10",
+            "mlp:0-10",
+            "cnn:15x28",
+            "cnn:28",
             "mlp:784-0-10",
             "mlp:784-256-9",
             "rnn",
