@@ -53,8 +53,13 @@ enum Command {
     /// Random GEMMs on the simulated RTL and the golden model in lockstep;
     /// stops at the first differing response word.
     Check(check::Args),
-    /// Simulation speed, array efficiency and golden-model throughput.
+    /// Simulation speed (the device against the bare array, and
+    /// instructions per cycle where valgrind is on PATH), array efficiency
+    /// and golden-model throughput.
     Bench(bench::Args),
+    /// `srsa bench`'s callgrind workload (run under valgrind by it).
+    #[command(hide = true)]
+    BenchWorkload(bench::WorkloadArgs),
     /// Train a network on MNIST on the simulated device, the golden model
     /// or the f32 reference.
     Train(train_cmd::Args),
@@ -110,6 +115,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Check(args) => check::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::BenchWorkload(args) => bench::workload(&args),
         Command::Train(args) => train_cmd::run(&args),
         Command::Experiment(e) => experiment::run(&e),
     }
