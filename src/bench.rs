@@ -126,6 +126,12 @@ fn plain_gemm(m: usize, k: usize, ncol: usize) -> Gemm {
 
 pub fn run(args: &Args) -> Result<()> {
     anyhow::ensure!(args.runs >= 1, "--runs must be at least 1");
+    // The device's workload is a 16-tile GEMM with K at most MAX_WORKLOAD_K.
+    let most = 16 * (MAX_WORKLOAD_K as u64 - 2 * srsa_spec::protocol::MAX_SIDE as u64);
+    anyhow::ensure!(
+        args.callgrind_cycles <= most,
+        "--callgrind-cycles must be at most {most}"
+    );
     let mut report = String::new();
     let mut rng = StdRng::seed_from_u64(7);
     writeln!(report, "## `srsa bench` (runs = {}, medians)\n", args.runs)?;

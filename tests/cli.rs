@@ -139,6 +139,9 @@ fn unknown_flags_are_refused() {
     let o = srsa(&["bench", "--runs", "many"], &dir.0);
     assert_eq!(o.status.code(), Some(2), "clap's usage error exit code");
     assert!(stderr(&o).contains("invalid value 'many' for '--runs"));
+    let o = srsa(&["bench", "--callgrind-cycles", "99999999"], &dir.0);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--callgrind-cycles must be at most"));
 }
 
 /// The first `| 8x8 |` row after `heading`, as its cells.
