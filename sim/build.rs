@@ -1,8 +1,10 @@
 //! Verilates the simulated lines of srsa-hw's shape table (`shapes::SHAPES`:
-//! the word-stream tops and the UART board top), and links the models,
-//! Verilator's runtime and csrc/shim.cpp into this crate. The table is the
-//! only list of models: this script also writes what names them in C++ and
-//! Rust into OUT_DIR (see `write_bindings`).
+//! the word-stream tops and the UART board top) and the bare arrays that
+//! `srsa bench` measures the device against (`array_top::BARE_ARRAYS`),
+//! and links the models, Verilator's runtime and csrc/shim.cpp into this
+//! crate. Those two lists are the only lists of models: this script also
+//! writes what names them in C++ and Rust into OUT_DIR (see
+//! `write_bindings`).
 //!
 //! Verilator 5.006's own `--build` only makes `V<name>__ALL.a` without the
 //! runtime, and the `verilator` crates target other versions, so this script
@@ -19,7 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::{env, fs};
 
 use srsa_hw::shapes::{Use, SHAPES};
-use srsa_hw::Shape;
+use srsa_hw::{Shape, BARE_ARRAYS};
 
 /// Clock cycles per bit on the simulated UART top's serial line: fast to
 /// simulate; a board uses its clock over the baud rate (e.g. 12 MHz /
@@ -296,59 +298,109 @@ fn runtime_unit(out: &Path, include: &Path, config: &str) -> Unit {
     u
 }
 
+/// What a verilated model is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A word-stream top (`SimDevice::with_shape`).
+    Stream,
+    /// The UART board top (`SimDevice::uart`).
+    Uart,
+    /// A bare array behind its test feed (`BareArray`); its shape's
+    /// bank_bits mean nothing.
+    Bare,
+}
+
 /// One verilated model.
 struct Model {
-    /// `top<r>x<c>` for a word-stream top, `uart<r>x<c>` for the UART top:
-    /// Verilator's prefix is `V<name>`, the shim's functions `v<name>_*`.
+    /// `top<r>x<c>` for a word-stream top, `uart<r>x<c>` for the UART top,
+    /// `array<r>x<c>` for a bare array: Verilator's prefix is `V<name>`,
+    /// the shim's functions `v<name>_*`.
     name: String,
     shape: Shape,
-    uart: bool,
+    kind: Kind,
     verilog: String,
 }
 
-/// The simulated lines of the shape table, with their Verilog.
+/// The simulated lines of the shape table and the bare arrays, with their
+/// Verilog. Every model gets the same Verilator and C++ flags, so that the
+/// bench compares like with like.
 fn models() -> Vec<Model> {
     let mut models = Vec::new();
     for e in SHAPES {
         let shape = e.shape;
-        let (kind, verilog) = match e.used {
-            Use::Sim => ("top", srsa_hw::top_verilog(shape)),
+        let (prefix, kind, verilog) = match e.used {
+            Use::Sim => ("top", Kind::Stream, srsa_hw::top_verilog(shape)),
             Use::SimUart => (
                 "uart",
+                Kind::Uart,
                 srsa_hw::uart_top_verilog(shape, UART_CLOCKS_PER_BIT),
             ),
             Use::Board => continue,
         };
         let verilog = verilog.unwrap_or_else(|e| panic!("srsa-hw cannot generate {shape}: {e}"));
         models.push(Model {
-            name: format!("{kind}{shape}"),
+            name: format!("{prefix}{shape}"),
             shape,
-            uart: e.used == Use::SimUart,
+            kind,
             verilog,
         });
     }
-    let uarts = models.iter().filter(|m| m.uart).count();
+    for &(rows, cols) in BARE_ARRAYS {
+        let shape = Shape::new(rows, cols, 0);
+        let verilog = srsa_hw::array_top_verilog(rows, cols)
+            .unwrap_or_else(|e| panic!("srsa-hw cannot generate the bare {shape}: {e}"));
+        models.push(Model {
+            name: format!("array{shape}"),
+            shape,
+            kind: Kind::Bare,
+            verilog,
+        });
+    }
+    let uarts = models.iter().filter(|m| m.kind == Kind::Uart).count();
     assert_eq!(uarts, 1, "SimDevice::uart needs exactly one SimUart line");
     models
 }
 
 /// Writes what names the models, so that nothing else lists them:
 /// - `models.inc`, included by csrc/shim.cpp: each model's header and its
-///   `SRSA_VARIANT` line (the UART top wrapped in `UartDev`);
-/// - `ffi_models.rs`, included by src/ffi.rs: each model's `variant!` and
-///   the lookups `word_stream(rows, cols)` and `UART_TOP`;
+///   `SRSA_VARIANT` line (the UART top wrapped in `UartDev`), or for a bare
+///   array its outputs' fold and `SRSA_BARE` line;
+/// - `ffi_models.rs`, included by src/ffi.rs: each model's `variant!` or
+///   `bare!` and the lookups `word_stream(rows, cols)`, `UART_TOP` and
+///   `bare_array(rows, cols)`;
 /// - `models.rs`, included by src/sizes.rs: the public lists.
 fn write_bindings(out: &Path, models: &[Model]) {
-    const GENERATED: &str = "Written by sim/build.rs from srsa-hw's shape table: do not edit.";
+    const GENERATED: &str =
+        "Written by sim/build.rs from srsa-hw's shape table and bare arrays: do not edit.";
     let mut inc = format!("// {GENERATED}\n");
     let mut ffi = format!("// {GENERATED}\n");
-    let mut lookup = String::new();
+    let (mut lookup, mut bare_lookup, mut bare) = (String::new(), String::new(), Vec::new());
     let (mut shapes, mut sizes, mut uart) = (Vec::new(), Vec::new(), String::new());
     for m in models {
         let (name, s) = (&m.name, m.shape);
-        let class = if m.uart { "UartDev" } else { "Dev" };
-        inc += &format!("#include \"V{name}.h\"\nSRSA_VARIANT(v{name}, {class}<V{name}>)\n");
         let table = format!("V{}", name.to_uppercase());
+        if m.kind == Kind::Bare {
+            // Verilator spells the port `col_sum$c` as `col_sum__024<c>`.
+            let folds: String = (0..s.cols)
+                .map(|c| format!(" h = srsa_fold(h, m.col_sum__024{c});"))
+                .collect();
+            inc += &format!(
+                "#include \"V{name}.h\"\n\
+                 struct V{name}Outs {{\n    \
+                 static uint64_t fold(const V{name}& m, uint64_t h) {{{folds} return h; }}\n\
+                 }};\n\
+                 using V{name}Dev = BareDev<V{name}, V{name}Outs>;\n\
+                 SRSA_BARE(v{name}, V{name}Dev)\n"
+            );
+            let fns: Vec<String> = BARE_FNS.iter().map(|f| format!("v{name}_{f}")).collect();
+            ffi += &format!("bare!({table}, {});\n", fns.join(", "));
+            bare_lookup += &format!("        ({}, {}) => Some(&{table}),\n", s.rows, s.cols);
+            bare.push(format!("({}, {})", s.rows, s.cols));
+            continue;
+        }
+        let uart_top = m.kind == Kind::Uart;
+        let class = if uart_top { "UartDev" } else { "Dev" };
+        inc += &format!("#include \"V{name}.h\"\nSRSA_VARIANT(v{name}, {class}<V{name}>)\n");
         let fns: Vec<String> = FFI_FNS.iter().map(|f| format!("v{name}_{f}")).collect();
         ffi += &format!("variant!({table}, {});\n", fns.join(", "));
         let lit = format!(
@@ -359,7 +411,7 @@ fn write_bindings(out: &Path, models: &[Model]) {
             s.buffer_elems(),
             s.features
         );
-        if m.uart {
+        if uart_top {
             ffi += &format!("static UART_TOP: &Variant = &{table};\n");
             uart = lit;
         } else {
@@ -372,7 +424,9 @@ fn write_bindings(out: &Path, models: &[Model]) {
     }
     ffi += &format!(
         "fn word_stream(rows: usize, cols: usize) -> Option<&'static Variant> {{\n    \
-         match (rows, cols) {{\n{lookup}        _ => None,\n    }}\n}}\n"
+         match (rows, cols) {{\n{lookup}        _ => None,\n    }}\n}}\n\
+         fn bare_array(rows: usize, cols: usize) -> Option<&'static BareVariant> {{\n    \
+         match (rows, cols) {{\n{bare_lookup}        _ => None,\n    }}\n}}\n"
     );
     let lists = format!(
         "// {GENERATED}\n\
@@ -384,11 +438,15 @@ fn write_bindings(out: &Path, models: &[Model]) {
          pub const UART: SimShape = {uart};\n\
          /// Clock cycles per bit on its serial line: fast to simulate; a board\n\
          /// uses its clock over the baud rate (e.g. 12 MHz / 1 Mbaud = 12).\n\
-         pub const UART_CLOCKS_PER_BIT: u16 = {UART_CLOCKS_PER_BIT};\n",
+         pub const UART_CLOCKS_PER_BIT: u16 = {UART_CLOCKS_PER_BIT};\n\
+         /// Every verilated bare array (`BareArray::new`), as (rows, cols).\n\
+         pub const BARE_ARRAYS: [(usize, usize); {}] = [{}];\n",
         shapes.len(),
         shapes.join(", "),
         sizes.len(),
         sizes.join(", "),
+        bare.len(),
+        bare.join(", "),
     );
     for (file, text) in [
         ("models.inc", inc),
@@ -411,6 +469,10 @@ const FFI_FNS: [&str; 8] = [
     "cycles",
     "finished",
 ];
+
+/// The C functions of one bare array, after its `v<name>_` prefix, in the
+/// order `bare!` in src/ffi.rs takes them.
+const BARE_FNS: [&str; 5] = ["new", "free", "tick", "cycles", "checksum"];
 
 /// Generates every model's Verilog and verilates those whose cache is
 /// stale; the verilator runs concurrently (each is single-threaded).

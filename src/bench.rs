@@ -1,7 +1,11 @@
 //! `srsa bench`: the figures of docs/BENCHMARKS.md, measured in one run.
 //!
 //! Every figure is a median over `--runs` repetitions; ratios are taken
-//! between medians of the same run.
+//! between medians of the same run. The device's simulation speed is set
+//! against the bare array's (srsa-sim's `BareArray`, verilated with the
+//! same flags), timed alternately in the same run, and where valgrind is
+//! on PATH against its instruction count per simulated cycle (callgrind on
+//! this program's hidden `bench-workload` command).
 
 use crate::devices;
 use anyhow::{Context, Result};
@@ -11,10 +15,13 @@ use srsa_host::driver::{Driver, MatmulOpts};
 use srsa_host::train::{
     Arch, Backend, Data, Fixed, Float, Observer, Progress, TensorFormats, TrainConfig, Trainer,
 };
+use srsa_sim::{BareArray, SimDevice, BARE_ARRAYS};
 use srsa_spec::numerics::{Formats, Rounding};
-use srsa_spec::protocol::{Buffer, Counters, Gemm};
+use srsa_spec::protocol::{encode_gemm, header, op, Buffer, Counters, Gemm};
+use srsa_spec::protocol::{Link, LinkError};
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Instant;
 
 #[derive(clap::Args)]
@@ -35,6 +42,43 @@ pub struct Args {
     /// Also write the report (Markdown) to this file.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Only the simulation-speed figures (the device against the bare
+    /// array, instructions per cycle): no array efficiency, golden model or
+    /// training.
+    #[arg(long)]
+    sim_only: bool,
+    /// Simulated cycles of each callgrind workload (where valgrind is on
+    /// PATH); 0 skips callgrind.
+    #[arg(long, default_value_t = 20_000)]
+    callgrind_cycles: u64,
+}
+
+/// What `bench-workload` runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Workload {
+    /// The simulated device, computing a GEMM.
+    Device,
+    /// The bare array.
+    Array,
+}
+
+/// The hidden `srsa bench-workload`: a fixed, deterministic workload for
+/// callgrind. The device's is a setup (operands written to A and B) and
+/// then `--cycles` cycles of a 4n x K x 4n GEMM; the bare array's is
+/// `--cycles` cycles. A run with `--cycles 0` does the same setup, so the
+/// difference between the two counts is the cycles' alone.
+#[derive(clap::Args)]
+pub struct WorkloadArgs {
+    #[arg(long, value_enum)]
+    model: Workload,
+    #[arg(long, default_value_t = 8, value_parser = crate::devices::parse_side)]
+    n: usize,
+    /// The GEMM's K (device only): sets the setup's size; the GEMM must
+    /// last at least `--cycles`.
+    #[arg(long, default_value_t = 1024)]
+    k: usize,
+    #[arg(long)]
+    cycles: u64,
 }
 
 /// The GEMM shape of one MNIST training step (batch 100, 784 -> 256).
@@ -82,14 +126,22 @@ fn plain_gemm(m: usize, k: usize, ncol: usize) -> Gemm {
 
 pub fn run(args: &Args) -> Result<()> {
     anyhow::ensure!(args.runs >= 1, "--runs must be at least 1");
+    // The device's workload is a 16-tile GEMM with K at most MAX_WORKLOAD_K.
+    let most = 16 * (MAX_WORKLOAD_K as u64 - 2 * srsa_spec::protocol::MAX_SIDE as u64);
+    anyhow::ensure!(
+        args.callgrind_cycles <= most,
+        "--callgrind-cycles must be at most {most}"
+    );
     let mut report = String::new();
     let mut rng = StdRng::seed_from_u64(7);
     writeln!(report, "## `srsa bench` (runs = {}, medians)\n", args.runs)?;
 
-    // 1. Simulation speed: cycles per second while the array computes.
+    // 1. Simulation speed: cycles per second while the array computes,
+    // against the bare array's.
     writeln!(report, "### Simulation speed (Verilator, one thread)\n")?;
     writeln!(report, "| array | GEMM (M x K x Ncol) | cycles per GEMM | cycles/s while computing | idle cycles/s |")?;
     writeln!(report, "|---|---|---|---|---|")?;
+    let mut against = Vec::new();
     for &n in &args.sizes {
         let mut driver = Driver::new(devices::sim(n)?).context("sim did not identify")?;
         let (m, k, ncol) = (4 * n, 4096, 4 * n);
@@ -98,8 +150,10 @@ pub fn run(args: &Args) -> Result<()> {
         driver.matmul(a.view(), b.view(), None, &opts())?;
         // Rerun only the GEMM command on the loaded buffers.
         let g = plain_gemm(m, k, ncol);
-        let mut rates = Vec::new();
+        let mut bare = BareArray::new(n, n).ok();
+        let (mut rates, mut bare_rates) = (Vec::new(), Vec::new());
         let mut per_gemm = 0;
+        // Alternating, so that a change in the machine's load falls on both.
         for _ in 0..args.runs {
             let c0 = driver.link_mut().cycles();
             let t = Instant::now();
@@ -107,6 +161,11 @@ pub fn run(args: &Args) -> Result<()> {
             let secs = t.elapsed().as_secs_f64();
             per_gemm = driver.link_mut().cycles() - c0;
             rates.push(per_gemm as f64 / secs);
+            if let Some(bare) = &mut bare {
+                let t = Instant::now();
+                bare.tick(per_gemm);
+                bare_rates.push(per_gemm as f64 / t.elapsed().as_secs_f64());
+            }
         }
         let mut idle = Vec::new();
         for _ in 0..args.runs {
@@ -114,12 +173,22 @@ pub fn run(args: &Args) -> Result<()> {
             driver.link_mut().idle(200_000);
             idle.push(200_000.0 / t.elapsed().as_secs_f64());
         }
+        let computing = median(rates);
         writeln!(
             report,
             "| {n}x{n} | {m} x {k} x {ncol} | {per_gemm} | {:.3} M | {:.3} M |",
-            median(rates) / 1e6,
+            computing / 1e6,
             median(idle) / 1e6
         )?;
+        if let Some(bare) = bare {
+            std::hint::black_box(bare.checksum());
+            against.push((n, computing, median(bare_rates)));
+        }
+    }
+    against_bare(args, &against, &mut report)?;
+    if args.sim_only {
+        print!("{report}");
+        return write_out(args, &report);
     }
 
     // 2. Array efficiency on the MNIST-sized GEMM.
@@ -216,9 +285,193 @@ pub fn run(args: &Args) -> Result<()> {
     training(args, &mut report)?;
 
     print!("{report}");
+    write_out(args, &report)
+}
+
+fn write_out(args: &Args, report: &str) -> Result<()> {
     if let Some(path) = &args.out {
-        std::fs::write(path, &report)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, report).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The device against the bare array: the speeds measured alternately above
+/// (`against`: side, device and bare cycles/s), then instructions per
+/// simulated cycle under callgrind.
+fn against_bare(args: &Args, against: &[(usize, f64, f64)], report: &mut String) -> Result<()> {
+    let built: Vec<String> = BARE_ARRAYS
+        .iter()
+        .map(|(r, c)| format!("{r}x{c}"))
+        .collect();
+    writeln!(
+        report,
+        "\n### The device against the bare array (same run, alternating)\n"
+    )?;
+    if against.is_empty() {
+        writeln!(
+            report,
+            "No bare array of the sizes measured (built: {}).",
+            built.join(", ")
+        )?;
+        return Ok(());
+    }
+    writeln!(
+        report,
+        "| array | device cycles/s while computing | bare array cycles/s | device / bare array |"
+    )?;
+    writeln!(report, "|---|---|---|---|")?;
+    for &(n, dev, bare) in against {
+        writeln!(
+            report,
+            "| {n}x{n} | {:.3} M | {:.3} M | {:.2}x |",
+            dev / 1e6,
+            bare / 1e6,
+            dev / bare
+        )?;
+    }
+    writeln!(
+        report,
+        "\nThe bare array is srsa-hw's `ArrayTop`: the array alone, fed new operands \
+         every cycle by an LFSR in the hardware, verilated with the device's flags."
+    )?;
+    let cycles = args.callgrind_cycles;
+    if cycles == 0 {
+        return Ok(());
+    }
+    writeln!(
+        report,
+        "\n### Instructions per simulated cycle (callgrind, {cycles} cycles less a zero-cycle run)\n"
+    )?;
+    let Some(valgrind) = on_path("valgrind") else {
+        writeln!(
+            report,
+            "valgrind is not on PATH: instructions per cycle not measured."
+        )?;
+        return Ok(());
+    };
+    writeln!(
+        report,
+        "| array | device while computing | bare array | device / bare array |"
+    )?;
+    writeln!(report, "|---|---|---|---|")?;
+    for &(n, _, _) in against {
+        let n_s = n.to_string();
+        // A 16-tile GEMM just long enough, so that the setup (writing its
+        // operands, run twice under callgrind) stays short.
+        let k = (cycles.div_ceil(16) as usize + 2 * n).clamp(n, MAX_WORKLOAD_K);
+        let k_s = k.to_string();
+        let per_cycle = |model: &str, extra: &[&str]| -> Result<f64> {
+            let run = |c: u64| {
+                let c = c.to_string();
+                let mut a = vec!["--model", model, "--n", &n_s, "--cycles", &c];
+                a.extend(extra);
+                callgrind_ir(&valgrind, &a)
+            };
+            let (full, base) = (run(cycles)?, run(0)?);
+            anyhow::ensure!(
+                full > base,
+                "callgrind counted {full} instructions with {cycles} cycles and {base} with none"
+            );
+            Ok((full - base) as f64 / cycles as f64)
+        };
+        let dev = per_cycle("device", &["--k", &k_s])?;
+        let bare = per_cycle("array", &[])?;
+        writeln!(
+            report,
+            "| {n}x{n} | {dev:.0} | {bare:.0} | {:.2}x |",
+            dev / bare
+        )?;
+    }
+    Ok(())
+}
+
+/// Largest K of the device's callgrind workload: the 4n x K x 4n GEMM's
+/// operands must fit the smallest buffers (4x4's 65536 elements).
+const MAX_WORKLOAD_K: usize = 4096;
+
+/// The first `name` on PATH that is a file.
+fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// Instructions callgrind counts in `srsa bench-workload <args>`.
+fn callgrind_ir(valgrind: &Path, args: &[&str]) -> Result<u64> {
+    let exe = std::env::current_exe().context("cannot find this program to run it again")?;
+    let file = std::env::temp_dir().join(format!(
+        "srsa-callgrind-{}-{}.out",
+        std::process::id(),
+        args.join("_").replace('-', "")
+    ));
+    let out = Command::new(valgrind)
+        .arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", file.display()))
+        .arg(&exe)
+        .arg("bench-workload")
+        .args(args)
+        .output()
+        .with_context(|| format!("cannot run {}", valgrind.display()))?;
+    let text = std::fs::read_to_string(&file);
+    let _ = std::fs::remove_file(&file);
+    anyhow::ensure!(
+        out.status.success(),
+        "valgrind --tool=callgrind srsa bench-workload {} failed ({}):\n{}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = text.with_context(|| format!("callgrind wrote no {}", file.display()))?;
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix("summary:")
+                .or_else(|| l.strip_prefix("totals:"))
+        })
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .with_context(|| format!("no instruction total in {}", file.display()))
+}
+
+/// `srsa bench-workload`: prints the cycles it ran (checked: each is one
+/// of the workload's) and, for the bare array, its outputs' checksum.
+pub fn workload(args: &WorkloadArgs) -> Result<()> {
+    let n = args.n;
+    let (ran, check) = match args.model {
+        Workload::Array => {
+            let mut bare = BareArray::new(n, n)?;
+            bare.tick(args.cycles);
+            (bare.cycles(), Some(bare.checksum()))
+        }
+        Workload::Device => {
+            let mut driver = Driver::new(SimDevice::new(n)?).context("sim did not identify")?;
+            let (m, k, ncol) = (4 * n, args.k, 4 * n);
+            let mut rng = StdRng::seed_from_u64(11);
+            let a: Vec<i16> = (0..m * k).map(|_| rng.gen_range(-4096..4096)).collect();
+            let b: Vec<i16> = (0..k * ncol).map(|_| rng.gen_range(-4096..4096)).collect();
+            driver.write(Buffer::A, 0, &a)?;
+            driver.write(Buffer::B, 0, &b)?;
+            let mut cmd = vec![header(op::GEMM, 0)];
+            cmd.extend(encode_gemm(&plain_gemm(m, k, ncol)));
+            let link = driver.link_mut();
+            link.send(&cmd)?;
+            let c0 = link.cycles();
+            // The GEMM's status word must not come yet: every cycle counted
+            // is one of the GEMM's.
+            match link.recv(1, args.cycles) {
+                Err(LinkError::Timeout { got: 0, .. }) => {}
+                Ok(_) => anyhow::bail!(
+                    "the {m} x {k} x {ncol} GEMM ended within {} cycles: raise --k",
+                    args.cycles
+                ),
+                Err(e) => return Err(e.into()),
+            }
+            (link.cycles() - c0, None)
+        }
+    };
+    anyhow::ensure!(ran == args.cycles, "ran {ran} cycles of {}", args.cycles);
+    match check {
+        Some(sum) => println!("cycles {ran} checksum {sum:#x}"),
+        None => println!("cycles {ran}"),
     }
     Ok(())
 }

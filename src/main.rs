@@ -57,8 +57,13 @@ enum Command {
     /// Random and malformed command streams on the simulated RTL and the
     /// golden model in lockstep; stops at the first differing word.
     Fuzz(fuzz::Args),
-    /// Simulation speed, array efficiency and golden-model throughput.
+    /// Simulation speed (the device against the bare array, and
+    /// instructions per cycle where valgrind is on PATH), array efficiency
+    /// and golden-model throughput.
     Bench(bench::Args),
+    /// `srsa bench`'s callgrind workload (run under valgrind by it).
+    #[command(hide = true)]
+    BenchWorkload(bench::WorkloadArgs),
     /// Train a network on MNIST on the simulated device, the golden model
     /// or the f32 reference.
     Train(train_cmd::Args),
@@ -115,6 +120,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Check(args) => check::run(&args),
         Command::Fuzz(args) => fuzz::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::BenchWorkload(args) => bench::workload(&args),
         Command::Train(args) => train_cmd::run(&args),
         Command::Experiment(e) => experiment::run(&e),
     }

@@ -126,6 +126,7 @@ fn unknown_flags_are_refused() {
     let dir = TempDir::new("flags");
     for args in [
         &["check", "--bogus"][..],
+        &["bench", "--bogus"],
         &["verilog", "--n", "4", "--out", "o", "--frobnicate"],
         &["no-such-command"],
     ] {
@@ -135,6 +136,85 @@ fn unknown_flags_are_refused() {
         let err = stderr(&o);
         assert!(err.contains("error:") && err.contains("Usage"), "{err}");
     }
+    let o = srsa(&["bench", "--runs", "many"], &dir.0);
+    assert_eq!(o.status.code(), Some(2), "clap's usage error exit code");
+    assert!(stderr(&o).contains("invalid value 'many' for '--runs"));
+    let o = srsa(&["bench", "--callgrind-cycles", "99999999"], &dir.0);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--callgrind-cycles must be at most"));
+}
+
+/// The first `| 8x8 |` row after `heading`, as its cells.
+fn row_after(text: &str, heading: &str) -> Vec<String> {
+    let (_, rest) = text
+        .split_once(heading)
+        .unwrap_or_else(|| panic!("no {heading:?} in:\n{text}"));
+    let line = rest
+        .lines()
+        .find(|l| l.starts_with("| 8x8 |"))
+        .unwrap_or_else(|| panic!("no 8x8 row after {heading:?}"));
+    line.trim_matches('|')
+        .split('|')
+        .map(|c| c.trim().to_string())
+        .collect()
+}
+
+/// A ratio cell as printed: `0.72x`.
+fn is_ratio(cell: &str) -> bool {
+    cell.strip_suffix('x')
+        .and_then(|x| x.parse::<f64>().ok())
+        .is_some_and(|x| x > 0.0)
+}
+
+/// Tiny settings (one run, 8x8, a short callgrind workload): the device
+/// against the bare array in one run, and the instructions per cycle where
+/// valgrind is on PATH. The figures themselves are never checked: speed is
+/// not a test oracle.
+#[test]
+fn bench_sets_the_device_against_the_bare_array() {
+    let dir = TempDir::new("bench");
+    let args = [
+        "bench",
+        "--sim-only",
+        "--sizes",
+        "8",
+        "--runs",
+        "1",
+        "--callgrind-cycles",
+        "300",
+    ];
+    let o = srsa(&args, &dir.0);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    let row = row_after(&text, "### The device against the bare array");
+    assert_eq!(row.len(), 4, "{row:?}");
+    assert!(is_ratio(&row[3]), "{row:?}");
+    let valgrind = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("valgrind").is_file()));
+    if valgrind {
+        let row = row_after(&text, "### Instructions per simulated cycle");
+        assert!(row[1].parse::<u64>().is_ok_and(|x| x > 0), "{row:?}");
+        assert!(row[2].parse::<u64>().is_ok_and(|x| x > 0), "{row:?}");
+        assert!(is_ratio(&row[3]), "{row:?}");
+    }
+    // Without valgrind: one line saying so, and the rest as before.
+    let o = Command::new(env!("CARGO_BIN_EXE_srsa"))
+        .args(args)
+        .current_dir(&dir.0)
+        .env("PATH", &dir.0)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    let said: Vec<&str> = text.lines().filter(|l| l.contains("valgrind")).collect();
+    assert_eq!(
+        said,
+        ["valgrind is not on PATH: instructions per cycle not measured."],
+        "{text}"
+    );
+    assert!(is_ratio(
+        &row_after(&text, "### The device against the bare array")[3]
+    ));
 }
 
 #[test]

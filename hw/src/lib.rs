@@ -4,6 +4,7 @@
 //! - [`rounding`]: the rounding unit (truncate / nearest / stochastic, saturation, ReLU)
 //! - [`pe`]: multiply-accumulate processing element
 //! - [`array`]: the R x C systolic array
+//! - [`array_top`]: the bare array behind a test feed, `srsa bench`'s yardstick
 //! - [`output_stage`]: a column's C_in add, rounding and write-back
 //! - [`decoder`]: command decoder and response mux
 //! - [`gemm_args`]: a GEMM's argument words, decoded and checked
@@ -20,6 +21,7 @@
 //! - [`boards`]: the target boards: part, clock, array shape, wrapper, constraints
 
 pub mod array;
+pub mod array_top;
 pub mod boards;
 pub mod buffers;
 pub mod counters;
@@ -49,4 +51,5 @@ pub(crate) fn constant<const N: usize>(
     rust_hdl::prelude::Constant::new(x.into())
 }
 
+pub use array_top::{array_top_verilog, BARE_ARRAYS};
 pub use verilog::{top_verilog, uart_top_verilog, Shape, SUPPORTED};

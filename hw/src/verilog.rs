@@ -195,7 +195,8 @@ fn uart_top<const R: usize, const C: usize, const DA: usize, const DC: usize>(
     finish(UartTop::<R, C, DA, DC>::new(clocks_per_bit))
 }
 
-fn finish<U: Block>(mut uut: U) -> Result<String, String> {
+/// Module `top` for any block, with the file's header and lint waivers.
+pub(crate) fn finish<U: Block>(mut uut: U) -> Result<String, String> {
     uut.connect_all();
     // generate_verilog panics on an unconnected input: check first.
     check_all(&uut).map_err(|e| format!("design check failed: {e:?}"))?;

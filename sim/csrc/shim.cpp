@@ -1,7 +1,8 @@
 // C ABI over the verilated `top` models, one set of functions per model.
-// The models are the simulated lines of srsa-hw's shape table: build.rs
-// writes their #includes and SRSA_VARIANT lines into OUT_DIR/models.inc,
-// included at the end.
+// The models are the simulated lines of srsa-hw's shape table and the bare
+// arrays `srsa bench` compares them with: build.rs writes their #includes
+// and SRSA_VARIANT / SRSA_BARE lines into OUT_DIR/models.inc, included at
+// the end.
 //
 // The Rust side crosses into C++ once per batch of cycles, so a batch loop
 // lives here. Every model has its own VerilatedContext: devices are
@@ -305,6 +306,49 @@ struct UartDev : Dev<M, SerialPorts> {
     }
 };
 
+// Mixes one output word into a checksum: cheap (it runs every cycle, inside
+// what the bench times), and order-sensitive so that a changed value at
+// any cycle changes the result.
+inline uint64_t srsa_fold(uint64_t h, uint64_t v) { return ((h << 7) | (h >> 57)) ^ v; }
+
+// A bare array behind its test feed (srsa-hw's ArrayTop): the feed is in
+// the hardware, so a cycle here is the two evals of a clock period and the
+// fold of every column's output, which `Outs` (generated: it names the
+// ports) does. Built and driven like Dev, trace hooks included, so that
+// the bench's ratio compares the models and not their drivers.
+template <class M, class Outs>
+struct BareDev {
+    std::unique_ptr<VerilatedContext> ctx;
+    std::unique_ptr<M> model;
+    uint64_t cycle = 0;
+    uint64_t checksum = 0;
+
+    BareDev() : ctx(new VerilatedContext) {
+#if SRSA_TRACE
+        ctx->traceEverOn(true);
+#endif
+        model.reset(new M(ctx.get(), "TOP"));
+        model->clock = 0;
+        model->eval();
+    }
+
+    ~BareDev() { model->final(); }
+
+    uint64_t tick(uint64_t cycles) {
+        M& m = *model;
+        uint64_t done = 0;
+        for (; done < cycles && !ctx->gotFinish(); ++done) {
+            m.clock = 0;
+            m.eval();
+            checksum = Outs::fold(m, checksum);
+            m.clock = 1;
+            m.eval();
+            ++cycle;
+        }
+        return done;
+    }
+};
+
 template <class D>
 D* dev(void* d) {
     return static_cast<D*>(d);
@@ -335,5 +379,15 @@ D* dev(void* d) {
     extern "C" int name##_finished(void* d) noexcept {                                     \
         return dev<M>(d)->ctx->gotFinish() ? 1 : 0;                                        \
     }
+
+// The same for a bare array (declared in src/ffi.rs, `bare!`).
+#define SRSA_BARE(name, M)                                                                 \
+    extern "C" void* name##_new() noexcept { return new M(); }                             \
+    extern "C" void name##_free(void* d) noexcept { delete dev<M>(d); }                    \
+    extern "C" uint64_t name##_tick(void* d, uint64_t cycles) noexcept {                   \
+        return dev<M>(d)->tick(cycles);                                                    \
+    }                                                                                      \
+    extern "C" uint64_t name##_cycles(void* d) noexcept { return dev<M>(d)->cycle; }       \
+    extern "C" uint64_t name##_checksum(void* d) noexcept { return dev<M>(d)->checksum; }
 
 #include "models.inc"

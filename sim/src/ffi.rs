@@ -83,9 +83,41 @@ macro_rules! variant {
     };
 }
 
-// Every model's `variant!`, `word_stream(rows, cols)` (the word-stream
-// model of that shape, if built) and `UART_TOP`: written by build.rs from the
-// shape table, so that the models are listed nowhere else.
+type TickFn = unsafe extern "C" fn(*mut c_void, u64) -> u64;
+
+/// The functions of one bare array.
+struct BareVariant {
+    new: NewFn,
+    free: FreeFn,
+    tick: TickFn,
+    cycles: CyclesFn,
+    checksum: CyclesFn,
+}
+
+/// Declares one bare array's C functions and its `BareVariant` table.
+macro_rules! bare {
+    ($table:ident, $new:ident, $free:ident, $tick:ident, $cycles:ident, $checksum:ident) => {
+        unsafe extern "C" {
+            fn $new() -> *mut c_void;
+            fn $free(d: *mut c_void);
+            fn $tick(d: *mut c_void, cycles: u64) -> u64;
+            fn $cycles(d: *mut c_void) -> u64;
+            fn $checksum(d: *mut c_void) -> u64;
+        }
+        static $table: BareVariant = BareVariant {
+            new: $new,
+            free: $free,
+            tick: $tick,
+            cycles: $cycles,
+            checksum: $checksum,
+        };
+    };
+}
+
+// Every model's `variant!` or `bare!`, `word_stream(rows, cols)` (the
+// word-stream model of that shape, if built), `UART_TOP` and
+// `bare_array(rows, cols)`: written by build.rs from the shape table and
+// srsa-hw's bare arrays, so that the models are listed nowhere else.
 include!(concat!(env!("OUT_DIR"), "/ffi_models.rs"));
 
 /// Why a trace could not be opened.
@@ -188,6 +220,52 @@ impl Model {
 }
 
 impl Drop for Model {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from this variant's `new` and is freed once.
+        unsafe { (self.v.free)(self.ptr) }
+    }
+}
+
+/// One verilated bare array behind its feed, owned (the same soundness
+/// argument as [`Model`]'s).
+pub struct Bare {
+    ptr: *mut c_void,
+    v: &'static BareVariant,
+}
+
+// SAFETY: as for `Model`.
+unsafe impl Send for Bare {}
+
+impl Bare {
+    /// A fresh bare rows x cols array (cycle 0), if one was verilated.
+    pub fn new(rows: usize, cols: usize) -> Option<Bare> {
+        bare_array(rows, cols).map(|v| {
+            // SAFETY: `new` takes no arguments and returns an owned model.
+            let ptr = unsafe { (v.new)() };
+            Bare { ptr, v }
+        })
+    }
+
+    /// Runs `cycles` cycles; returns the cycles run (fewer only if the
+    /// model finished).
+    pub fn tick(&mut self, cycles: u64) -> u64 {
+        // SAFETY: plain values only.
+        unsafe { (self.v.tick)(self.ptr, cycles) }
+    }
+
+    pub fn cycles(&self) -> u64 {
+        // SAFETY: read-only query.
+        unsafe { (self.v.cycles)(self.ptr) }
+    }
+
+    /// The fold of every column's output at every cycle run.
+    pub fn checksum(&self) -> u64 {
+        // SAFETY: read-only query.
+        unsafe { (self.v.checksum)(self.ptr) }
+    }
+}
+
+impl Drop for Bare {
     fn drop(&mut self) {
         // SAFETY: `ptr` came from this variant's `new` and is freed once.
         unsafe { (self.v.free)(self.ptr) }

@@ -14,7 +14,9 @@
 mod ffi;
 mod sizes;
 
-pub use sizes::{shape, SimShape, SHAPES, SIZES, UART, UART_CLOCKS_PER_BIT, UART_SHAPE};
+pub use sizes::{
+    shape, SimShape, BARE_ARRAYS, SHAPES, SIZES, UART, UART_CLOCKS_PER_BIT, UART_SHAPE,
+};
 
 use srsa_spec::protocol::{Link, LinkError};
 use std::collections::VecDeque;
@@ -38,6 +40,8 @@ pub enum SimError {
     TraceOpen(PathBuf),
     /// The models were verilated without `--trace`.
     TraceUnsupported,
+    /// No bare array of this shape (rows, cols) was built.
+    NoBareArray(usize, usize),
 }
 
 impl fmt::Display for SimError {
@@ -53,6 +57,14 @@ impl fmt::Display for SimError {
             }
             SimError::TraceOpen(p) => write!(f, "cannot create trace file {}", p.display()),
             SimError::TraceUnsupported => f.write_str("simulator built without trace support"),
+            SimError::NoBareArray(r, c) => {
+                write!(f, "no bare {r}x{c} array was built: built are ")?;
+                let names: Vec<String> = BARE_ARRAYS
+                    .iter()
+                    .map(|(r, c)| format!("{r}x{c}"))
+                    .collect();
+                f.write_str(&names.join(", "))
+            }
         }
     }
 }
@@ -160,6 +172,56 @@ impl SimDevice {
 
     fn finished_error() -> LinkError {
         LinkError::Io("the simulation executed $finish".into())
+    }
+}
+
+/// The bare systolic array of a rows x cols device, verilated with the same
+/// flags, behind a feed in the hardware (srsa-hw's `array_top`) that gives
+/// it new operands every cycle: the yardstick `srsa bench` measures the
+/// device's simulation speed against. Its outputs are folded into
+/// [`checksum`](BareArray::checksum) every cycle.
+pub struct BareArray {
+    rows: usize,
+    cols: usize,
+    model: ffi::Bare,
+}
+
+impl BareArray {
+    /// One of [`BARE_ARRAYS`], at power-up (cycle 0).
+    pub fn new(rows: usize, cols: usize) -> Result<BareArray, SimError> {
+        let model = ffi::Bare::new(rows, cols).ok_or(SimError::NoBareArray(rows, cols))?;
+        Ok(BareArray { rows, cols, model })
+    }
+
+    /// The array's (rows, cols).
+    pub fn shape(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+
+    /// Runs `cycles` clock cycles.
+    pub fn tick(&mut self, cycles: u64) {
+        self.model.tick(cycles);
+    }
+
+    /// Clock cycles run since power-up.
+    pub fn cycles(&self) -> u64 {
+        self.model.cycles()
+    }
+
+    /// Every column's output at every cycle so far, folded into one word
+    /// (zero before the first cycle).
+    pub fn checksum(&self) -> u64 {
+        self.model.checksum()
+    }
+}
+
+impl fmt::Debug for BareArray {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BareArray")
+            .field("rows", &self.rows)
+            .field("cols", &self.cols)
+            .field("cycles", &self.cycles())
+            .finish()
     }
 }
 
@@ -305,6 +367,34 @@ mod tests {
             }
             assert_eq!(shape(r, c), None);
         }
+    }
+
+    /// It computes: the outputs fold to a different checksum after every
+    /// stretch of a tile's length (each column finishes sums in each), and
+    /// two arrays run alike agree (the feed is deterministic).
+    #[test]
+    fn every_bare_array_runs_and_its_outputs_change() {
+        assert!(!BARE_ARRAYS.is_empty());
+        for &(r, c) in BARE_ARRAYS.iter() {
+            let mut a = BareArray::new(r, c).unwrap();
+            assert_eq!((a.shape(), a.cycles(), a.checksum()), ((r, c), 0, 0));
+            let mut seen = vec![0];
+            for _ in 0..8 {
+                a.tick(100);
+                seen.push(a.checksum());
+            }
+            assert_eq!(a.cycles(), 800);
+            let mut distinct = seen.clone();
+            distinct.sort();
+            distinct.dedup();
+            assert_eq!(distinct.len(), seen.len(), "{r}x{c}: {seen:x?}");
+            let mut b = BareArray::new(r, c).unwrap();
+            b.tick(800);
+            assert_eq!(b.checksum(), a.checksum(), "{r}x{c}");
+        }
+        let e = BareArray::new(3, 5).unwrap_err();
+        assert_eq!(e, SimError::NoBareArray(3, 5));
+        assert!(e.to_string().starts_with("no bare 3x5 array"), "{e}");
     }
 
     #[test]

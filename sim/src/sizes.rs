@@ -1,5 +1,6 @@
 //! The verilated models. build.rs writes their lists (`SHAPES`, `SIZES`,
-//! `UART`, `UART_CLOCKS_PER_BIT`) from srsa-hw's shape table.
+//! `UART`, `UART_CLOCKS_PER_BIT`) from srsa-hw's shape table, and
+//! `BARE_ARRAYS` from srsa-hw's list of bare arrays.
 
 use std::fmt;
 
