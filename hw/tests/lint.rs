@@ -35,6 +35,17 @@ fn generated_verilog_is_lint_clean() {
     }
 }
 
+/// The bare array `srsa bench` measures the device against.
+#[test]
+fn bare_array_top_is_lint_clean() {
+    for &(r, c) in srsa_hw::array_top::BARE_ARRAYS {
+        lint(
+            &format!("bare{r}x{c}"),
+            &srsa_hw::array_top::array_top_verilog(r, c).unwrap(),
+        );
+    }
+}
+
 #[test]
 fn uart_board_top_is_lint_clean() {
     // 104 clocks per bit: a 12 MHz board at 115200 baud.
