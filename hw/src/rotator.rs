@@ -25,11 +25,16 @@ pub struct RotStage<const N: usize, const W: usize, const D: usize> {
     pub sel: Signal<In, Bit>,
     pub x: [Signal<In, Bits<W>>; N],
     pub y: [Signal<Out, Bits<W>>; N],
+    /// D < N: the stage rotates at all. A constant, so that Verilator and
+    /// synthesis drop the identity stages (a simulated 8 x 8 evaluates the
+    /// rotators every cycle).
+    active: Constant<Bit>,
 }
 
 impl<const N: usize, const W: usize, const D: usize> Default for RotStage<N, W, D> {
     fn default() -> Self {
         Self {
+            active: Constant::new(D < N),
             sel: Default::default(),
             x: std::array::from_fn(|_| Default::default()),
             y: std::array::from_fn(|_| Default::default()),
@@ -45,7 +50,7 @@ impl<const N: usize, const W: usize, const D: usize> Logic for RotStage<N, W, D>
             for d in D..(D + 1) {
                 for n in N..(N + 1) {
                     self.y[i].next = self.x[i].val();
-                    if self.sel.val() {
+                    if self.sel.val() & self.active.val() {
                         self.y[i].next = self.x[(i + d) % n].val();
                     }
                 }
