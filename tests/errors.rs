@@ -328,7 +328,8 @@ fn gemm_commands(n: u32) -> Vec<Cmd> {
     let none = |_: &mut [u32]| {};
     use Status::{BadAddress, BadFormat, BadSize};
     push_bad("mode 3", g0, &|w| w[1] |= 3 << 16, BadFormat);
-    for bit in [20, 25, 31] {
+    // Bits 20..=22 are the operand paths, which every simulated device has.
+    for bit in [23, 25, 31] {
         push_bad(
             &format!("reserved bit {bit}"),
             g0,
@@ -369,8 +370,12 @@ fn gemm_commands(n: u32) -> Vec<Cmd> {
     }
     for (what, g) in [
         (
+            // 3N rows of A: K x 3N elements exceed every simulated buffer.
             "K = 32767 (too large for the buffers)",
-            with(&|g| g.k = 32767),
+            with(&|g| {
+                g.k = 32767;
+                g.m = 3 * n
+            }),
         ),
         ("misaligned A base", with(&|g| g.a_base = n / 2)),
         ("misaligned B base", with(&|g| g.b_base = 1)),
@@ -401,6 +406,74 @@ fn gemm_commands(n: u32) -> Vec<Cmd> {
     ] {
         push_bad(what, g, &none, BadAddress);
     }
+    // The operand paths (protocol v3): C's read port serves B or C_in, not
+    // both; B in C must stay clear of the output; transposed regions are
+    // rows of K padded to the side.
+    let out = 64 * n;
+    let from_c = |g: &mut Gemm| {
+        g.acc_init = false;
+        g.b_from_c = true;
+        g.out_base = out;
+    };
+    push_bad(
+        "B from C with accumulate-init",
+        with(&|g| g.b_from_c = true),
+        &none,
+        BadFormat,
+    );
+    push_bad(
+        "B from C with accumulate-init and M = 0",
+        with(&|g| {
+            g.b_from_c = true;
+            g.m = 0
+        }),
+        &none,
+        BadFormat,
+    );
+    for (what, b_base) in [
+        ("B from C on the output", out),
+        ("B from C ending inside the output", out + n - k * np),
+        ("B from C starting inside the output", out + mp * np - n),
+    ] {
+        push_bad(
+            what,
+            with(&|g| {
+                from_c(g);
+                g.b_base = b_base
+            }),
+            &none,
+            BadAddress,
+        );
+    }
+    let (kr, kc) = (pad(k, n), pad(k, n));
+    push_bad(
+        "A transposed beyond the buffer",
+        with(&|g| {
+            g.a_transposed = true;
+            g.a_base = cap - mp * kr + n
+        }),
+        &none,
+        BadAddress,
+    );
+    push_bad(
+        "B transposed beyond the buffer",
+        with(&|g| {
+            g.b_transposed = true;
+            g.b_base = cap - np * kc + n
+        }),
+        &none,
+        BadAddress,
+    );
+    push_bad(
+        "B from C, transposed, beyond buffer C",
+        with(&|g| {
+            from_c(g);
+            g.b_transposed = true;
+            g.b_base = cap - np * kc + n
+        }),
+        &none,
+        BadAddress,
+    );
     // The order of the checks: the first failing one is reported.
     push_bad(
         "mode 3 and M = 0",
@@ -469,6 +542,29 @@ fn gemm_commands(n: u32) -> Vec<Cmd> {
             }),
         ),
         good("shift 30", with(&|g| g.formats = fl(15, 15, 15, 0))),
+        good(
+            "A and B transposed ending at the buffers' ends",
+            with(&|g| {
+                g.a_transposed = true;
+                g.b_transposed = true;
+                g.a_base = cap - mp * kr;
+                g.b_base = cap - np * kc;
+            }),
+        ),
+        good(
+            "B from C ending where the output starts",
+            with(&|g| {
+                from_c(g);
+                g.b_base = out - k * np
+            }),
+        ),
+        good(
+            "B from C starting where the output ends",
+            with(&|g| {
+                from_c(g);
+                g.b_base = out + mp * np
+            }),
+        ),
     ]);
     cmds
 }

@@ -19,7 +19,7 @@ use rand::Rng;
 use srsa_host::cases::{random_case, Case};
 use srsa_host::driver::DriverError;
 use srsa_spec::numerics::{convert, Formats, Rounding};
-use srsa_spec::protocol::{gemm_busy_cycles, pad, Buffer, Gemm, Status};
+use srsa_spec::protocol::{feature, gemm_busy_cycles, pad, Buffer, Gemm, Status};
 
 fn mat(rng: &mut StdRng, rows: usize, cols: usize, lo: i16, hi: i16) -> Array2<i16> {
     Array2::from_shape_simple_fn((rows, cols), || rng.gen_range(lo..=hi))
@@ -50,22 +50,42 @@ fn random_cases_on(rows: usize, cols: usize, trials: usize, test: &str, default_
     let id = *rig.identity();
     let mut per_mode = [0usize; 3];
     let mut with_cin = 0;
+    // Cases on the device's operand paths: A transposed, B transposed, B
+    // from C, any of them.
+    let mut paths = [0usize; 4];
     for t in 0..trials {
         let c = random_case(&mut rng, &id);
         check_case(&mut rig, &c, &format!("{test} trial {t} (seed {s})"));
         per_mode[c.opts.mode.code() as usize] += 1;
         with_cin += c.cin.is_some() as usize;
+        if let Some(r) = c.resident {
+            paths[0] += r.a_transposed as usize;
+            paths[1] += r.b_transposed as usize;
+            paths[2] += r.b_from_c as usize;
+            paths[3] += 1;
+        }
     }
     let compared = rig.link_mut().words_compared();
     println!(
         "{test}: {trials} cases bit-exact (truncate {}, nearest {}, stochastic {}; {with_cin} with \
-         C_in), {compared} response words compared, {} RTL cycles",
+         C_in; {} on the device's paths: {} A transposed, {} B transposed, {} B from C), \
+         {compared} response words compared, {} RTL cycles",
         per_mode[0],
         per_mode[1],
         per_mode[2],
+        paths[3],
+        paths[0],
+        paths[1],
+        paths[2],
         rig.link_mut().left.cycles()
     );
     assert!(compared > 10 * trials as u64);
+    if id.features == feature::ALL {
+        assert!(
+            paths[..3].iter().all(|&n| n >= trials / 10),
+            "too few cases on the paths: {paths:?}"
+        );
+    }
     assert!(rig.link_mut().divergence().is_none());
 }
 
@@ -625,23 +645,9 @@ fn counters_agree_and_count_the_work() {
     for t in 0..10 {
         let c = random_case(&mut rng, &id);
         check_case(&mut rig, &c, &format!("counters trial {t} (seed {s})"));
-        // The driver splits nothing at these sizes: one GEMM per case.
-        let g = Gemm {
-            m: c.m() as u32,
-            k: c.k() as u32,
-            ncol: c.ncol() as u32,
-            mode: c.opts.mode,
-            relu: c.opts.relu,
-            acc_init: c.cin.is_some(),
-            a_transposed: false,
-            b_transposed: false,
-            b_from_c: false,
-            formats: c.opts.formats,
-            a_base: 0,
-            b_base: 0,
-            cin_base: 0,
-            out_base: 0,
-        };
+        // The driver splits nothing at these sizes: one GEMM per case (on
+        // the device's operand paths or not).
+        let g = c.gemm();
         macs += (c.m() * c.k() * c.ncol()) as u64;
         busy += gemm_busy_cycles(n as u32, n as u32, &g);
     }

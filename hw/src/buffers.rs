@@ -7,10 +7,20 @@
 //! column); all three hold the same number of elements, so A's banks are
 //! deeper when R < C. Element e of a buffer with n banks lives in bank
 //! e % n at row e / n (srsa_spec::protocol::Buffer).
+//!
+//! The operand paths (each built only if the device has it): with A read
+//! transposed, row r's step k is in bank k % R, and the sequencer's
+//! `feed_step` v (stage 0's step) puts row r on bank (v - r) mod R, so bank
+//! b serves row (v - b) mod R: a rotator takes each row's read address to
+//! its bank, and another brings each bank's read data, a cycle later, back
+//! to its row. Both are rotations of the rows' order reversed (index -j),
+//! by -v. The same on B's columns, for whichever banks feed B: B's, or C's
+//! read ports when B is read from C (C_in is not read then).
 
+use crate::rotator::{Rotator, SHIFT_BITS};
 use rust_hdl::prelude::*;
 use rust_hdl::widgets::ramrom::ram::RAM;
-use srsa_spec::protocol::Buffer;
+use srsa_spec::protocol::{feature, Buffer};
 
 #[derive(LogicBlock)]
 pub struct Buffers<const R: usize, const C: usize, const DA: usize, const DC: usize> {
@@ -39,6 +49,12 @@ pub struct Buffers<const R: usize, const C: usize, const DA: usize, const DC: us
     pub a_data: [Signal<Out, Bits<16>>; R],
     pub b_data: [Signal<Out, Bits<16>>; C],
     pub c_data: [Signal<Out, Bits<16>>; C],
+    /// The GEMM's operand paths (held while running), and the sequencer's
+    /// step count of the addresses on a_addr and b_addr.
+    pub a_transposed: Signal<In, Bit>,
+    pub b_transposed: Signal<In, Bit>,
+    pub b_from_c: Signal<In, Bit>,
+    pub feed_step: Signal<In, Bits<SHIFT_BITS>>,
 
     pub a_bank: Vec<RAM<Bits<16>, DA>>,
     pub b_bank: Vec<RAM<Bits<16>, DC>>,
@@ -60,6 +76,21 @@ pub struct Buffers<const R: usize, const C: usize, const DA: usize, const DC: us
     lo: Signal<Local, Bits<16>>,
     hi: Signal<Local, Bits<16>>,
 
+    a_addr_rot: Rotator<R, DA>,
+    a_data_rot: Rotator<R, 16>,
+    b_addr_rot: Rotator<C, DC>,
+    b_data_rot: Rotator<C, 16>,
+    /// `feed_step` of the reads whose data the banks deliver this cycle.
+    data_step: DFF<Bits<SHIFT_BITS>>,
+    at: Signal<Local, Bit>,
+    bt: Signal<Local, Bit>,
+    bc: Signal<Local, Bit>,
+    /// Each B bank's (or, from C, C bank's) read address.
+    b_read: [Signal<Local, Bits<DC>>; C],
+    has_at: Constant<Bit>,
+    has_bt: Constant<Bit>,
+    has_bc: Constant<Bit>,
+
     log2r: Constant<Bits<8>>,
     log2c: Constant<Bits<8>>,
     r_mask: Constant<Bits<24>>,
@@ -69,10 +100,10 @@ pub struct Buffers<const R: usize, const C: usize, const DA: usize, const DC: us
     buf_c: Constant<Bits<2>>,
 }
 
-impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Default
-    for Buffers<R, C, DA, DC>
-{
-    fn default() -> Self {
+impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Buffers<R, C, DA, DC> {
+    /// The buffers of a device with the operand paths `features`.
+    pub fn new(features: u32) -> Self {
+        let has = |f: u32| Constant::new(features & f != 0);
         Self {
             clock: Default::default(),
             running: Default::default(),
@@ -91,6 +122,22 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Default
             a_data: std::array::from_fn(|_| Default::default()),
             b_data: std::array::from_fn(|_| Default::default()),
             c_data: std::array::from_fn(|_| Default::default()),
+            a_transposed: Default::default(),
+            b_transposed: Default::default(),
+            b_from_c: Default::default(),
+            feed_step: Default::default(),
+            a_addr_rot: Default::default(),
+            a_data_rot: Default::default(),
+            b_addr_rot: Default::default(),
+            b_data_rot: Default::default(),
+            data_step: Default::default(),
+            at: Default::default(),
+            bt: Default::default(),
+            bc: Default::default(),
+            b_read: std::array::from_fn(|_| Default::default()),
+            has_at: has(feature::A_TRANSPOSED),
+            has_bt: has(feature::B_TRANSPOSED),
+            has_bc: has(feature::B_FROM_C),
             a_bank: (0..R).map(|_| RAM::default()).collect(),
             b_bank: (0..C).map(|_| RAM::default()).collect(),
             c_bank: (0..C).map(|_| RAM::default()).collect(),
@@ -122,6 +169,28 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
 {
     #[hdl_gen]
     fn update(&mut self) {
+        dff_setup!(self, clock, data_step);
+        self.at.next = self.a_transposed.val() & self.has_at.val();
+        self.bt.next = self.b_transposed.val() & self.has_bt.val();
+        self.bc.next = self.b_from_c.val() & self.has_bc.val();
+        // The rotators: inputs in reversed order (index -j mod n), shifted
+        // by minus the step (mod 2^SHIFT_BITS, hence mod n).
+        self.data_step.d.next = self.feed_step.val();
+        self.a_addr_rot.shift.next = !self.feed_step.val() + 1;
+        self.b_addr_rot.shift.next = !self.feed_step.val() + 1;
+        self.a_data_rot.shift.next = !self.data_step.q.val() + 1;
+        self.b_data_rot.shift.next = !self.data_step.q.val() + 1;
+        for j in 0..R {
+            for n in R..(R + 1) {
+                self.a_addr_rot.x[j].next = self.a_addr[(n - j) % n].val();
+                self.a_data_rot.x[j].next = self.a_bank[(n - j) % n].read_data.val();
+            }
+        }
+        for j in 0..C {
+            for n in C..(C + 1) {
+                self.b_addr_rot.x[j].next = self.b_addr[(n - j) % n].val();
+            }
+        }
         self.bank_a.next = self.elem.val() & self.r_mask.val();
         self.bank_a_hi.next = self.bank_a.val() + 1;
         self.bank_c.next = self.elem.val() & self.c_mask.val();
@@ -184,8 +253,14 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             self.a_bank[r].read_address.next = self.rd_row_a.val();
             if self.running.val() {
                 self.a_bank[r].read_address.next = self.a_addr[r].val();
+                if self.at.val() {
+                    self.a_bank[r].read_address.next = self.a_addr_rot.y[r].val();
+                }
             }
             self.a_data[r].next = self.a_bank[r].read_data.val();
+            if self.at.val() {
+                self.a_data[r].next = self.a_data_rot.y[r].val();
+            }
         }
         for c in 0..C {
             self.b_bank[c].write_address.next = self.row_c.val();
@@ -196,9 +271,16 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             self.b_bank[c].write_enable.next = self.host_write.val()
                 & (self.buffer.val() == self.buf_b.val())
                 & ((self.bank_c.val().index() == c) | (self.bank_c_hi.val().index() == c));
+            self.b_read[c].next = self.b_addr[c].val();
+            if self.bt.val() {
+                self.b_read[c].next = self.b_addr_rot.y[c].val();
+            }
             if self.running.val() {
-                self.b_bank[c].read_address.next = self.b_addr[c].val();
+                self.b_bank[c].read_address.next = self.b_read[c].val();
                 self.c_bank[c].read_address.next = self.cin_addr[c].val();
+                if self.bc.val() {
+                    self.c_bank[c].read_address.next = self.b_read[c].val();
+                }
                 self.c_bank[c].write_address.next = self.out_addr[c].val();
                 self.c_bank[c].write_data.next = self.out_data[c].val();
                 self.c_bank[c].write_enable.next = self.out_enable[c].val();
@@ -211,8 +293,29 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
                     & (self.buffer.val() == self.buf_c.val())
                     & ((self.bank_c.val().index() == c) | (self.bank_c_hi.val().index() == c));
             }
-            self.b_data[c].next = self.b_bank[c].read_data.val();
             self.c_data[c].next = self.c_bank[c].read_data.val();
+        }
+        // The B feed's source, written out at each use and tested on the
+        // input itself: through a local of this block (b_src, or `bc`),
+        // Verilator no longer splits the block around the rotator, sees a
+        // combinational loop through it (UNOPTFLAT) and iterates the whole
+        // block to settle.
+        for j in 0..C {
+            for n in C..(C + 1) {
+                self.b_data_rot.x[j].next = self.b_bank[(n - j) % n].read_data.val();
+                if self.b_from_c.val() & self.has_bc.val() {
+                    self.b_data_rot.x[j].next = self.c_bank[(n - j) % n].read_data.val();
+                }
+            }
+        }
+        for c in 0..C {
+            self.b_data[c].next = self.b_bank[c].read_data.val();
+            if self.bc.val() {
+                self.b_data[c].next = self.c_bank[c].read_data.val();
+            }
+            if self.bt.val() {
+                self.b_data[c].next = self.b_data_rot.y[c].val();
+            }
         }
     }
 }
@@ -236,14 +339,30 @@ mod tests {
         cin_addr: Vec<u64>,
         /// Per column: a result write (row, data).
         out: Vec<Option<(u64, u16)>>,
+        feed_step: u64,
     }
+
+    /// A run's operand paths: (A transposed, B transposed, B from C).
+    type Paths = (bool, bool, bool);
 
     /// What came out in one cycle: the host word, then A, B, C read data.
     type Seen = (u32, Vec<u16>, Vec<u16>, Vec<u16>);
 
+    /// The bank row that bank `bank` of n reads for `addr` (one per row or
+    /// column), with the rotation of a transposed read at step `step`.
+    fn bank_row(addr: &[u64], bank: usize, step: u64, transposed: bool) -> u64 {
+        let n = addr.len() as u64;
+        if transposed {
+            addr[((step + 32 - bank as u64) % n) as usize]
+        } else {
+            addr[bank]
+        }
+    }
+
     fn random_drives<const R: usize, const C: usize, const DA: usize, const DC: usize>(
         rng: &mut impl Rng,
         n: usize,
+        paths: Paths,
     ) -> Vec<Drive> {
         let cap = (C << DC) as u32;
         let mut v = vec![];
@@ -257,6 +376,7 @@ mod tests {
                 elem: 2 * rng.gen_range(0..cap / 2),
                 rd_elem: 2 * rng.gen_range(0..cap / 2),
                 word: rng.gen(),
+                feed_step: rng.gen_range(0..32),
                 ..Default::default()
             };
             match rng.gen_range(0..3) {
@@ -265,9 +385,15 @@ mod tests {
                 _ => {
                     d.running = true;
                     for (c, o) in d.out.iter_mut().enumerate() {
-                        // A result row never read as C_in in the same cycle.
+                        // A result row never read (as C_in, or B from C)
+                        // in the same cycle.
+                        let read = if paths.2 {
+                            bank_row(&d.b_addr, c, d.feed_step, paths.1)
+                        } else {
+                            d.cin_addr[c]
+                        };
                         let row = rng.gen_range(0..1u64 << DC);
-                        if rng.gen_bool(0.5) && row != d.cin_addr[c] {
+                        if rng.gen_bool(0.5) && row != read {
                             *o = Some((row, rng.gen()));
                         }
                     }
@@ -278,12 +404,24 @@ mod tests {
         v
     }
 
+    /// Host pairs and array-side reads against flat element arrays, with
+    /// the operand paths `asked` held for the whole run on a device with
+    /// `features` (a path it lacks is ignored: the normal reads).
     fn buffers_match_layouts<const R: usize, const C: usize, const DA: usize, const DC: usize>(
+        features: u32,
+        asked: Paths,
         seed: u64,
+        cycles: usize,
     ) {
-        println!("{R} x {C}, seed {seed:#x}");
+        println!("{R} x {C}, paths {features}, asked {asked:?}, seed {seed:#x}");
+        let has = |f: u32| features & f != 0;
+        let paths = (
+            asked.0 && has(feature::A_TRANSPOSED),
+            asked.1 && has(feature::B_TRANSPOSED),
+            asked.2 && has(feature::B_FROM_C),
+        );
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let mut drives = random_drives::<R, C, DA, DC>(&mut rng, 3000);
+        let mut drives = random_drives::<R, C, DA, DC>(&mut rng, cycles, paths);
         // A read's data comes the cycle after; `elem` then names its pair.
         for t in 1..drives.len() {
             if !drives[t - 1].running && !drives[t - 1].host_write {
@@ -291,10 +429,15 @@ mod tests {
                 drives[t].buffer = drives[t - 1].buffer;
             }
         }
+        let plan: Vec<(Drive, Paths)> = drives.iter().map(|d| (d.clone(), asked)).collect();
         let got: Vec<Seen> = crate::testbench::run_plan(
-            Buffers::<R, C, DA, DC>::default(),
-            drives.clone(),
-            |d, x| {
+            Buffers::<R, C, DA, DC>::new(features),
+            plan,
+            |(d, asked), x| {
+                x.a_transposed.next = asked.0;
+                x.b_transposed.next = asked.1;
+                x.b_from_c.next = asked.2;
+                x.feed_step.next = d.feed_step.into();
                 x.running.next = d.running;
                 x.host_write.next = d.host_write;
                 x.buffer.next = (d.buffer as u64).into();
@@ -342,16 +485,30 @@ mod tests {
                 },
             };
             if p.running {
-                for r in 0..R {
-                    assert_eq!(a[r], buf[0][at(0, r, p.a_addr[r])], "cycle {t}: A bank {r}");
+                // Row r (column k) reads the row it names, in its own bank
+                // or, transposed, in bank (feed_step - r) mod R.
+                let bank = |i: usize, n: usize, transposed: bool| {
+                    if transposed {
+                        ((p.feed_step + 32 - i as u64) % n as u64) as usize
+                    } else {
+                        i
+                    }
+                };
+                for (r, (&got, &row)) in a.iter().zip(&p.a_addr).enumerate() {
+                    let e = at(0, bank(r, R, paths.0), row);
+                    assert_eq!(got, buf[0][e], "cycle {t}: A row {r}");
                 }
+                let b_buf = if paths.2 { 2 } else { 1 };
                 for k in 0..C {
-                    assert_eq!(b[k], buf[1][at(1, k, p.b_addr[k])], "cycle {t}: B bank {k}");
-                    assert_eq!(
-                        c[k],
-                        buf[2][at(2, k, p.cin_addr[k])],
-                        "cycle {t}: C bank {k}"
-                    );
+                    let e = at(b_buf, bank(k, C, paths.1), p.b_addr[k]);
+                    assert_eq!(b[k], buf[b_buf][e], "cycle {t}: B column {k}");
+                    if !paths.2 {
+                        assert_eq!(
+                            c[k],
+                            buf[2][at(2, k, p.cin_addr[k])],
+                            "cycle {t}: C bank {k}"
+                        );
+                    }
                 }
                 array_reads += 1;
             } else if !p.host_write {
@@ -375,17 +532,30 @@ mod tests {
             }
         }
         println!("{host_reads} host reads, {array_reads} array-side reads checked");
-        assert!(host_reads > 300 && array_reads > 300);
+        assert!(host_reads > cycles / 10 && array_reads > cycles / 10);
+    }
+
+    /// Every combination of the three paths, on a device that has them.
+    fn every_path<const R: usize, const C: usize, const DA: usize, const DC: usize>(seed: u64) {
+        for p in 0..8u64 {
+            let asked = (p & 1 != 0, p & 2 != 0, p & 4 != 0);
+            buffers_match_layouts::<R, C, DA, DC>(feature::ALL, asked, seed + p, 600);
+        }
     }
 
     #[test]
     fn square_buffers_match_layouts() {
-        buffers_match_layouts::<4, 4, 5, 5>(0x5EED_0B01);
+        buffers_match_layouts::<4, 4, 5, 5>(0, (false, false, false), 0x5EED_0B01, 3000);
+        // A device without the paths ignores them.
+        buffers_match_layouts::<4, 4, 5, 5>(0, (true, true, true), 0x5EED_0B04, 600);
+        every_path::<4, 4, 5, 5>(0x5EED_0B10);
     }
 
     #[test]
     fn rectangular_buffers_match_layouts() {
-        buffers_match_layouts::<2, 4, 6, 5>(0x5EED_0B02);
-        buffers_match_layouts::<4, 2, 5, 6>(0x5EED_0B03);
+        buffers_match_layouts::<2, 4, 6, 5>(0, (false, false, false), 0x5EED_0B02, 3000);
+        buffers_match_layouts::<4, 2, 5, 6>(0, (false, false, false), 0x5EED_0B03, 3000);
+        every_path::<2, 4, 6, 5>(0x5EED_0B20);
+        every_path::<4, 2, 5, 6>(0x5EED_0B30);
     }
 }

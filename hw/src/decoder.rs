@@ -106,12 +106,13 @@ pub struct Decoder<const R: usize, const C: usize> {
 }
 
 impl<const R: usize, const C: usize> Decoder<R, C> {
-    /// A decoder for buffers of `capacity` elements.
-    pub fn new(capacity: u32) -> Self {
+    /// A decoder for buffers of `capacity` elements, on a device with the
+    /// operand paths `features` (IDENTIFY's last word).
+    pub fn new(capacity: u32, features: u32) -> Self {
         assert_eq!(arg_words(op::GEMM), GEMM_ARGS);
         assert_eq!(arg_words(op::SEED), SEED_ARGS);
         let ident = [
-            MAGIC, VERSION, R as u32, C as u32, WL, ACC_BITS, capacity, 0,
+            MAGIC, VERSION, R as u32, C as u32, WL, ACC_BITS, capacity, features,
         ];
         assert_eq!(ident.len(), IDENTIFY_WORDS);
         Self {
@@ -411,6 +412,9 @@ mod tests {
 
     const CAP: u32 = 256;
 
+    /// IDENTIFY's last word: the device's operand paths, here all of them.
+    const PATHS: u32 = srsa_spec::protocol::feature::ALL;
+
     /// What the buffers would answer for the pair at `elem` of `buffer`.
     fn memory(buffer: u64, elem: u64) -> u32 {
         (0x9E37_79B9u64.wrapping_mul(elem * 4 + buffer + 1) >> 7) as u32
@@ -441,7 +445,7 @@ mod tests {
                         .push(header(op::IDENTIFY, rng.gen_range(0..1 << 24)));
                     e.responses.push(status_word(op::IDENTIFY, Status::Ok));
                     e.responses
-                        .extend([MAGIC, VERSION, 4, 4, WL, ACC_BITS, CAP, 0]);
+                        .extend([MAGIC, VERSION, 4, 4, WL, ACC_BITS, CAP, PATHS]);
                 }
                 1 | 2 => {
                     let write = rng.gen_bool(0.5);
@@ -618,7 +622,13 @@ mod tests {
             got: Got::default(),
         };
         let max_cycles = 40 * e.words.len() as u64 + 1000;
-        let env = crate::testbench::run(Decoder::<4, 4>::new(CAP), max_cycles, env, drive, observe);
+        let env = crate::testbench::run(
+            Decoder::<4, 4>::new(CAP, PATHS),
+            max_cycles,
+            env,
+            drive,
+            observe,
+        );
         let g = env.got;
         let first_diff = g
             .responses

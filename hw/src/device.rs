@@ -14,10 +14,12 @@ use crate::output_stage::OutputStage;
 use crate::sequencer::Sequencer;
 use rust_hdl::prelude::*;
 use srsa_spec::lfsr::{column_state, POWER_UP_SEED};
+use srsa_spec::protocol::feature;
 
 /// R x C: array rows and columns (powers of two, at least 2); DA and DC:
 /// address bits of an A bank and of a B or C bank (R << DA == C << DC
-/// elements per buffer).
+/// elements per buffer). The optional operand paths it is built with are a
+/// constructor argument: constants in the blocks that implement them.
 #[derive(LogicBlock)]
 pub struct Device<const R: usize, const C: usize, const DA: usize, const DC: usize> {
     pub clock: Signal<In, Clock>,
@@ -40,10 +42,14 @@ pub struct Device<const R: usize, const C: usize, const DA: usize, const DC: usi
     pub counters: Counters,
 }
 
-impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Default
-    for Device<R, C, DA, DC>
-{
-    fn default() -> Self {
+impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Device<R, C, DA, DC> {
+    /// A device with the operand paths `features` (`srsa_spec::protocol::feature`).
+    pub fn new(features: u32) -> Self {
+        assert_eq!(
+            features & !feature::ALL,
+            0,
+            "operand paths {features:#x}: not all defined"
+        );
         srsa_spec::protocol::check_shape(R, C, (C << DC) as u32)
             .unwrap_or_else(|e| panic!("no such device: {e}"));
         assert_eq!(
@@ -60,10 +66,10 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Default
             rsp_data: Default::default(),
             rsp_valid: Default::default(),
             rsp_ready: Default::default(),
-            decoder: Decoder::new((C << DC) as u32),
-            args: Default::default(),
-            sequencer: Default::default(),
-            buffers: Default::default(),
+            decoder: Decoder::new((C << DC) as u32, features),
+            args: GemmArgs::new(features),
+            sequencer: Sequencer::new(features),
+            buffers: Buffers::new(features),
             array: Default::default(),
             out: (0..C)
                 .map(|c| OutputStage::new(column_state(POWER_UP_SEED, c)))
@@ -103,8 +109,12 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         self.sequencer.clock.next = self.clock.val();
         self.sequencer.reset.next = self.reset.val();
         self.sequencer.start.next = self.decoder.gemm_start.val();
-        self.sequencer.k.next = self.args.k.val();
         self.sequencer.k_last.next = self.args.k_last.val();
+        self.sequencer.idle_steps.next = self.args.idle_steps.val();
+        self.sequencer.a_transposed.next = self.args.a_transposed.val();
+        self.sequencer.b_transposed.next = self.args.b_transposed.val();
+        self.sequencer.a_stride.next = self.args.a_stride.val();
+        self.sequencer.b_stride.next = self.args.b_stride.val();
         self.sequencer.tile_rows.next = self.args.tile_rows.val();
         self.sequencer.tile_cols.next = self.args.tile_cols.val();
         self.sequencer.np.next = self.args.np.val();
@@ -131,6 +141,10 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         self.buffers.elem.next = self.decoder.elem.val();
         self.buffers.write_word.next = self.cmd_data.val();
         self.buffers.rd_elem.next = self.decoder.rd_elem.val();
+        self.buffers.a_transposed.next = self.args.a_transposed.val();
+        self.buffers.b_transposed.next = self.args.b_transposed.val();
+        self.buffers.b_from_c.next = self.args.b_from_c.val();
+        self.buffers.feed_step.next = self.sequencer.feed_step.val();
 
         // ---- Array: operands from the banks, flags from the sequencer. ----
         self.array.clock.next = self.clock.val();
@@ -204,7 +218,7 @@ mod tests {
     ) -> Vec<u32> {
         type Dut<const R: usize, const C: usize, const DA: usize, const DC: usize> =
             Device<R, C, DA, DC>;
-        let mut uut = Dut::<R, C, DA, DC>::default();
+        let mut uut = Dut::<R, C, DA, DC>::new(0);
         uut.connect_all();
         let mut sim = Simulation::new();
         sim.add_clock(5, |x: &mut Box<Dut<R, C, DA, DC>>| {

@@ -9,11 +9,21 @@
 //! output stages: decoded from the argument words they would otherwise
 //! start every column's longest path (the words are stable long before a
 //! sum).
+//!
+//! The optional operand paths (`srsa_spec::protocol::feature`) a device is
+//! built with are constants here: a path it lacks is refused, and its flag
+//! is a constant zero that synthesis follows into the sequencer and the
+//! buffers, so a device without paths costs what it did before they existed.
 
 use crate::constant;
 use rust_hdl::prelude::*;
 use srsa_spec::numerics::{Rounding, MAX_FL, MAX_SHIFT};
-use srsa_spec::protocol::{Status, GEMM_ARGS, MAX_K};
+use srsa_spec::protocol::{feature, Status, GEMM_ARGS, MAX_K};
+
+/// GEMM word 1's bits (srsa_spec::protocol::encode_gemm): the first
+/// operand-path flag, and the first reserved bit after them.
+const PATH_FROM: u32 = 20;
+const RESERVED_FROM: u32 = 23;
 
 /// R x C array; DA and DC address bits of an A bank and of a B or C bank.
 #[derive(LogicBlock)]
@@ -49,6 +59,17 @@ pub struct GemmArgs<const R: usize, const C: usize, const DA: usize, const DC: u
     pub acc_init: Signal<Out, Bit>,
     /// M * Ncol: the MACs each feed step of this GEMM adds to the counter.
     pub mn: Signal<Out, Bits<32>>,
+    /// The operand paths asked for (always zero for a path the device lacks).
+    pub a_transposed: Signal<Out, Bit>,
+    pub b_transposed: Signal<Out, Bit>,
+    pub b_from_c: Signal<Out, Bit>,
+    /// Idle steps after a tile's K feed steps: the tile period
+    /// (srsa_spec::protocol::tile_period) minus K.
+    pub idle_steps: Signal<Out, Bits<16>>,
+    /// With A (B) read transposed, the bank rows from one row of A (column
+    /// of B) to the next: pad(K, R) / R (pad(K, C) / C).
+    pub a_stride: Signal<Out, Bits<16>>,
+    pub b_stride: Signal<Out, Bits<16>>,
 
     arg: Vec<DFF<Bits<32>>>,
     /// K * tile rows, K * tile columns, tile rows * tile columns, in bank
@@ -91,6 +112,19 @@ pub struct GemmArgs<const R: usize, const C: usize, const DA: usize, const DC: u
     mul_b: Signal<Local, Bits<16>>,
     mul_product: Signal<Local, Bits<32>>,
     mul_far: Signal<Local, Bit>,
+    /// Word 1's three path bits.
+    asked: Signal<Local, Bits<3>>,
+    g_at: Signal<Local, Bit>,
+    g_bt: Signal<Local, Bit>,
+    g_bc: Signal<Local, Bit>,
+    /// A path asked for that the device lacks, or a reserved bit.
+    refused_path: Signal<Local, Bit>,
+    /// K as A's and B's regions count it (padded when transposed).
+    k_a: Signal<Local, Bits<16>>,
+    k_b: Signal<Local, Bits<16>>,
+    k_min_r: Signal<Local, Bits<16>>,
+    period_mask: Signal<Local, Bits<16>>,
+    period: Signal<Local, Bits<16>>,
 
     // Constants (index and width arithmetic on const generics cannot appear
     // in generated Verilog, so they are computed here).
@@ -102,6 +136,14 @@ pub struct GemmArgs<const R: usize, const C: usize, const DA: usize, const DC: u
     far_rows: Constant<Bits<32>>,
     depth_a: Constant<Bits<20>>,
     depth_c: Constant<Bits<20>>,
+    rows16: Constant<Bits<16>>,
+    r_mask16: Constant<Bits<16>>,
+    c_mask16: Constant<Bits<16>>,
+    has_at: Constant<Bit>,
+    has_bt: Constant<Bit>,
+    has_bc: Constant<Bit>,
+    path_from: Constant<Bits<8>>,
+    reserved_from: Constant<Bits<8>>,
     max_fl: Constant<Bits<16>>,
     max_shift: Constant<Bits<16>>,
     max_k: Constant<Bits<16>>,
@@ -114,10 +156,10 @@ pub struct GemmArgs<const R: usize, const C: usize, const DA: usize, const DC: u
     st_bad_format: Constant<Bits<8>>,
 }
 
-impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Default
-    for GemmArgs<R, C, DA, DC>
-{
-    fn default() -> Self {
+impl<const R: usize, const C: usize, const DA: usize, const DC: usize> GemmArgs<R, C, DA, DC> {
+    /// The arguments of a device with the operand paths `features`.
+    pub fn new(features: u32) -> Self {
+        let has = |f: u32| Constant::new(features & f != 0);
         Self {
             clock: Default::default(),
             load: Default::default(),
@@ -174,6 +216,30 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Default
             mul_b: Default::default(),
             mul_product: Default::default(),
             mul_far: Default::default(),
+            a_transposed: Default::default(),
+            b_transposed: Default::default(),
+            b_from_c: Default::default(),
+            idle_steps: Default::default(),
+            a_stride: Default::default(),
+            b_stride: Default::default(),
+            asked: Default::default(),
+            g_at: Default::default(),
+            g_bt: Default::default(),
+            g_bc: Default::default(),
+            refused_path: Default::default(),
+            k_a: Default::default(),
+            k_b: Default::default(),
+            k_min_r: Default::default(),
+            period_mask: Default::default(),
+            period: Default::default(),
+            rows16: constant(R as u64),
+            r_mask16: constant((R - 1) as u64),
+            c_mask16: constant((C - 1) as u64),
+            has_at: has(feature::A_TRANSPOSED),
+            has_bt: has(feature::B_TRANSPOSED),
+            has_bc: has(feature::B_FROM_C),
+            path_from: constant(PATH_FROM as u64),
+            reserved_from: constant(RESERVED_FROM as u64),
             log2r: constant(R.trailing_zeros() as u64),
             log2c: constant(C.trailing_zeros() as u64),
             r_minus_1: constant((R - 1) as u64),
@@ -253,6 +319,48 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             (bit_cast::<32, 16>(self.ncol.val()) + self.c_minus_1.val()) >> self.log2c.val(),
         );
         self.np.next = bit_cast::<DC, 16>(self.tile_cols.val()) << self.log2r.val();
+        // ---- Operand paths, and the tile period they ask for. ----
+        // (Bit positions as shifts by constants: generated Verilog cannot
+        // name a Rust constant in an index.)
+        self.asked.next = bit_cast::<3, 32>(self.arg[1].q.val() >> self.path_from.val());
+        self.g_at.next = self.asked.val().get_bit(0) & self.has_at.val();
+        self.g_bt.next = self.asked.val().get_bit(1) & self.has_bt.val();
+        self.g_bc.next = self.asked.val().get_bit(2) & self.has_bc.val();
+        self.a_transposed.next = self.g_at.val();
+        self.b_transposed.next = self.g_bt.val();
+        self.b_from_c.next = self.g_bc.val();
+        self.refused_path.next = (self.arg[1].q.val() >> self.reserved_from.val()).any()
+            | (self.asked.val().get_bit(0) & !self.has_at.val())
+            | (self.asked.val().get_bit(1) & !self.has_bt.val())
+            | (self.asked.val().get_bit(2) & !self.has_bc.val())
+            // C's read port cannot serve both B and C_in.
+            | (self.asked.val().get_bit(2) & self.g_acc_init.val());
+        self.a_stride.next = (self.k.val() + self.r_mask16.val()) >> self.log2r.val();
+        self.b_stride.next = (self.k.val() + self.c_mask16.val()) >> self.log2c.val();
+        self.k_a.next = self.k.val();
+        if self.g_at.val() {
+            self.k_a.next = self.a_stride.val() << self.log2r.val();
+        }
+        self.k_b.next = self.k.val();
+        if self.g_bt.val() {
+            self.k_b.next = self.b_stride.val() << self.log2c.val();
+        }
+        // max(K, R), padded to R if A is transposed and to C if B is: the
+        // sides are powers of two, so the larger mask pads to both.
+        self.k_min_r.next = self.k.val();
+        if self.k.val() < self.rows16.val() {
+            self.k_min_r.next = self.rows16.val();
+        }
+        self.period_mask.next = 0.into();
+        if self.g_at.val() {
+            self.period_mask.next = self.r_mask16.val();
+        }
+        if self.g_bt.val() {
+            self.period_mask.next = self.period_mask.val() | self.c_mask16.val();
+        }
+        self.period.next = (self.k_min_r.val() + self.period_mask.val()) & !self.period_mask.val();
+        self.idle_steps.next = self.period.val() - self.k.val();
+
         self.base_rows[0].next = self.arg[3].q.val() >> self.log2r.val();
         self.base_rows[1].next = self.arg[4].q.val() >> self.log2c.val();
         self.base_rows[2].next = self.arg[5].q.val() >> self.log2c.val();
@@ -267,9 +375,10 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         self.out_base.next = bit_cast::<DC, 20>(self.out_start.val());
 
         // ---- The size products, one a cycle through one multiplier. ----
-        self.mul_a.next = self.k.val();
+        self.mul_a.next = self.k_a.val();
         self.mul_b.next = self.tile_rows.val();
         if self.index.val() == 1 {
+            self.mul_a.next = self.k_b.val();
             self.mul_b.next = self.tile_cols.val();
         }
         if self.index.val() == 2 {
@@ -309,8 +418,9 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             | self.base_rows[3].val().get_bits::<14>(18).any()
             | (self.g_acc_init.val() & self.base_rows[2].val().get_bits::<14>(18).any())
             | self.size_far.q.val();
-        // Ends in bank rows: A has Mp / R rows per step, B Np / C, and the
-        // output Mp x Np elements over C banks.
+        // Ends in bank rows: A has Mp / R rows per step, B Np / C (per step
+        // of K padded, when transposed), and the output Mp x Np elements
+        // over C banks.
         self.a_end.next = self.a_start.val() + self.product[0].q.val();
         self.b_end.next = self.b_start.val() + self.product[1].q.val();
         self.out_end.next = self.out_start.val() + bit_cast::<20, 40>(self.out_len.val());
@@ -331,6 +441,10 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
                     | ((self.cin_start.val() != self.out_start.val())
                         & (self.cin_start.val() < self.out_end.val())
                         & (self.out_start.val() < self.cin_end.val()))))
+            // B read from C must not be overwritten by the GEMM's outputs.
+            | (self.g_bc.val()
+                & (self.b_start.val() < self.out_end.val())
+                & (self.out_start.val() < self.b_end.val()))
         {
             self.status.next = self.st_bad_address.val();
         }
@@ -356,7 +470,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         if ((self.g_mode.val() != self.mode_truncate.val())
             & (self.g_mode.val() != self.mode_nearest.val())
             & (self.g_mode.val() != self.mode_stochastic.val()))
-            | self.arg[1].q.val().get_bits::<12>(20).any()
+            | self.refused_path.val()
         {
             self.status.next = self.st_bad_format.val();
         }
@@ -367,21 +481,30 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
 mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
-    use srsa_spec::protocol::{decode_gemm, encode_gemm, pad, Gemm};
+    use srsa_spec::protocol::{decode_gemm, encode_gemm, pad, tile_period, Gemm};
+
+    const FIELDS: usize = 21;
 
     /// What the block says of one set of argument words.
     #[derive(Clone, Debug, PartialEq)]
     struct Verdict {
         status: u8,
         /// For an accepted GEMM: k, k_last, tile rows and columns, np, the
-        /// four bases in bank rows, shift, align, mode, relu, acc_init, mn.
-        fields: Option<[u64; 15]>,
+        /// four bases in bank rows, shift, align, mode, relu, acc_init, mn,
+        /// the three path flags, idle steps, A's and B's row strides.
+        fields: Option<[u64; FIELDS]>,
     }
 
     /// The spec's verdict: `decode_gemm`, and the fields the sequencer
     /// and output stages need, derived from the decoded GEMM.
-    fn reference(w: &[u32; GEMM_ARGS], rows: usize, cols: usize, elems: u32) -> Verdict {
-        match decode_gemm(w, rows as u32, cols as u32, elems, 0) {
+    fn reference(
+        w: &[u32; GEMM_ARGS],
+        rows: usize,
+        cols: usize,
+        elems: u32,
+        features: u32,
+    ) -> Verdict {
+        match decode_gemm(w, rows as u32, cols as u32, elems, features) {
             Err(s) => Verdict {
                 status: s as u8,
                 fields: None,
@@ -411,6 +534,12 @@ mod tests {
                         g.relu as u64,
                         g.acc_init as u64,
                         g.m as u64 * g.ncol as u64,
+                        g.a_transposed as u64,
+                        g.b_transposed as u64,
+                        g.b_from_c as u64,
+                        (tile_period(rows as u32, cols as u32, &g) - g.k) as u64,
+                        pad(g.k, rows as u32) as u64 / r,
+                        pad(g.k, cols as u32) as u64 / c,
                     ]),
                 }
             }
@@ -445,14 +574,31 @@ mod tests {
             out_base: cols * rng.gen_range(0..8),
         };
         let mut w = encode_gemm(&g);
+        // The operand paths, often, with B in C placed before, on or
+        // after the output.
+        if rng.gen_bool(0.5) {
+            w[1] |= rng.gen_range(1..8) << PATH_FROM;
+            if w[1] >> (PATH_FROM + 2) & 1 == 1 {
+                if rng.gen_bool(0.8) {
+                    w[1] &= !(1 << 19); // no C_in beside B from C
+                }
+                let out_len = pad(g.m, rows) * pad(g.ncol, cols);
+                w[4] = match rng.gen_range(0..4) {
+                    0 => w[6] + out_len,
+                    1 => w[6] + out_len - cols,
+                    2 => w[6],
+                    _ => w[6].saturating_sub(cols * rng.gen_range(1..40)),
+                };
+            }
+        }
         for _ in 0..rng.gen_range(0..3) {
             match rng.gen_range(0..14) {
                 0 => w[0] &= 0xFFFF_0000 * rng.gen_range(0..2), // M or both 0
                 1 => w[0] |= 0xFFFF << (16 * rng.gen_range(0..2)),
                 2 => w[1] = (w[1] & !0xFFFF) | [0, 32767, 32768, 0xFFFF][rng.gen_range(0..4)],
-                3 => w[1] |= 3 << 16,                    // no mode 3
-                4 => w[1] |= 1 << rng.gen_range(20..32), // reserved bit
-                5 => w[2] = rng.gen(),                   // any FLs
+                3 => w[1] |= 3 << 16,                           // no mode 3
+                4 => w[1] |= 1 << rng.gen_range(PATH_FROM..32), // path or reserved bit
+                5 => w[2] = rng.gen(),                          // any FLs
                 6 => w[2] = (w[2] & !0xFF) | rng.gen_range(31..=40),
                 7 => w[rng.gen_range(3..7)] += 1, // misaligned
                 8 => w[rng.gen_range(3..7)] = rng.gen(), // anywhere
@@ -467,10 +613,11 @@ mod tests {
     }
 
     fn args_match_spec<const R: usize, const C: usize, const DA: usize, const DC: usize>(
+        features: u32,
         seed: u64,
         cases: usize,
     ) {
-        println!("{R} x {C}, seed {seed:#x}");
+        println!("{R} x {C}, paths {features}, seed {seed:#x}");
         let elems = (C << DC) as u32;
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         let words: Vec<[u32; GEMM_ARGS]> = (0..cases)
@@ -490,7 +637,7 @@ mod tests {
             })
             .collect();
         let seen = crate::testbench::run_plan(
-            GemmArgs::<R, C, DA, DC>::default(),
+            GemmArgs::<R, C, DA, DC>::new(features),
             plan,
             |&(word, load, sizing, index), x| {
                 x.load.next = load;
@@ -515,11 +662,17 @@ mod tests {
                     x.relu.val() as u64,
                     x.acc_init.val() as u64,
                     x.mn.val().to_u64(),
+                    x.a_transposed.val() as u64,
+                    x.b_transposed.val() as u64,
+                    x.b_from_c.val() as u64,
+                    x.idle_steps.val().to_u64(),
+                    x.a_stride.val().to_u64(),
+                    x.b_stride.val().to_u64(),
                 ];
                 (x.status.val().to_u64() as u8, fields)
             },
         );
-        let got: Vec<(u8, [u64; 15])> = seen
+        let got: Vec<(u8, [u64; FIELDS])> = seen
             .into_iter()
             .skip(GEMM_ARGS + 4)
             .step_by(GEMM_ARGS + 5)
@@ -527,7 +680,7 @@ mod tests {
         assert_eq!(got.len(), cases);
         let mut seen = std::collections::BTreeMap::new();
         for (i, (w, &(status, mut fields))) in words.iter().zip(&got).enumerate() {
-            let want = reference(w, R, C, elems);
+            let want = reference(w, R, C, elems, features);
             if want.fields.is_some() && w[1] >> 19 & 1 == 0 {
                 // Without accumulate-init, C_in's base and alignment are
                 // don't-cares that the output stages never use.
@@ -557,11 +710,14 @@ mod tests {
 
     #[test]
     fn square_args_match_spec() {
-        args_match_spec::<4, 4, 6, 6>(0x5EED_0A01, 600);
+        args_match_spec::<4, 4, 6, 6>(feature::ALL, 0x5EED_0A01, 600);
+        args_match_spec::<4, 4, 6, 6>(0, 0x5EED_0A03, 400);
     }
 
     #[test]
     fn rectangular_args_match_spec() {
-        args_match_spec::<2, 4, 7, 6>(0x5EED_0A02, 400);
+        args_match_spec::<2, 4, 7, 6>(feature::ALL, 0x5EED_0A02, 400);
+        args_match_spec::<4, 2, 6, 7>(feature::ALL, 0x5EED_0A04, 400);
+        args_match_spec::<2, 4, 7, 6>(0, 0x5EED_0A05, 300);
     }
 }

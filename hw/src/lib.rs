@@ -10,6 +10,7 @@
 //! - [`gemm_args`]: a GEMM's argument words, decoded and checked
 //! - [`sequencer`]: tile sequencer with its feed and drain chains
 //! - [`buffers`]: the banked A, B and C buffers, host port and array side
+//! - [`rotator`]: a barrel crossbar between bank ports and rows or columns
 //! - [`counters`]: cycle, busy and MAC counters
 //! - [`device`]: the host-link top, composed of the blocks above
 //! - [`skid`]: a two-word skid buffer, registering a word stream
@@ -32,6 +33,7 @@ pub mod gemm_args;
 pub mod lfsr;
 pub mod output_stage;
 pub mod pe;
+pub mod rotator;
 pub mod rounding;
 pub mod sequencer;
 pub mod shapes;

@@ -12,8 +12,20 @@
 //! at least R cycles apart (a gap when K < R) so each column finishes at
 //! most one sum per cycle, and the last tile is followed by R + C + 3
 //! flush cycles: the busy time is srsa_spec::protocol::gemm_busy_cycles.
+//!
+//! With A read transposed (A row-major, rows pad(K, R) apart), row r's step
+//! k reads bank k % R, not bank r: the address chain adds one row stride
+//! per stage, and the step counter `feed_step` tells the buffers which bank
+//! serves which row. It counts every cycle of the GEMM, idle steps
+//! included, and the tile period (`idle_steps` after K) is a multiple of
+//! R, so each tile starts at a multiple of R and the rows, skewed one cycle
+//! apart, always read distinct banks. B read transposed is the same on the
+//! columns. Both are gated on the device's paths, so without them the
+//! logic is what it was.
 
+use crate::rotator::SHIFT_BITS;
 use rust_hdl::prelude::*;
+use srsa_spec::protocol::feature;
 
 #[derive(Copy, Clone, PartialEq, Debug, LogicState)]
 pub enum Phase {
@@ -31,7 +43,13 @@ pub struct Sequencer<const R: usize, const C: usize, const DA: usize, const DC: 
     /// Starts a checked GEMM with the arguments below (held until `done`).
     pub start: Signal<In, Bit>,
     pub k_last: Signal<In, Bits<16>>,
-    pub k: Signal<In, Bits<16>>,
+    /// Idle steps after each tile's K (`gemm_args`).
+    pub idle_steps: Signal<In, Bits<16>>,
+    pub a_transposed: Signal<In, Bit>,
+    pub b_transposed: Signal<In, Bit>,
+    /// Bank rows between rows of A (columns of B) read transposed.
+    pub a_stride: Signal<In, Bits<16>>,
+    pub b_stride: Signal<In, Bits<16>>,
     pub tile_rows: Signal<In, Bits<16>>,
     pub tile_cols: Signal<In, Bits<16>>,
     pub np: Signal<In, Bits<DC>>,
@@ -55,6 +73,9 @@ pub struct Sequencer<const R: usize, const C: usize, const DA: usize, const DC: 
     pub take: [Signal<Out, Bit>; C],
     pub cin_addr: [Signal<Out, Bits<DC>>; C],
     pub out_addr: [Signal<Out, Bits<DC>>; C],
+    /// The step count (mod 2^SHIFT_BITS) of the step whose addresses stage
+    /// 0 of the chains holds: stage s holds step `feed_step - s`.
+    pub feed_step: Signal<Out, Bits<SHIFT_BITS>>,
 
     phase: DFF<Phase>,
     in_gemm: DFF<Bit>,
@@ -67,6 +88,12 @@ pub struct Sequencer<const R: usize, const C: usize, const DA: usize, const DC: 
     out_row: DFF<Bits<DC>>,
     gap: DFF<Bits<16>>,
     flush: DFF<Bits<8>>,
+    step: DFF<Bits<SHIFT_BITS>>,
+    stage0_step: DFF<Bits<SHIFT_BITS>>,
+    /// Transposed reads: the bank row where the current tile row's first
+    /// row of A (tile column's first column of B) starts.
+    a_tile: DFF<Bits<DA>>,
+    b_tile: DFF<Bits<DC>>,
 
     // Feed chains: stage s is the feed step delayed s cycles.
     a_chain: Vec<DFF<Bits<DA>>>,
@@ -85,25 +112,59 @@ pub struct Sequencer<const R: usize, const C: usize, const DA: usize, const DC: 
     d_cin: Vec<DFF<Bits<DC>>>,
     d_out: Vec<DFF<Bits<DC>>>,
 
-    rows: Constant<Bits<16>>,
+    at: Signal<Local, Bit>,
+    bt: Signal<Local, Bit>,
+    a_row_stride: Signal<Local, Bits<DA>>,
+    b_row_stride: Signal<Local, Bits<DC>>,
+    /// A tile row's (column's) worth of rows: R (C) row strides.
+    a_tile_stride: Signal<Local, Bits<DA>>,
+    b_tile_stride: Signal<Local, Bits<DC>>,
+
     flush_len: Constant<Bits<8>>,
     drain_last: Constant<Bits<8>>,
+    has_at: Constant<Bit>,
+    has_bt: Constant<Bit>,
+    log2r: Constant<Bits<8>>,
+    log2c: Constant<Bits<8>>,
+    r_mask16: Constant<Bits<16>>,
+    c_mask16: Constant<Bits<16>>,
 }
 
 fn dffs<T: Synth>(n: usize) -> Vec<DFF<T>> {
     (0..n).map(|_| DFF::default()).collect()
 }
 
-impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Default
-    for Sequencer<R, C, DA, DC>
-{
-    fn default() -> Self {
+impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Sequencer<R, C, DA, DC> {
+    /// The sequencer of a device with the operand paths `features`.
+    pub fn new(features: u32) -> Self {
+        let has = |f: u32| Constant::new(features & f != 0);
         Self {
             clock: Default::default(),
             reset: Default::default(),
             start: Default::default(),
             k_last: Default::default(),
-            k: Default::default(),
+            idle_steps: Default::default(),
+            a_transposed: Default::default(),
+            b_transposed: Default::default(),
+            a_stride: Default::default(),
+            b_stride: Default::default(),
+            feed_step: Default::default(),
+            step: Default::default(),
+            stage0_step: Default::default(),
+            a_tile: Default::default(),
+            b_tile: Default::default(),
+            at: Default::default(),
+            bt: Default::default(),
+            a_row_stride: Default::default(),
+            b_row_stride: Default::default(),
+            a_tile_stride: Default::default(),
+            b_tile_stride: Default::default(),
+            has_at: has(feature::A_TRANSPOSED),
+            has_bt: has(feature::B_TRANSPOSED),
+            log2r: Constant::new((R.trailing_zeros() as u64).into()),
+            log2c: Constant::new((C.trailing_zeros() as u64).into()),
+            r_mask16: Constant::new(((R - 1) as u64).into()),
+            c_mask16: Constant::new(((C - 1) as u64).into()),
             tile_rows: Default::default(),
             tile_cols: Default::default(),
             np: Default::default(),
@@ -145,7 +206,6 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Default
             d_valid: dffs(C),
             d_cin: dffs(C),
             d_out: dffs(C),
-            rows: Constant::new((R as u64).into()),
             flush_len: Constant::new(((R + C + 3) as u64).into()),
             drain_last: Constant::new(((R - 1) as u64).into()),
         }
@@ -171,6 +231,10 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             out_row,
             gap,
             flush,
+            step,
+            stage0_step,
+            a_tile,
+            b_tile,
             drain_active,
             drain_row,
             drain_cin,
@@ -197,11 +261,29 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         self.valid_chain[0].d.next = false;
         self.first_chain[0].d.next = false;
         self.last_chain[0].d.next = false;
+        self.at.next = self.a_transposed.val() & self.has_at.val();
+        self.bt.next = self.b_transposed.val() & self.has_bt.val();
+        self.a_row_stride.next = bit_cast::<DA, 16>(self.a_stride.val());
+        self.b_row_stride.next = bit_cast::<DC, 16>(self.b_stride.val());
+        self.a_tile_stride.next = self.a_row_stride.val() << self.log2r.val();
+        self.b_tile_stride.next = self.b_row_stride.val() << self.log2c.val();
+        // Transposed, stage s (row s) is a row of A further on than row s - 1.
         for s in 1..R {
             self.a_chain[s].d.next = self.a_chain[s - 1].q.val();
+            if self.at.val() {
+                self.a_chain[s].d.next = self.a_chain[s - 1].q.val() + self.a_row_stride.val();
+            }
         }
         for s in 1..C {
             self.b_chain[s].d.next = self.b_chain[s - 1].q.val();
+            if self.bt.val() {
+                self.b_chain[s].d.next = self.b_chain[s - 1].q.val() + self.b_row_stride.val();
+            }
+        }
+        self.stage0_step.d.next = self.step.q.val();
+        self.feed_step.next = self.stage0_step.q.val();
+        if self.in_gemm.q.val() {
+            self.step.d.next = self.step.q.val() + 1;
         }
         for s in 1..(R + 1) {
             self.valid_chain[s].d.next = self.valid_chain[s - 1].q.val();
@@ -256,6 +338,9 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
                     self.tile_col.d.next = 0.into();
                     self.a_next.d.next = self.a_base.val();
                     self.b_next.d.next = self.b_base.val();
+                    self.a_tile.d.next = self.a_base.val();
+                    self.b_tile.d.next = self.b_base.val();
+                    self.step.d.next = 0.into();
                     self.cin_row.d.next = self.cin_base.val();
                     self.out_row.d.next = self.out_base.val();
                     self.phase.d.next = Phase::Run;
@@ -275,8 +360,8 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
                     self.drain_out.d.next =
                         self.out_row.q.val() + bit_cast::<DC, 16>(self.tile_col.q.val());
                     self.k_step.d.next = 0.into();
-                    if self.k.val() < self.rows.val() {
-                        self.gap.d.next = self.rows.val() - self.k.val();
+                    if self.idle_steps.val().any() {
+                        self.gap.d.next = self.idle_steps.val();
                         self.phase.d.next = Phase::Gap;
                     }
                     if self.tile_col.q.val() + 1 == self.tile_cols.val() {
@@ -286,7 +371,12 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
                         self.out_row.d.next = self.out_row.q.val() + self.np.val();
                         self.a_next.d.next =
                             self.a_base.val() + bit_cast::<DA, 16>(self.tile_row.q.val() + 1);
+                        if self.at.val() {
+                            self.a_tile.d.next = self.a_tile.q.val() + self.a_tile_stride.val();
+                            self.a_next.d.next = self.a_tile.q.val() + self.a_tile_stride.val();
+                        }
                         self.b_next.d.next = self.b_base.val();
+                        self.b_tile.d.next = self.b_base.val();
                         if self.tile_row.q.val() + 1 == self.tile_rows.val() {
                             self.flush.d.next = self.flush_len.val();
                             self.phase.d.next = Phase::Flush;
@@ -295,8 +385,15 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
                         self.tile_col.d.next = self.tile_col.q.val() + 1;
                         self.a_next.d.next =
                             self.a_base.val() + bit_cast::<DA, 16>(self.tile_row.q.val());
+                        if self.at.val() {
+                            self.a_next.d.next = self.a_tile.q.val();
+                        }
                         self.b_next.d.next =
                             self.b_base.val() + bit_cast::<DC, 16>(self.tile_col.q.val() + 1);
+                        if self.bt.val() {
+                            self.b_tile.d.next = self.b_tile.q.val() + self.b_tile_stride.val();
+                            self.b_next.d.next = self.b_tile.q.val() + self.b_tile_stride.val();
+                        }
                     }
                 } else {
                     self.k_step.d.next = self.k_step.q.val() + 1;
@@ -304,10 +401,24 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
                         self.a_next.q.val() + bit_cast::<DA, 16>(self.tile_rows.val());
                     self.b_next.d.next =
                         self.b_next.q.val() + bit_cast::<DC, 16>(self.tile_cols.val());
+                    // Transposed, a bank row holds R (C) consecutive steps.
+                    if self.at.val() {
+                        self.a_next.d.next = self.a_next.q.val();
+                        if (self.k_step.q.val() & self.r_mask16.val()) == self.r_mask16.val() {
+                            self.a_next.d.next = self.a_next.q.val() + 1;
+                        }
+                    }
+                    if self.bt.val() {
+                        self.b_next.d.next = self.b_next.q.val();
+                        if (self.k_step.q.val() & self.c_mask16.val()) == self.c_mask16.val() {
+                            self.b_next.d.next = self.b_next.q.val() + 1;
+                        }
+                    }
                 }
             }
             Phase::Gap => {
-                // Keeps tiles R cycles apart: one finished sum per column.
+                // Keeps tiles R cycles apart (one finished sum per column),
+                // and transposed reads' tiles at multiples of R (C).
                 self.busy.next = true;
                 self.gap.d.next = self.gap.q.val() - 1;
                 if self.gap.q.val() == 1 {
@@ -339,7 +450,7 @@ mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
     use srsa_spec::numerics::{Formats, Rounding};
-    use srsa_spec::protocol::{gemm_busy_cycles, Gemm};
+    use srsa_spec::protocol::{gemm_busy_cycles, pad, tile_period, Gemm};
 
     /// One GEMM's arguments, in bank rows as `gemm_args` hands them over.
     #[derive(Clone, Copy, Debug)]
@@ -351,6 +462,8 @@ mod tests {
         b_base: u64,
         cin_base: u64,
         out_base: u64,
+        a_transposed: bool,
+        b_transposed: bool,
         /// Idle cycles before its start.
         idle: usize,
         /// Reset this many cycles after the start (the GEMM is abandoned).
@@ -369,6 +482,7 @@ mod tests {
         b_addr: Vec<u64>,
         /// Per column: (take, cin_addr, out_addr).
         cols: Vec<(bool, u64, u64)>,
+        feed_step: u64,
     }
 
     fn tiles(j: &Job, r: usize, c: usize) -> (u64, u64) {
@@ -379,6 +493,7 @@ mod tests {
     }
 
     fn run<const R: usize, const C: usize, const DA: usize, const DC: usize>(
+        features: u32,
         jobs: &[Job],
     ) -> Vec<Rec> {
         // (job, start, reset) per cycle.
@@ -407,7 +522,7 @@ mod tests {
             }
         }
         crate::testbench::run_plan(
-            Sequencer::<R, C, DA, DC>::default(),
+            Sequencer::<R, C, DA, DC>::new(features),
             plan,
             |(job, start, reset), x| {
                 let j = job.unwrap_or(Job {
@@ -418,13 +533,21 @@ mod tests {
                     b_base: 0,
                     cin_base: 0,
                     out_base: 0,
+                    a_transposed: false,
+                    b_transposed: false,
                     idle: 0,
                     reset_after: None,
                 });
                 let (tr, tc) = tiles(&j, R, C);
                 x.start.next = *start;
                 x.reset.next = *reset;
-                x.k.next = (j.k as u64).into();
+                let g = gemm(&j);
+                let period = tile_period(R as u32, C as u32, &g);
+                x.idle_steps.next = ((period - j.k) as u64).into();
+                x.a_transposed.next = j.a_transposed;
+                x.b_transposed.next = j.b_transposed;
+                x.a_stride.next = (pad(j.k, R as u32) as u64 / R as u64).into();
+                x.b_stride.next = (pad(j.k, C as u32) as u64 / C as u64).into();
                 x.k_last.next = (j.k as u64 - 1).into();
                 x.tile_rows.next = tr.into();
                 x.tile_cols.next = tc.into();
@@ -459,6 +582,7 @@ mod tests {
                         )
                     })
                     .collect(),
+                feed_step: x.feed_step.val().to_u64(),
             },
         )
     }
@@ -471,8 +595,8 @@ mod tests {
             mode: Rounding::Truncate,
             relu: false,
             acc_init: false,
-            a_transposed: false,
-            b_transposed: false,
+            a_transposed: j.a_transposed,
+            b_transposed: j.b_transposed,
             b_from_c: false,
             formats: Formats::uniform(0),
             a_base: 0,
@@ -485,17 +609,22 @@ mod tests {
     /// Checks every job's schedule against the layouts of
     /// srsa_spec::protocol::Gemm: the busy time, the feed steps each row and
     /// column sees (skewed by its index), and the outputs each column's
-    /// stage is told to take, in the spec's order.
+    /// stage is told to take, in the spec's order. Transposed reads (when
+    /// `features` has them): each step's element is in bank k % R (k % C),
+    /// the bank `feed_step` names for its row (column), at the bank row of
+    /// the spec's layout, and the rows of any one cycle read distinct banks.
     fn sequencer_matches_layouts<
         const R: usize,
         const C: usize,
         const DA: usize,
         const DC: usize,
     >(
+        features: u32,
         seed: u64,
         n: usize,
     ) {
-        println!("{R} x {C}, seed {seed:#x}");
+        println!("{R} x {C}, paths {features}, seed {seed:#x}");
+        let has = |f: u32| features & f != 0;
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         let jobs: Vec<Job> = (0..n)
             .map(|i| Job {
@@ -510,11 +639,13 @@ mod tests {
                 b_base: rng.gen_range(0..4),
                 cin_base: rng.gen_range(0..8),
                 out_base: rng.gen_range(0..8),
+                a_transposed: has(feature::A_TRANSPOSED) && rng.gen_bool(0.5),
+                b_transposed: has(feature::B_TRANSPOSED) && rng.gen_bool(0.5),
                 idle: rng.gen_range(0..4),
                 reset_after: (i % 5 == 4).then(|| rng.gen_range(1..10)),
             })
             .collect();
-        let recs = run::<R, C, DA, DC>(&jobs);
+        let recs = run::<R, C, DA, DC>(features, &jobs);
         let starts: Vec<usize> = (0..recs.len()).filter(|&t| recs[t].start).collect();
         assert_eq!(starts.len(), jobs.len());
         for (j, &t0) in jobs.iter().zip(&starts) {
@@ -538,32 +669,77 @@ mod tests {
             // drain are over by its last busy cycle.
             let window = &recs[t0..t0 + busy + 2];
             assert!(window[1..].iter().all(|r| !r.start));
+            let (r64, c64) = (R as u64, C as u64);
+            // Transposed: bank rows from one row of A (column of B) to the next.
+            let (sa, sb) = (
+                pad(j.k, R as u32) as u64 / r64,
+                pad(j.k, C as u32) as u64 / c64,
+            );
+            // The bank that stage s reads in cycle t: feed_step names stage 0's.
+            let bank = |t: usize, s: usize, n: u64| (window[t].feed_step + 32 - s as u64) % n;
             for r in 0..R {
                 // Row r sees a step's data (valid) the cycle after its A
-                // bank was addressed with the step's row.
+                // bank was addressed with the step's row: its element is
+                // (row, bank) in A's banks.
                 let seen: Vec<(bool, bool, u64)> = (1..window.len())
                     .filter(|&t| window[t].rows[r].0)
                     .map(|t| {
-                        (
-                            window[t].rows[r].1,
-                            window[t].rows[r].2,
-                            window[t - 1].rows[r].3,
-                        )
+                        let (row, b) = (window[t - 1].rows[r].3, bank(t - 1, r, r64));
+                        let element = if j.a_transposed { row * r64 + b } else { row };
+                        (window[t].rows[r].1, window[t].rows[r].2, element)
                     })
                     .collect();
                 let want: Vec<(bool, bool, u64)> = steps
                     .iter()
-                    .map(|&(a, _, k)| (k == 0, k == j.k as u64 - 1, j.a_base + k * tr + a))
+                    .map(|&(a, _, k)| {
+                        let element = if j.a_transposed {
+                            // A element (a R + r) pad(K, R) + k, from a_base.
+                            j.a_base * r64 + (a * r64 + r as u64) * sa * r64 + k
+                        } else {
+                            j.a_base + k * tr + a
+                        };
+                        (k == 0, k == j.k as u64 - 1, element)
+                    })
                     .collect();
                 assert_eq!(seen, want, "row {r} of {j:?}");
+            }
+            if j.a_transposed || j.b_transposed {
+                // No two rows (columns) read one bank in a cycle.
+                for t in 0..window.len() {
+                    let mut rows: Vec<u64> = (0..R)
+                        .filter(|&r| t + 1 < window.len() && window[t + 1].rows[r].0)
+                        .map(|r| bank(t, r, r64))
+                        .collect();
+                    let n = rows.len();
+                    rows.sort();
+                    rows.dedup();
+                    assert_eq!(rows.len(), n, "cycle {t}: two rows on a bank, {j:?}");
+                }
             }
             // Column c addresses B for a step c cycles after row 0's A.
             let row0: Vec<usize> = (1..window.len()).filter(|&t| window[t].rows[0].0).collect();
             for c in 0..C {
-                let seen: Vec<u64> = row0.iter().map(|&t| window[t - 1 + c].b_addr[c]).collect();
+                let seen: Vec<u64> = row0
+                    .iter()
+                    .map(|&t| {
+                        let row = window[t - 1 + c].b_addr[c];
+                        if j.b_transposed {
+                            row * c64 + bank(t - 1 + c, c, c64)
+                        } else {
+                            row
+                        }
+                    })
+                    .collect();
                 let want: Vec<u64> = steps
                     .iter()
-                    .map(|&(_, b, k)| j.b_base + k * tc + b)
+                    .map(|&(_, b, k)| {
+                        if j.b_transposed {
+                            // B element (b C + c) pad(K, C) + k, from b_base.
+                            j.b_base * c64 + (b * c64 + c as u64) * sb * c64 + k
+                        } else {
+                            j.b_base + k * tc + b
+                        }
+                    })
                     .collect();
                 assert_eq!(seen, want, "column {c} of {j:?}");
                 // Outputs: every tile's rows in order, column c a cycle after c - 1.
@@ -588,12 +764,15 @@ mod tests {
 
     #[test]
     fn square_sequencer_matches_layouts() {
-        sequencer_matches_layouts::<4, 4, 6, 6>(0x5EED_05E1, 25);
+        sequencer_matches_layouts::<4, 4, 6, 6>(0, 0x5EED_05E1, 25);
+        sequencer_matches_layouts::<4, 4, 6, 6>(feature::ALL, 0x5EED_05E4, 30);
     }
 
     #[test]
     fn rectangular_sequencer_matches_layouts() {
-        sequencer_matches_layouts::<2, 4, 7, 6>(0x5EED_05E2, 20);
-        sequencer_matches_layouts::<4, 2, 6, 7>(0x5EED_05E3, 20);
+        sequencer_matches_layouts::<2, 4, 7, 6>(0, 0x5EED_05E2, 20);
+        sequencer_matches_layouts::<4, 2, 6, 7>(0, 0x5EED_05E3, 20);
+        sequencer_matches_layouts::<2, 4, 7, 6>(feature::ALL, 0x5EED_05E5, 30);
+        sequencer_matches_layouts::<4, 2, 6, 7>(feature::ALL, 0x5EED_05E6, 30);
     }
 }

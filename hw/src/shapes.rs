@@ -25,36 +25,69 @@ pub struct Entry {
     pub used: Use,
 }
 
+/// The operand paths a line can name (`srsa_spec::protocol::feature`),
+/// with NONE for a line built without any.
+pub mod paths {
+    pub use srsa_spec::protocol::feature::*;
+    pub const NONE: u32 = 0;
+}
+
 /// Passes the table to the macro `$then`, after `[$extra]`. Each line:
-/// `rows x cols, bank bits: use`; an A bank's depth follows from the line
-/// ([`a_bank_bits`]).
+/// `rows x cols, bank bits, operand paths: use`; an A bank's depth follows
+/// from the line ([`a_bank_bits`]). Simulated lines have every path (the
+/// host's resident-weight training uses them); a board line's paths cost
+/// LCs the boards do not have (docs/FPGA.md), so they have none.
 macro_rules! shape_table {
     ($then:ident [$($extra:tt)*]) => {
         $then! {
             [$($extra)*]
-            4 x 4, 14: Sim;
-            8 x 8, 14: Sim;
-            16 x 16, 14: Sim;
-            2 x 4, 14: Sim;
-            8 x 16, 14: Sim; // the array the ULX3S places (boards.rs)
-            2 x 2, 10: SimUart; // the iCEBreaker's
-            8 x 8, 11: Board; // ULX3S, Arty
-            16 x 32, 11: Board; // KC705
+            4 x 4, 14, ALL: Sim;
+            // One bank bit more: `make run`'s 784-256-10 network (784 x 256
+            // weights and its activations) stays resident in 2^18 elements.
+            8 x 8, 15, ALL: Sim;
+            16 x 16, 14, ALL: Sim;
+            2 x 4, 14, ALL: Sim;
+            8 x 16, 14, ALL: Sim; // the array the ULX3S places (boards.rs)
+            2 x 2, 10, NONE: SimUart; // the iCEBreaker's
+            8 x 8, 11, NONE: Board; // ULX3S, Arty
+            16 x 32, 11, NONE: Board; // KC705
         }
     };
 }
 pub(crate) use shape_table;
 
 macro_rules! entries {
-    ([] $($r:literal x $c:literal, $b:literal: $u:ident;)*) => {
+    ([] $($r:literal x $c:literal, $b:literal, $f:ident: $u:ident;)*) => {
         /// Every generated shape with its use, in the table's order.
         pub const SHAPES: &[Entry] = &[$(Entry {
-            shape: Shape::new($r, $c, $b),
+            shape: Shape::new($r, $c, $b).with_features(paths::$f),
             used: Use::$u,
         }),*];
     };
 }
 shape_table!(entries []);
+
+/// The line of an R x C array with 2^bank_bits rows per B or C bank, if
+/// the table has one (with its operand paths).
+pub fn find(rows: usize, cols: usize, bank_bits: usize) -> Option<Shape> {
+    SHAPES
+        .iter()
+        .map(|e| e.shape)
+        .find(|s| (s.rows, s.cols, s.bank_bits) == (rows, cols, bank_bits))
+}
+
+/// The simulated word-stream line of an R x C array, if there is one.
+pub const fn simulated(rows: usize, cols: usize) -> Option<Shape> {
+    let mut i = 0;
+    while i < SHAPES.len() {
+        let s = SHAPES[i].shape;
+        if matches!(SHAPES[i].used, Use::Sim) && s.rows == rows && s.cols == cols {
+            return Some(s);
+        }
+        i += 1;
+    }
+    None
+}
 
 /// Address bits of an A bank when B's and C's have `bank_bits`: A's tiles
 /// are `rows` high where B's are `cols` wide, so all three buffers hold
@@ -87,6 +120,25 @@ mod tests {
         }
         let uarts = SHAPES.iter().filter(|e| e.used == Use::SimUart).count();
         assert_eq!(uarts, 1, "SimDevice::uart is one model");
+    }
+
+    /// Simulated word-stream models have every operand path; what is
+    /// built for a board (or simulated as a board top) has none, so that
+    /// the iCEBreaker keeps its LCs.
+    #[test]
+    fn simulated_lines_have_every_path_and_boards_none() {
+        for e in SHAPES {
+            let want = if e.used == Use::Sim {
+                paths::ALL
+            } else {
+                paths::NONE
+            };
+            assert_eq!(e.shape.features, want, "{:?}", e);
+        }
+        let s = simulated(8, 8).unwrap();
+        assert_eq!((s.bank_bits, s.buffer_elems()), (15, 1 << 18));
+        assert_eq!(find(8, 8, 11).map(|s| s.features), Some(paths::NONE));
+        assert_eq!(simulated(3, 3), None);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::device::Device;
 use crate::skid::Skid;
 use rust_hdl::prelude::*;
 
-#[derive(LogicBlock, Default)]
+#[derive(LogicBlock)]
 pub struct StreamTop<const R: usize, const C: usize, const DA: usize, const DC: usize> {
     pub clock: Signal<In, Clock>,
     /// Synchronous, as the device's, a cycle later.
@@ -26,6 +26,26 @@ pub struct StreamTop<const R: usize, const C: usize, const DA: usize, const DC: 
     pub rsp: Skid,
     reset_q: DFF<Bit>,
     pub device: Device<R, C, DA, DC>,
+}
+
+impl<const R: usize, const C: usize, const DA: usize, const DC: usize> StreamTop<R, C, DA, DC> {
+    /// The top of a device with the operand paths `features`.
+    pub fn new(features: u32) -> Self {
+        Self {
+            clock: Default::default(),
+            reset: Default::default(),
+            cmd_data: Default::default(),
+            cmd_valid: Default::default(),
+            cmd_ready: Default::default(),
+            rsp_data: Default::default(),
+            rsp_valid: Default::default(),
+            rsp_ready: Default::default(),
+            cmd: Default::default(),
+            rsp: Default::default(),
+            reset_q: Default::default(),
+            device: Device::new(features),
+        }
+    }
 }
 
 impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic

@@ -63,7 +63,9 @@ pub struct UartTop<const R: usize, const C: usize, const DA: usize, const DC: us
 }
 
 impl<const R: usize, const C: usize, const DA: usize, const DC: usize> UartTop<R, C, DA, DC> {
-    pub fn new(clocks_per_bit: u16) -> Self {
+    /// With `clocks_per_bit` clocks per serial bit, around a device with
+    /// the operand paths `features`.
+    pub fn new(clocks_per_bit: u16, features: u32) -> Self {
         assert!(clocks_per_bit <= MAX_CLOCKS_PER_BIT);
         Self {
             clock: Default::default(),
@@ -73,7 +75,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> UartTop<R
             uart_rx: Default::default(),
             uart_tx: Default::default(),
             error: Default::default(),
-            device: Default::default(),
+            device: Device::new(features),
             receiver: UartRx::new(clocks_per_bit),
             transmitter: UartTx::new(clocks_per_bit),
             fifo: Default::default(),

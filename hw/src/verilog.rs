@@ -1,14 +1,14 @@
 //! Verilog generation for the device (module `top`: the word-stream top,
 //! `stream_top`, or a board's UART top).
 
-use crate::shapes::{a_bank_bits, shape_table, SHAPES};
+use crate::shapes::{a_bank_bits, paths, shape_table, SHAPES};
 use crate::stream_top::StreamTop;
 use crate::uart_top::UartTop;
 use rust_hdl::prelude::*;
 
-/// Address bits of one B or C bank in the simulated word-stream devices
-/// (the `Sim` lines of the shape table): each buffer holds cols * 2^14
-/// elements.
+/// Address bits of one B or C bank in most simulated word-stream devices
+/// (the `Sim` lines of the shape table say which: 8x8 has 15), and of the
+/// golden-only shapes the host makes up for sides no model was built for.
 pub const SIM_BANK_BITS: usize = 14;
 
 /// One generated configuration: an R x C array whose B and C banks have
@@ -34,9 +34,18 @@ impl Shape {
         }
     }
 
-    /// A simulated square device.
+    /// The same shape with the operand paths `features`.
+    pub const fn with_features(self, features: u32) -> Shape {
+        Shape { features, ..self }
+    }
+
+    /// The simulated square device of side n: its line of the shape table,
+    /// or (for a side without one) what such a line would be.
     pub const fn square(n: usize) -> Shape {
-        Shape::new(n, n, SIM_BANK_BITS)
+        match crate::shapes::simulated(n, n) {
+            Some(s) => s,
+            None => Shape::new(n, n, SIM_BANK_BITS),
+        }
     }
 
     /// Elements in each buffer.
@@ -52,7 +61,7 @@ impl std::fmt::Display for Shape {
 }
 
 /// Calls `$f::<R, C, DA, DC>($args)` for the line of the shape table that
-/// is `$s`, or returns the error naming the lines.
+/// is `$s` (operand paths included), or returns the error naming the lines.
 macro_rules! dispatch {
     ($s:expr, $f:ident $args:tt) => {
         shape_table!(dispatch_arms [$s, $f, $args])
@@ -60,9 +69,9 @@ macro_rules! dispatch {
 }
 
 macro_rules! dispatch_arms {
-    ([$s:expr, $f:ident, $args:tt] $($r:literal x $c:literal, $b:literal: $u:ident;)*) => {
-        match ($s.rows, $s.cols, $s.bank_bits) {
-            $(($r, $c, $b) => $f::<$r, $c, { a_bank_bits($r, $c, $b) }, $b> $args,)*
+    ([$s:expr, $f:ident, $args:tt] $($r:literal x $c:literal, $b:literal, $p:ident: $u:ident;)*) => {
+        match ($s.rows, $s.cols, $s.bank_bits, $s.features) {
+            $(($r, $c, $b, paths::$p) => $f::<$r, $c, { a_bank_bits($r, $c, $b) }, $b> $args,)*
             _ => Err(unsupported($s)),
         }
     };
@@ -71,11 +80,12 @@ macro_rules! dispatch_arms {
 fn unsupported(s: Shape) -> String {
     let names: Vec<String> = SUPPORTED
         .iter()
-        .map(|s| format!("{s} (2^{})", s.bank_bits))
+        .map(|s| format!("{s} (2^{}, paths {})", s.bank_bits, s.features))
         .collect();
     format!(
-        "unsupported array shape {s} with 2^{} rows per bank: supported are {}",
+        "unsupported array shape {s} with 2^{} rows per bank and operand paths {}: supported are {}",
         s.bank_bits,
+        s.features,
         names.join(", ")
     )
 }
@@ -185,14 +195,16 @@ fn waive_unused_enum_params(verilog: &str) -> String {
 }
 
 fn device<const R: usize, const C: usize, const DA: usize, const DC: usize>(
+    features: u32,
 ) -> Result<String, String> {
-    finish(StreamTop::<R, C, DA, DC>::default())
+    finish(StreamTop::<R, C, DA, DC>::new(features))
 }
 
 fn uart_top<const R: usize, const C: usize, const DA: usize, const DC: usize>(
+    features: u32,
     clocks_per_bit: u16,
 ) -> Result<String, String> {
-    finish(UartTop::<R, C, DA, DC>::new(clocks_per_bit))
+    finish(UartTop::<R, C, DA, DC>::new(clocks_per_bit, features))
 }
 
 /// Module `top` for any block, with the file's header and lint waivers.
@@ -208,7 +220,7 @@ pub(crate) fn finish<U: Block>(mut uut: U) -> Result<String, String> {
 
 /// Verilog of the whole device, top module `top`.
 pub fn top_verilog(shape: Shape) -> Result<String, String> {
-    dispatch!(shape, device())
+    dispatch!(shape, device(shape.features))
 }
 
 /// Verilog of the UART board top (module `top`: clock, reset, uart_rx,
@@ -221,7 +233,7 @@ pub fn uart_top_verilog(shape: Shape, clocks_per_bit: u16) -> Result<String, Str
             "{clocks_per_bit} clocks per bit: the UART needs at least 4 and at most {max}"
         ));
     }
-    let v = dispatch!(shape, uart_top(clocks_per_bit))?;
+    let v = dispatch!(shape, uart_top(shape.features, clocks_per_bit))?;
     Ok(waive_fifo_unused(&v))
 }
 

@@ -134,7 +134,7 @@ fn unsupported_size_is_an_error() {
     // A shape of the table at another bank depth is not one of its lines.
     let err = srsa_hw::top_verilog(srsa_hw::Shape::new(8, 16, 11)).unwrap_err();
     for s in srsa_hw::SUPPORTED {
-        let line = format!("{s} (2^{})", s.bank_bits);
+        let line = format!("{s} (2^{}, paths {})", s.bank_bits, s.features);
         assert!(err.contains(&line), "{err} does not name {line}");
     }
 }

@@ -103,6 +103,7 @@ pub fn case(
             b_transposed: false,
         },
         seed,
+        resident: None,
     }
 }
 
