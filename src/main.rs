@@ -112,8 +112,15 @@ fn run(cli: Cli) -> Result<()> {
         Command::Identify { device, n } => {
             let id = *devices::open(device.clone(), n)?.identity();
             println!(
-                "{device}: protocol v{}, {}x{} array, {}-bit words, {}-bit accumulators, {} elements per buffer",
-                id.version, id.rows, id.cols, id.word_bits, id.acc_bits, id.buffer_elems
+                "{device}: protocol v{}, {}x{} array, {}-bit words, {}-bit accumulators, {} elements per buffer, operand paths {:#x} of {:#x}",
+                id.version,
+                id.rows,
+                id.cols,
+                id.word_bits,
+                id.acc_bits,
+                id.buffer_elems,
+                id.features,
+                srsa_spec::protocol::feature::ALL
             );
             Ok(())
         }
