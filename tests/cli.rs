@@ -433,3 +433,23 @@ fn check_survives_the_widest_formats() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("bit-exact: 300/300"), "{}", stdout(&o));
 }
+
+#[test]
+fn fuzz_runs_a_campaign_and_refuses_bad_counts() {
+    let dir = TempDir::new("fuzz");
+    let o = srsa(
+        &["fuzz", "--n", "4", "--streams", "200", "--seed", "9"],
+        &dir.0,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("seed 9") && out.contains("200 streams") && out.contains("0 divergences"),
+        "{out}"
+    );
+    for bad in [["--streams", "0"], ["--n", "3"], ["--commands", "0"]] {
+        let o = srsa(&["fuzz", bad[0], bad[1]], &dir.0);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{bad:?}");
+    }
+}
