@@ -106,22 +106,13 @@ fn opts() -> MatmulOpts {
 
 /// A GEMM on operands laid out at base 0, in the formats of `opts()`.
 fn plain_gemm(m: usize, k: usize, ncol: usize) -> Gemm {
-    Gemm {
-        m: m as u32,
-        k: k as u32,
-        ncol: ncol as u32,
-        mode: Rounding::Stochastic,
-        relu: false,
-        acc_init: false,
-        a_transposed: false,
-        b_transposed: false,
-        b_from_c: false,
-        formats: Formats::uniform(12),
-        a_base: 0,
-        b_base: 0,
-        cin_base: 0,
-        out_base: 0,
-    }
+    Gemm::plain(
+        m as u32,
+        k as u32,
+        ncol as u32,
+        Rounding::Stochastic,
+        Formats::uniform(12),
+    )
 }
 
 pub fn run(args: &Args) -> Result<()> {

@@ -11,17 +11,12 @@
 use srsa_host::golden::GoldenDevice;
 use srsa_spec::lfsr::column_state;
 use srsa_spec::numerics::{Formats, Rounding};
-use srsa_spec::protocol::{address_word, encode_gemm, header, op, Buffer, Gemm, Link, SEED_ARGS};
-
-/// Elements as WRITE payload words (two per word, low half first).
-fn pack(e: &[i16]) -> Vec<u32> {
-    e.chunks(2)
-        .map(|p| p[0] as u16 as u32 | (*p.get(1).unwrap_or(&0) as u16 as u32) << 16)
-        .collect()
-}
+use srsa_spec::protocol::{
+    address_word, encode_gemm, header, op, pack_elements, Buffer, Gemm, Link, SEED_ARGS,
+};
 
 fn write(buf: Buffer, addr: u32, elems: &[i16]) -> Vec<u32> {
-    let payload = pack(elems);
+    let payload = pack_elements(elems);
     let mut w = vec![
         header(op::WRITE, payload.len() as u32),
         address_word(buf as u32, addr),
@@ -58,26 +53,17 @@ fn vector(name: &str, mode: Rounding, acc_init: bool, relu: bool, seed: Option<u
     if acc_init {
         words.extend(write(Buffer::C, 0, &values(64, 29, 3)));
     }
+    let formats = Formats {
+        fl_a: 12,
+        fl_b: 11,
+        fl_c: 10,
+        fl_out: 9,
+    };
     let g = Gemm {
-        m,
-        k,
-        ncol: n,
-        mode,
         relu,
         acc_init,
-        a_transposed: false,
-        b_transposed: false,
-        b_from_c: false,
-        formats: Formats {
-            fl_a: 12,
-            fl_b: 11,
-            fl_c: 10,
-            fl_out: 9,
-        },
-        a_base: 0,
-        b_base: 0,
-        cin_base: 0,
         out_base: if acc_init { 64 } else { 0 },
+        ..Gemm::plain(m, k, n, mode, formats)
     };
     words.push(header(op::GEMM, 0));
     words.extend(encode_gemm(&g));

@@ -287,22 +287,7 @@ fn random_resident(
 }
 
 fn blank_gemm(m: u32, k: u32, ncol: u32) -> Gemm {
-    Gemm {
-        m,
-        k,
-        ncol,
-        mode: Rounding::Truncate,
-        relu: false,
-        acc_init: false,
-        a_transposed: false,
-        b_transposed: false,
-        b_from_c: false,
-        formats: Formats::uniform(0),
-        a_base: 0,
-        b_base: 0,
-        cin_base: 0,
-        out_base: 0,
-    }
+    Gemm::plain(m, k, ncol, Rounding::Truncate, Formats::uniform(0))
 }
 
 /// Runs a case: seeds the LFSRs, multiplies, and also reads back the whole

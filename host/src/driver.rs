@@ -10,9 +10,9 @@ use ndarray::{s, Array2, ArrayView2};
 use srsa_spec::lfsr::column_state;
 use srsa_spec::numerics::{Formats, Rounding, ACC_BITS, WL};
 use srsa_spec::protocol::{
-    address_word, encode_gemm, gemm_busy_cycles, header, op, parse_status, Buffer, Counters, Gemm,
-    Identity, Link, LinkError, Status, COUNTER_WORDS, IDENTIFY_WORDS, MAX_K, MAX_XFER_WORDS,
-    SEED_ARGS, VERSION,
+    address_word, encode_gemm, gemm_busy_cycles, header, op, pack_elements, parse_status,
+    unpack_word, Buffer, Counters, Gemm, Identity, Link, LinkError, Status, COUNTER_WORDS,
+    IDENTIFY_WORDS, MAX_K, MAX_XFER_WORDS, SEED_ARGS, VERSION,
 };
 use thiserror::Error;
 
@@ -88,16 +88,9 @@ fn op_name(opcode: u32) -> &'static str {
     }
 }
 
-fn pack(elems: &[i16]) -> Vec<u32> {
-    elems
-        .chunks_exact(2)
-        .map(|p| p[0] as u16 as u32 | (p[1] as u16 as u32) << 16)
-        .collect()
-}
-
 fn unpack(words: &[u32], out: &mut Vec<i16>) {
     for &w in words {
-        out.extend([w as u16 as i16, (w >> 16) as u16 as i16]);
+        out.extend(unpack_word(w));
     }
 }
 
@@ -240,7 +233,7 @@ impl<L: Link> Driver<L> {
 
     /// One WRITE command: `addr` even, `data` an even number of elements.
     fn write_words(&mut self, buf: Buffer, addr: u32, data: &[i16]) -> Result<(), DriverError> {
-        let payload = pack(data);
+        let payload = pack_elements(data);
         let mut cmd = Vec::with_capacity(2 + payload.len());
         cmd.extend([
             header(op::WRITE, payload.len() as u32),

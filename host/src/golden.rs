@@ -16,9 +16,10 @@ use srsa_spec::lfsr::{column_state, load_state, Lfsr, POWER_UP_SEED};
 use srsa_spec::numerics::{cin_term, convert, wrap_acc, ACC_BITS, WL};
 use srsa_spec::protocol::{
     a_layout, arg_words, b_layout, check_region, check_shape, decode_gemm, feature,
-    gemm_busy_cycles, op, pad, payload_words, status_word, Buffer, Counters, Gemm, Identity, Link,
-    LinkError, Status, GEMM_ARGS, VERSION,
+    gemm_busy_cycles, op, pack_elements, pad, payload_words, status_word, unpack_word, Buffer,
+    Counters, Gemm, Identity, Link, LinkError, Status, GEMM_ARGS, VERSION,
 };
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 pub struct GoldenDevice {
@@ -173,8 +174,7 @@ impl GoldenDevice {
         let buf = check_region(buffer, addr, words, self.buffer_elems)?;
         let dst = &mut self.buffers[buf as usize][addr as usize..][..2 * payload.len()];
         for (pair, &w) in dst.chunks_exact_mut(2).zip(payload) {
-            pair[0] = w as u16 as i16;
-            pair[1] = (w >> 16) as u16 as i16;
+            pair.copy_from_slice(&unpack_word(w));
         }
         Ok(())
     }
@@ -183,10 +183,7 @@ impl GoldenDevice {
         let (buffer, addr) = (addr_word >> 24, addr_word & 0xFF_FFFF);
         let buf = check_region(buffer, addr, words, self.buffer_elems)?;
         let src = &self.buffers[buf as usize][addr as usize..][..2 * words as usize];
-        Ok(src
-            .chunks_exact(2)
-            .map(|p| p[0] as u16 as u32 | (p[1] as u16 as u32) << 16)
-            .collect())
+        Ok(pack_elements(src))
     }
 
     fn seed(&mut self, column: u32, words: &[u32]) -> Result<(), Status> {
@@ -198,36 +195,6 @@ impl GoldenDevice {
         Ok(())
     }
 
-    /// A (K x Mp, A transposed) and B (K x Np) in the kernel's layouts,
-    /// gathered from wherever the GEMM's paths read them.
-    fn operands(&self, g: &Gemm) -> (Vec<i16>, Vec<i16>) {
-        let (r, c) = (self.rows as u32, self.cols as u32);
-        let (mp, np) = (pad(g.m, r), pad(g.ncol, c));
-        let a_buf = &self.buffers[Buffer::A as usize][g.a_base as usize..];
-        let b_src = if g.b_from_c { Buffer::C } else { Buffer::B };
-        let b_buf = &self.buffers[b_src as usize][g.b_base as usize..];
-        let (at, bt) = (a_layout(g, r), b_layout(g, c));
-        let mut a = Vec::with_capacity((g.k * mp) as usize);
-        let mut b = Vec::with_capacity((g.k * np) as usize);
-        let (kk, mp, np) = (g.k as usize, mp as usize, np as usize);
-        // Untransposed operands are already in the kernel's layouts.
-        if g.a_transposed {
-            for k in 0..g.k {
-                a.extend((0..mp as u32).map(|i| a_buf[at(i, k) as usize]));
-            }
-        } else {
-            a.extend_from_slice(&a_buf[..kk * mp]);
-        }
-        if g.b_transposed {
-            for k in 0..g.k {
-                b.extend((0..np as u32).map(|j| b_buf[bt(k, j) as usize]));
-            }
-        } else {
-            b.extend_from_slice(&b_buf[..kk * np]);
-        }
-        (a, b)
-    }
-
     /// Runs a validated GEMM (regions checked by `decode_gemm`).
     fn gemm(&mut self, g: &Gemm) {
         let (rows, cols) = (self.rows, self.cols);
@@ -236,7 +203,13 @@ impl GoldenDevice {
             pad(g.ncol, cols as u32) as usize,
         );
         let k = g.k as usize;
-        let (a, b) = self.operands(g);
+        let (r, c) = (rows as u32, cols as u32);
+        let a_buf = &self.buffers[Buffer::A as usize][g.a_base as usize..];
+        let b_src = if g.b_from_c { Buffer::C } else { Buffer::B };
+        let b_buf = &self.buffers[b_src as usize][g.b_base as usize..];
+        let (at, bt) = (a_layout(g, r), b_layout(g, c));
+        let a = kernel_layout(a_buf, g.a_transposed, g.k, mp, |k, i| at(i, k));
+        let b = kernel_layout(b_buf, g.b_transposed, g.k, np, bt);
         let products = self.kernel.gemm_i16(&a, &b, mp, k, np);
 
         // The conversions in the device's order: it fixes every draw. C_in
@@ -267,6 +240,27 @@ impl GoldenDevice {
         self.counters.cycles += cycles;
         self.counters.macs += g.m as u64 * g.k as u64 * g.ncol as u64;
     }
+}
+
+/// An operand as the kernel takes it, K rows of `width` elements: the
+/// buffer itself where the GEMM reads it as stored in that layout, else
+/// gathered through `at(k, x)` (its element offsets).
+fn kernel_layout(
+    buf: &[i16],
+    transposed: bool,
+    k: u32,
+    width: usize,
+    at: impl Fn(u32, u32) -> u32,
+) -> Cow<'_, [i16]> {
+    if !transposed {
+        return Cow::Borrowed(&buf[..k as usize * width]);
+    }
+    Cow::Owned(
+        (0..k)
+            .flat_map(|kk| (0..width as u32).map(move |x| (kk, x)))
+            .map(|(kk, x)| buf[at(kk, x) as usize])
+            .collect(),
+    )
 }
 
 impl Link for GoldenDevice {
@@ -322,22 +316,7 @@ mod tests {
     }
 
     fn small_gemm() -> Gemm {
-        Gemm {
-            m: 3,
-            k: 2,
-            ncol: 5,
-            mode: Rounding::Truncate,
-            relu: false,
-            acc_init: false,
-            a_transposed: false,
-            b_transposed: false,
-            b_from_c: false,
-            formats: Formats::uniform(4),
-            a_base: 0,
-            b_base: 0,
-            cin_base: 0,
-            out_base: 0,
-        }
+        Gemm::plain(3, 2, 5, Rounding::Truncate, Formats::uniform(4))
     }
 
     #[test]

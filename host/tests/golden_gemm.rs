@@ -11,16 +11,13 @@ use srsa_host::golden::GoldenDevice;
 use srsa_spec::lfsr::column_state;
 use srsa_spec::numerics::{Formats, Rounding};
 use srsa_spec::protocol::{
-    address_word, encode_gemm, header, op, pad, status_word, Buffer, Gemm, Status,
+    address_word, encode_gemm, header, op, pack_elements, pad, status_word, Buffer, Gemm, Status,
 };
 
 const ELEMS: usize = 8192;
 
 fn write_all(d: &mut GoldenDevice, buf: Buffer, data: &[i16]) {
-    let payload: Vec<u32> = data
-        .chunks_exact(2)
-        .map(|p| p[0] as u16 as u32 | (p[1] as u16 as u32) << 16)
-        .collect();
+    let payload = pack_elements(data);
     let mut cmd = vec![
         header(op::WRITE, payload.len() as u32),
         address_word(buf as u32, 0),

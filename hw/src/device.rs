@@ -187,8 +187,8 @@ mod tests {
     use super::*;
     use srsa_spec::numerics::{convert, Formats, Rounding};
     use srsa_spec::protocol::{
-        address_word, encode_gemm, gemm_busy_cycles, header, op, status_word, Counters, Gemm,
-        Status, MAGIC, VERSION,
+        address_word, encode_gemm, gemm_busy_cycles, header, op, pack_elements, status_word,
+        Counters, Gemm, Status, MAGIC, VERSION,
     };
     use std::sync::{Arc, Mutex};
 
@@ -356,37 +356,17 @@ mod tests {
                 bbuf[kk * np + j] = b[kk * ncol + j];
             }
         }
-        let pack = |v: &[i16]| -> Vec<u32> {
-            v.chunks(2)
-                .map(|p| p[0] as u16 as u32 | (p[1] as u16 as u32) << 16)
-                .collect()
-        };
         let formats = Formats {
             fl_a: 6,
             fl_b: 8,
             fl_c: 0,
             fl_out: 7,
         };
-        let g = Gemm {
-            m: m as u32,
-            k: k as u32,
-            ncol: ncol as u32,
-            mode: Rounding::Truncate,
-            relu: false,
-            acc_init: false,
-            a_transposed: false,
-            b_transposed: false,
-            b_from_c: false,
-            formats,
-            a_base: 0,
-            b_base: 0,
-            cin_base: 0,
-            out_base: 0,
-        };
+        let g = Gemm::plain(m as u32, k as u32, ncol as u32, Rounding::Truncate, formats);
         let mut cmd = vec![header(op::WRITE, (k * mp / 2) as u32), address_word(0, 0)];
-        cmd.extend(pack(&abuf));
+        cmd.extend(pack_elements(&abuf));
         cmd.extend([header(op::WRITE, (k * np / 2) as u32), address_word(1, 0)]);
-        cmd.extend(pack(&bbuf));
+        cmd.extend(pack_elements(&bbuf));
         cmd.push(header(op::GEMM, 0));
         cmd.extend(encode_gemm(&g));
         cmd.extend([header(op::READ, (mp * np / 2) as u32), address_word(2, 0)]);

@@ -589,20 +589,9 @@ mod tests {
 
     fn gemm(j: &Job) -> Gemm {
         Gemm {
-            m: j.m,
-            k: j.k,
-            ncol: j.ncol,
-            mode: Rounding::Truncate,
-            relu: false,
-            acc_init: false,
             a_transposed: j.a_transposed,
             b_transposed: j.b_transposed,
-            b_from_c: false,
-            formats: Formats::uniform(0),
-            a_base: 0,
-            b_base: 0,
-            cin_base: 0,
-            out_base: 0,
+            ..Gemm::plain(j.m, j.k, j.ncol, Rounding::Truncate, Formats::uniform(0))
         }
     }
 

@@ -194,6 +194,21 @@ pub fn address_word(buffer: u32, address: u32) -> u32 {
     (buffer << 24) | (address & 0xFF_FFFF)
 }
 
+/// Transfer words of an even number of elements: two per word, the lower
+/// address in the low half.
+pub fn pack_elements(elems: &[i16]) -> Vec<u32> {
+    debug_assert!(elems.len().is_multiple_of(2));
+    elems
+        .chunks_exact(2)
+        .map(|p| p[0] as u16 as u32 | (p[1] as u16 as u32) << 16)
+        .collect()
+}
+
+/// The two elements of a transfer word, lower address first.
+pub fn unpack_word(word: u32) -> [i16; 2] {
+    [word as u16 as i16, (word >> 16) as u16 as i16]
+}
+
 /// What a device says of itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Identity {
@@ -314,6 +329,29 @@ pub struct Gemm {
     pub b_base: u32,
     pub cin_base: u32,
     pub out_base: u32,
+}
+
+impl Gemm {
+    /// An M x K by K x Ncol product with every option off: no ReLU, no
+    /// accumulate-init, no operand paths, every base 0.
+    pub fn plain(m: u32, k: u32, ncol: u32, mode: Rounding, formats: Formats) -> Gemm {
+        Gemm {
+            m,
+            k,
+            ncol,
+            mode,
+            relu: false,
+            acc_init: false,
+            a_transposed: false,
+            b_transposed: false,
+            b_from_c: false,
+            formats,
+            a_base: 0,
+            b_base: 0,
+            cin_base: 0,
+            out_base: 0,
+        }
+    }
 }
 
 /// The raw argument words of a GEMM, kept separate from [`Gemm`] because a

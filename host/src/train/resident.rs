@@ -177,22 +177,7 @@ impl Residency {
 }
 
 fn gemm(m: usize, k: usize, ncol: usize, mode: Rounding, formats: Formats) -> Gemm {
-    Gemm {
-        m: m as u32,
-        k: k as u32,
-        ncol: ncol as u32,
-        mode,
-        relu: false,
-        acc_init: false,
-        a_transposed: false,
-        b_transposed: false,
-        b_from_c: false,
-        formats,
-        a_base: 0,
-        b_base: 0,
-        cin_base: 0,
-        out_base: 0,
-    }
+    Gemm::plain(m as u32, k as u32, ncol as u32, mode, formats)
 }
 
 fn contiguous(a: &Array2<i16>) -> &[i16] {
