@@ -80,12 +80,7 @@ fn still_works(rig: &mut Rig, rng: &mut StdRng, label: &str) {
         Array2::from_shape_simple_fn((m, k), || rng.gen_range(-2000..2000)),
         Array2::from_shape_simple_fn((k, ncol), || rng.gen_range(-2000..2000)),
         Some(Array2::from_shape_simple_fn((m, ncol), || rng.gen())),
-        Formats {
-            fl_a: 8,
-            fl_b: 7,
-            fl_c: 6,
-            fl_out: 5,
-        },
+        Formats::new(8, 7, 6, 5),
         Rounding::Truncate,
         false,
         rng.gen(),
@@ -283,12 +278,7 @@ fn good_gemm() -> Gemm {
         a_transposed: false,
         b_transposed: false,
         b_from_c: false,
-        formats: Formats {
-            fl_a: 8,
-            fl_b: 8,
-            fl_c: 8,
-            fl_out: 8,
-        },
+        formats: Formats::new(8, 8, 8, 8),
         a_base: 0,
         b_base: 0,
         cin_base: 0,
@@ -314,12 +304,7 @@ fn gemm_commands(n: u32) -> Vec<Cmd> {
         f(&mut g);
         g
     };
-    let fl = |a, b, c, o| Formats {
-        fl_a: a,
-        fl_b: b,
-        fl_c: c,
-        fl_out: o,
-    };
+    let fl = |a, b, c, o| Formats::new(a, b, c, o);
     let gop = op::GEMM;
     let mut cmds = vec![];
     let mut push_bad = |what: &str, g: Gemm, patch: &dyn Fn(&mut [u32]), st: Status| {
@@ -328,8 +313,9 @@ fn gemm_commands(n: u32) -> Vec<Cmd> {
     let none = |_: &mut [u32]| {};
     use Status::{BadAddress, BadFormat, BadSize};
     push_bad("mode 3", g0, &|w| w[1] |= 3 << 16, BadFormat);
-    // Bits 20..=22 are the operand paths, which every simulated device has.
-    for bit in [23, 25, 31] {
+    // Bits 20..=22 are the operand paths, which every simulated device has,
+    // and 27..=23 the output word length.
+    for bit in [28, 29, 31] {
         push_bad(
             &format!("reserved bit {bit}"),
             g0,
@@ -347,6 +333,10 @@ fn gemm_commands(n: u32) -> Vec<Cmd> {
         ("C_in align 31 with accumulate-init", fl(16, 15, 0, 15)),
         ("FL_out > FL_a + FL_b", fl(3, 4, 0, 8)),
         ("FL_c > FL_a + FL_b with accumulate-init", fl(3, 4, 8, 7)),
+        ("WL_out 0", fl(8, 8, 8, 8).with_wl(0)),
+        ("WL_out 1", fl(8, 8, 8, 8).with_wl(1)),
+        ("WL_out 17", fl(8, 8, 8, 8).with_wl(17)),
+        ("WL_out 31", fl(8, 8, 8, 8).with_wl(31)),
     ] {
         push_bad(what, with(&|g| g.formats = f), &none, BadFormat);
     }
@@ -484,8 +474,17 @@ fn gemm_commands(n: u32) -> Vec<Cmd> {
     push_bad(
         "reserved bit and K = 0",
         with(&|g| g.k = 0),
-        &|w| w[1] |= 1 << 24,
+        &|w| w[1] |= 1 << 28,
         BadFormat,
+    );
+    push_bad(
+        "K = 0 and WL_out 1",
+        with(&|g| {
+            g.k = 0;
+            g.formats = g.formats.with_wl(1)
+        }),
+        &none,
+        BadSize,
     );
     push_bad(
         "M = 0 and FL 32",
@@ -684,12 +683,7 @@ fn lockstep_reports_the_first_differing_word() {
     let (mut rng, _) = rng("lockstep_reports_the_first_differing_word", 0x5EED_E005);
     let n = 4;
     let (m, k, ncol) = (n + 3, 5, 2 * n + 1);
-    let f = Formats {
-        fl_a: 12,
-        fl_b: 12,
-        fl_c: 0,
-        fl_out: 4,
-    };
+    let f = Formats::new(12, 12, 0, 4);
     let a = Array2::from_shape_simple_fn((m, k), || rng.gen_range(-9000i16..9000));
     let b = Array2::from_shape_simple_fn((k, ncol), || rng.gen_range(-9000i16..9000));
     let run = |mode, left: GoldenDevice, right: GoldenDevice| {

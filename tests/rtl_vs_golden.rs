@@ -30,12 +30,7 @@ fn full(rng: &mut StdRng, rows: usize, cols: usize) -> Array2<i16> {
 }
 
 fn formats(fl_a: u8, fl_b: u8, fl_c: u8, fl_out: u8) -> Formats {
-    Formats {
-        fl_a,
-        fl_b,
-        fl_c,
-        fl_out,
-    }
+    Formats::new(fl_a, fl_b, fl_c, fl_out)
 }
 
 // ---------------------------------------------------------------- random
@@ -497,7 +492,7 @@ impl Shadow {
                         if g.acc_init {
                             acc += (c[cb + i * np + j] as i64) << f.cin_align();
                         }
-                        c[ob + i * np + j] = convert(acc, f.shift(), g.mode, 0, g.relu);
+                        c[ob + i * np + j] = convert(acc, f.shift(), f.wl_out, g.mode, 0, g.relu);
                     }
                 }
             }

@@ -40,12 +40,7 @@ fn representable_results_never_move() {
     rig.seed(s).unwrap();
     // Shift 8; A holds multiples of 2^8 and C_in aligns by 2^8, so every
     // accumulator is a multiple of 2^8 and no draw may change it.
-    let f = Formats {
-        fl_a: 6,
-        fl_b: 6,
-        fl_c: 4,
-        fl_out: 4,
-    };
+    let f = Formats::new(6, 6, 4, 4);
     let (m, k, ncol) = (2 * N + 3, 9, 3 * N - 1);
     let a = Array2::from_shape_simple_fn((m, k), || rng.gen_range(-127i16..=127) * 256);
     let b = Array2::from_shape_simple_fn((k, ncol), || rng.gen_range(-300i16..=300));
@@ -142,12 +137,7 @@ fn round_many(rig: &mut Rig, v: Value) -> Vec<Array2<f64>> {
     let a = Array2::from_elem((ROWS, 1), v.a);
     let b = Array2::from_elem((1, N), v.b);
     let cin = Array2::from_elem((ROWS, N), v.c);
-    let f = Formats {
-        fl_a: v.fl_a,
-        fl_b: v.fl_b,
-        fl_c: 0,
-        fl_out: 0,
-    };
+    let f = Formats::new(v.fl_a, v.fl_b, 0, 0);
     (0..GEMMS)
         .map(|_| {
             let out = matmul(

@@ -38,6 +38,24 @@ struct Vector {
 }
 
 fn vector(name: &str, mode: Rounding, acc_init: bool, relu: bool, seed: Option<u64>) -> Vector {
+    vector_in(
+        name,
+        mode,
+        acc_init,
+        relu,
+        seed,
+        Formats::new(12, 11, 10, 9),
+    )
+}
+
+fn vector_in(
+    name: &str,
+    mode: Rounding,
+    acc_init: bool,
+    relu: bool,
+    seed: Option<u64>,
+    formats: Formats,
+) -> Vector {
     // 5 x 7 by 7 x 6 on 4 x 4: Mp = 8, Np = 8, two tile rows and columns.
     let (m, k, n) = (5u32, 7u32, 6u32);
     let mut words = vec![];
@@ -53,12 +71,6 @@ fn vector(name: &str, mode: Rounding, acc_init: bool, relu: bool, seed: Option<u
     if acc_init {
         words.extend(write(Buffer::C, 0, &values(64, 29, 3)));
     }
-    let formats = Formats {
-        fl_a: 12,
-        fl_b: 11,
-        fl_c: 10,
-        fl_out: 9,
-    };
     let g = Gemm {
         relu,
         acc_init,
@@ -100,6 +112,24 @@ fn main() {
             true,
             false,
             Some(7),
+        ),
+        // Shift 26 brings the sums to 10..13, inside 5 bits; with C_in at
+        // FL 15 (about -8) added, some of the next saturate at 4 bits.
+        vector_in(
+            "nearest, WL_out 5",
+            Rounding::Nearest,
+            false,
+            false,
+            None,
+            Formats::new(15, 15, 10, 4).with_wl(5),
+        ),
+        vector_in(
+            "stochastic from seed 3, WL_out 4, accumulate-init",
+            Rounding::Stochastic,
+            true,
+            false,
+            Some(3),
+            Formats::new(15, 15, 15, 4).with_wl(4),
         ),
     ];
     println!("# SRSA known-answer vectors (docs/PROTOCOL.md), written by");

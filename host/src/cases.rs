@@ -6,7 +6,7 @@
 use crate::driver::{Driver, DriverError, MatmulOpts};
 use ndarray::{s, Array2, ArrayView2};
 use rand::Rng;
-use srsa_spec::numerics::{Formats, Rounding, MAX_FL, MAX_SHIFT};
+use srsa_spec::numerics::{Formats, Rounding, MAX_FL, MAX_SHIFT, MIN_WL, WL};
 use srsa_spec::protocol::{
     a_layout, b_layout, feature, operand_lengths, pad, Buffer, Gemm, Identity, Link,
 };
@@ -164,6 +164,16 @@ fn values(rng: &mut impl Rng, rows: usize, cols: usize) -> Array2<i16> {
 }
 
 /// A random case that fits a device with identity `id`.
+/// An output word length: full width half the time (the common case, and
+/// the one that exercises 16-bit saturation), any other the rest.
+fn random_wl(rng: &mut impl Rng) -> u8 {
+    if rng.gen_bool(0.5) {
+        WL as u8
+    } else {
+        rng.gen_range(MIN_WL..WL as u8)
+    }
+}
+
 pub fn random_case(rng: &mut impl Rng, id: &Identity) -> Case {
     let n = id.rows as usize;
     let cap = id.buffer_elems as usize;
@@ -189,12 +199,7 @@ pub fn random_case(rng: &mut impl Rng, id: &Identity) -> Case {
     let fl_out = rng.gen_range(lowest..=fl_ab.min(top));
     let fl_c = rng.gen_range(lowest..=fl_ab.min(top));
     let opts = MatmulOpts {
-        formats: Formats {
-            fl_a,
-            fl_b,
-            fl_c,
-            fl_out,
-        },
+        formats: Formats::new(fl_a, fl_b, fl_c, fl_out).with_wl(random_wl(rng)),
         mode: Rounding::ALL[rng.gen_range(0..3)],
         relu: rng.gen_bool(0.2),
         a_transposed: rng.gen_bool(0.3),

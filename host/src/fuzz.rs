@@ -109,12 +109,7 @@ fn mutated_gemm(rng: &mut impl Rng, id: &Identity) -> Vec<u32> {
         a_transposed: rng.gen_bool(0.3),
         b_transposed: rng.gen_bool(0.3),
         b_from_c,
-        formats: Formats {
-            fl_a: fl(rng),
-            fl_b: fl(rng),
-            fl_c: fl(rng),
-            fl_out: fl(rng),
-        },
+        formats: Formats::new(fl(rng), fl(rng), fl(rng), fl(rng)).with_wl(rng.gen_range(0..=17)),
         a_base: r * rng.gen_range(0..64),
         b_base: c * rng.gen_range(0..64),
         cin_base: c * rng.gen_range(0..64),
@@ -126,8 +121,8 @@ fn mutated_gemm(rng: &mut impl Rng, id: &Identity) -> Vec<u32> {
         // Flips in the size fields stay in their low bits: a valid GEMM of
         // 2^15 rows would take the simulator minutes.
         let bit = if i == 0 || i == 1 {
-            *[0, 1, 2, 3, 16, 17, 18, 19, 20, 21, 22, 23, 24, 31]
-                .get(rng.gen_range(0..14))
+            *[0, 1, 2, 3, 16, 17, 18, 19, 20, 21, 22, 23, 24, 27, 28, 31]
+                .get(rng.gen_range(0..16))
                 .expect("in range")
         } else {
             rng.gen_range(0..32)
@@ -184,15 +179,7 @@ fn still_works<A: Link>(
     let n = d.rows() as usize;
     let a = Array2::from_shape_simple_fn((n + 1, 3), || rng.gen_range(-2000..2000));
     let b = Array2::from_shape_simple_fn((3, n + 2), || rng.gen_range(-2000..2000));
-    let opts = MatmulOpts::new(
-        Formats {
-            fl_a: 8,
-            fl_b: 7,
-            fl_c: 6,
-            fl_out: 5,
-        },
-        Rounding::Stochastic,
-    );
+    let opts = MatmulOpts::new(Formats::new(8, 7, 6, 5), Rounding::Stochastic);
     d.matmul(a.view(), b.view(), None, &opts)
         .map_err(|e| format!("a correct GEMM: {e}"))?;
     Ok(d.into_link())

@@ -229,7 +229,8 @@ impl GoldenDevice {
                             0
                         };
                         let acc = wrap_acc(cin + products[i * np + j]);
-                        c[out_base + i * np + j] = convert(acc, shift, g.mode, lfsr.draw(), g.relu);
+                        c[out_base + i * np + j] =
+                            convert(acc, shift, g.formats.wl_out, g.mode, lfsr.draw(), g.relu);
                     }
                 }
             }

@@ -92,12 +92,7 @@ fn device_errors_become_clear_driver_errors_and_the_device_stays_usable() {
         a_transposed: false,
         b_transposed: false,
         b_from_c: false,
-        formats: Formats {
-            fl_a: 2,
-            fl_b: 2,
-            fl_c: 0,
-            fl_out: 5,
-        },
+        formats: Formats::new(2, 2, 0, 5),
         a_base: 0,
         b_base: 0,
         cin_base: 0,
@@ -316,12 +311,12 @@ fn matmul_with_transposes_matches_the_reference_bit_for_bit() {
         let cin = random_matrix(&mut rng, m, ncol, amp);
         let fl_ab = rng.gen_range(0..=15u8);
         let opts = MatmulOpts {
-            formats: Formats {
-                fl_a: fl_ab,
-                fl_b: 15 - fl_ab,
-                fl_c: rng.gen_range(0..=15),
-                fl_out: rng.gen_range(0..=15),
-            },
+            formats: Formats::new(
+                fl_ab,
+                15 - fl_ab,
+                rng.gen_range(0..=15),
+                rng.gen_range(0..=15),
+            ),
             mode: Rounding::ALL[case % 3],
             relu: case % 5 == 0,
             a_transposed: case % 4 >= 2,
@@ -367,7 +362,7 @@ fn exact_outputs(
     let sh = opts.formats.shift();
     let f = |mode, draw| {
         Array2::from_shape_fn((m, ncol), |(i, j)| {
-            convert(acc(i, j), sh, mode, draw, opts.relu)
+            convert(acc(i, j), sh, opts.formats.wl_out, mode, draw, opts.relu)
         })
     };
     // A draw of all ones rounds every inexact value up: the ceiling.
@@ -391,12 +386,7 @@ fn chunked_matmul_is_exact_where_rounding_is_deterministic() {
     let a = random_matrix(&mut rng, m, k, 3000);
     let b = random_matrix(&mut rng, k, ncol, 3000);
     let cin = random_matrix(&mut rng, m, ncol, 3000);
-    let formats = Formats {
-        fl_a: 6,
-        fl_b: 7,
-        fl_c: 4,
-        fl_out: 5,
-    };
+    let formats = Formats::new(6, 7, 4, 5);
     for (with_cin, relu) in [(false, false), (true, true), (true, false)] {
         let c = with_cin.then(|| cin.view());
         let base = MatmulOpts {

@@ -30,12 +30,8 @@ fn random_formats(rng: &mut StdRng) -> Formats {
     let fl_a = rng.gen_range(0..=15u8);
     let fl_b = rng.gen_range(0..=15u8);
     let top = (fl_a + fl_b).min(15);
-    Formats {
-        fl_a,
-        fl_b,
-        fl_c: rng.gen_range(0..=top),
-        fl_out: rng.gen_range(0..=top),
-    }
+    Formats::new(fl_a, fl_b, rng.gen_range(0..=top), rng.gen_range(0..=top))
+        .with_wl(rng.gen_range(2..=16))
 }
 
 /// A random GEMM that fits the buffers, or None if the shape drawn does not.
@@ -150,12 +146,7 @@ fn corner_cases_match_the_reference() {
         a_transposed: false,
         b_transposed: false,
         b_from_c: false,
-        formats: Formats {
-            fl_a: 15,
-            fl_b: 15,
-            fl_c: 0,
-            fl_out: 0,
-        },
+        formats: Formats::new(15, 15, 0, 0),
         a_base: 0,
         b_base: 64,
         cin_base: 0,
@@ -170,12 +161,7 @@ fn corner_cases_match_the_reference() {
             ..g0
         },
         Gemm {
-            formats: Formats {
-                fl_a: 3,
-                fl_b: 9,
-                fl_c: 12,
-                fl_out: 5,
-            },
+            formats: Formats::new(3, 9, 12, 5),
             k: 7,
             ..g0
         },

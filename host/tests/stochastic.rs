@@ -50,12 +50,7 @@ impl Case {
 fn round_many(d: &mut Driver<GoldenDevice>, case: Case, rows: usize) -> Array2<f64> {
     let a = Array2::from_elem((rows, 1), case.a);
     let b = Array2::from_elem((1, N), case.b);
-    let formats = Formats {
-        fl_a: case.fl_a,
-        fl_b: case.fl_b,
-        fl_c: 0,
-        fl_out: 0,
-    };
+    let formats = Formats::new(case.fl_a, case.fl_b, 0, 0);
     let out = d
         .matmul(
             a.view(),
@@ -90,12 +85,7 @@ fn exactly_representable_results_never_move() {
     let mut d = device(s);
     // Shift 8; A entries are multiples of 2^8 and C_in aligns by 2^8, so
     // every accumulator is a multiple of 2^8 and no draw may change it.
-    let formats = Formats {
-        fl_a: 6,
-        fl_b: 6,
-        fl_c: 4,
-        fl_out: 4,
-    };
+    let formats = Formats::new(6, 6, 4, 4);
     let (m, k, ncol) = (50, 16, 30);
     let a = Array2::from_shape_fn((m, k), |_| rng.gen_range(-127i16..=127) * 256);
     let b = Array2::from_shape_fn((k, ncol), |_| rng.gen_range(-300i16..=300));

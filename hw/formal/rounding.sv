@@ -1,5 +1,6 @@
 // Proof harness for the rounding unit (hw/src/rounding.rs): for every
-// accumulator value, shift, mode, draw and ReLU setting, its output equals
+// accumulator value, shift, mode, draw, output word length and ReLU
+// setting, its output equals
 // a reference written here from the numerics spec (srsa_spec::numerics::
 // convert), independently of the RTL's own shortcuts (it computes no
 // "flips" and no 2^s - 1 by shifting a mask). Two further properties hold
@@ -12,11 +13,15 @@ module rounding_props (
     input [4:0] shift,
     input [1:0] mode,
     input [31:0] draw,
-    input relu
+    input relu,
+    input [4:0] wl
 );
     wire [15:0] out;
+    // The device hands the unit WL_out as its sign bits (gemm_args.rs).
+    wire [15:0] sign_bits = 16'hffff << (wl - 5'd1);
     rounding_unit dut (
-        .value(value), .shift(shift), .mode(mode), .draw(draw), .relu(relu), .out(out)
+        .value(value), .shift(shift), .mode(mode), .draw(draw), .relu(relu),
+        .sign_bits(sign_bits), .out(out)
     );
 
     // The dropped bits' weight 2^s, and the offset each mode adds.
@@ -32,9 +37,10 @@ module rounding_props (
     // The spec adds in 48 bits (wrap_acc), then shifts arithmetically.
     wire [47:0] sum = value + offset[31:0];
     wire signed [47:0] q = $signed(sum) >>> shift;
-    wire signed [47:0] hi = 48'sd32767;
-    wire signed [47:0] lo = -48'sd32768;
-    wire [15:0] sat = (q > hi) ? 16'h7fff : (q < lo) ? 16'h8000 : q[15:0];
+    // The range of a WL-bit word.
+    wire signed [47:0] hi = (48'sd1 <<< (wl - 5'd1)) - 48'sd1;
+    wire signed [47:0] lo = -(48'sd1 <<< (wl - 5'd1));
+    wire [15:0] sat = (q > hi) ? hi[15:0] : (q < lo) ? lo[15:0] : q[15:0];
     wire [15:0] want = (relu && sat[15]) ? 16'h0000 : sat;
 
     // The exact quotient's floor, from the value alone.
@@ -45,6 +51,7 @@ module rounding_props (
     always @* begin
         assume (shift <= 5'd30);
         assume (mode != 2'd3);
+        assume (wl >= 5'd2 && wl <= 5'd16);
         assert (out == want);
         if (mode == 2'd2 && !relu && small && fl >= lo && fl < hi) begin
             assert (out == fl[15:0] || out == fl[15:0] + 16'd1);

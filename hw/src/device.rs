@@ -171,6 +171,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             self.out[c].shift.next = self.args.shift.val();
             self.out[c].mode.next = self.args.mode.val();
             self.out[c].relu.next = self.args.relu.val();
+            self.out[c].sign_bits.next = self.args.sign_bits.val();
             self.out[c].seed_load.next = self.decoder.seed_load[c].val();
             self.out[c].seed0.next = self.decoder.seed0.val();
             self.out[c].seed1.next = self.decoder.seed1.val();
@@ -356,12 +357,7 @@ mod tests {
                 bbuf[kk * np + j] = b[kk * ncol + j];
             }
         }
-        let formats = Formats {
-            fl_a: 6,
-            fl_b: 8,
-            fl_c: 0,
-            fl_out: 7,
-        };
+        let formats = Formats::new(6, 8, 0, 7);
         let g = Gemm::plain(m as u32, k as u32, ncol as u32, Rounding::Truncate, formats);
         let mut cmd = vec![header(op::WRITE, (k * mp / 2) as u32), address_word(0, 0)];
         cmd.extend(pack_elements(&abuf));
@@ -382,7 +378,14 @@ mod tests {
                 let acc: i64 = (0..k)
                     .map(|kk| a[i * k + kk] as i64 * b[kk * ncol + j] as i64)
                     .sum();
-                let want = convert(acc, formats.shift(), Rounding::Truncate, 0, false);
+                let want = convert(
+                    acc,
+                    formats.shift(),
+                    formats.wl_out,
+                    Rounding::Truncate,
+                    0,
+                    false,
+                );
                 let e = i * np + j;
                 let word = got[4 + e / 2];
                 let have = (word >> (16 * (e % 2))) as u16 as i16;

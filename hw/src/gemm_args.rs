@@ -17,13 +17,10 @@
 
 use crate::constant;
 use rust_hdl::prelude::*;
-use srsa_spec::numerics::{Rounding, MAX_FL, MAX_SHIFT};
-use srsa_spec::protocol::{feature, Status, GEMM_ARGS, MAX_K};
-
-/// GEMM word 1's bits (srsa_spec::protocol::encode_gemm): the first
-/// operand-path flag, and the first reserved bit after them.
-const PATH_FROM: u32 = 20;
-const RESERVED_FROM: u32 = 23;
+use srsa_spec::numerics::{Rounding, MAX_FL, MAX_SHIFT, MIN_WL, WL};
+use srsa_spec::protocol::{
+    feature, Status, GEMM_ARGS, MAX_K, PATHS_FROM as PATH_FROM, RESERVED_FROM, WL_FROM,
+};
 
 /// R x C array; DA and DC address bits of an A bank and of a B or C bank.
 #[derive(LogicBlock)]
@@ -56,6 +53,9 @@ pub struct GemmArgs<const R: usize, const C: usize, const DA: usize, const DC: u
     pub align: Signal<Out, Bits<5>>,
     pub mode: Signal<Out, Bits<2>>,
     pub relu: Signal<Out, Bit>,
+    /// The bits a WL_out-bit output's sign fills (WL_out - 1..=15), which
+    /// the output stage's saturation compares.
+    pub sign_bits: Signal<Out, Bits<16>>,
     pub acc_init: Signal<Out, Bit>,
     /// M * Ncol: the MACs each feed step of this GEMM adds to the counter.
     pub mn: Signal<Out, Bits<32>>,
@@ -80,6 +80,7 @@ pub struct GemmArgs<const R: usize, const C: usize, const DA: usize, const DC: u
     out_align: DFF<Bits<5>>,
     out_mode: DFF<Bits<2>>,
     out_relu: DFF<Bit>,
+    out_sign_bits: DFF<Bits<16>>,
     out_acc_init: DFF<Bit>,
     out_mn: DFF<Bits<32>>,
 
@@ -92,6 +93,7 @@ pub struct GemmArgs<const R: usize, const C: usize, const DA: usize, const DC: u
     fl_c: Signal<Local, Bits<16>>,
     fl_out: Signal<Local, Bits<16>>,
     fl_ab: Signal<Local, Bits<16>>,
+    wl_out: Signal<Local, Bits<16>>,
     // Region arithmetic is 20 bits wide: a base or length with a bit at or
     // above 2^18 (`far`) is out of every buffer by itself, and below it the
     // sums are exact. 40-bit ends cost an iCE40 ~400 cells.
@@ -144,6 +146,10 @@ pub struct GemmArgs<const R: usize, const C: usize, const DA: usize, const DC: u
     has_bc: Constant<Bit>,
     path_from: Constant<Bits<8>>,
     reserved_from: Constant<Bits<8>>,
+    wl_from: Constant<Bits<8>>,
+    min_wl: Constant<Bits<16>>,
+    max_wl: Constant<Bits<16>>,
+    ones16: Constant<Bits<16>>,
     max_fl: Constant<Bits<16>>,
     max_shift: Constant<Bits<16>>,
     max_k: Constant<Bits<16>>,
@@ -180,6 +186,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> GemmArgs<
             align: Default::default(),
             mode: Default::default(),
             relu: Default::default(),
+            sign_bits: Default::default(),
             acc_init: Default::default(),
             mn: Default::default(),
             arg: (0..GEMM_ARGS).map(|_| DFF::default()).collect(),
@@ -189,6 +196,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> GemmArgs<
             out_align: Default::default(),
             out_mode: Default::default(),
             out_relu: Default::default(),
+            out_sign_bits: Default::default(),
             out_acc_init: Default::default(),
             out_mn: Default::default(),
             m: Default::default(),
@@ -200,6 +208,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> GemmArgs<
             fl_c: Default::default(),
             fl_out: Default::default(),
             fl_ab: Default::default(),
+            wl_out: Default::default(),
             base_rows: Default::default(),
             a_start: Default::default(),
             b_start: Default::default(),
@@ -240,6 +249,10 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> GemmArgs<
             has_bc: has(feature::B_FROM_C),
             path_from: constant(PATH_FROM as u64),
             reserved_from: constant(RESERVED_FROM as u64),
+            wl_from: constant(WL_FROM as u64),
+            min_wl: constant(MIN_WL as u64),
+            max_wl: constant(WL as u64),
+            ones16: constant(0xFFFF),
             log2r: constant(R.trailing_zeros() as u64),
             log2c: constant(C.trailing_zeros() as u64),
             r_minus_1: constant((R - 1) as u64),
@@ -274,6 +287,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             out_align,
             out_mode,
             out_relu,
+            out_sign_bits,
             out_acc_init,
             out_mn
         );
@@ -305,11 +319,16 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         self.out_align.d.next = bit_cast::<5, 16>(self.fl_ab.val() - self.fl_c.val());
         self.out_mode.d.next = self.g_mode.val();
         self.out_relu.d.next = self.arg[1].q.val().get_bit(18);
+        self.wl_out.next =
+            bit_cast::<16, 5>(bit_cast::<5, 32>(self.arg[1].q.val() >> self.wl_from.val()));
+        // An out-of-range WL is refused below, so its mask is a don't-care.
+        self.out_sign_bits.d.next = self.ones16.val() << (self.wl_out.val() - 1);
         self.out_acc_init.d.next = self.g_acc_init.val();
         self.shift.next = self.out_shift.q.val();
         self.align.next = self.out_align.q.val();
         self.mode.next = self.out_mode.q.val();
         self.relu.next = self.out_relu.q.val();
+        self.sign_bits.next = self.out_sign_bits.q.val();
         self.acc_init.next = self.out_acc_init.q.val();
         self.mn.next = self.out_mn.q.val();
         self.tile_rows.next = bit_cast::<16, 32>(
@@ -448,7 +467,9 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         {
             self.status.next = self.st_bad_address.val();
         }
-        if (self.fl_a.val() > self.max_fl.val())
+        if (self.wl_out.val() < self.min_wl.val())
+            | (self.wl_out.val() > self.max_wl.val())
+            | (self.fl_a.val() > self.max_fl.val())
             | (self.fl_b.val() > self.max_fl.val())
             | (self.fl_c.val() > self.max_fl.val())
             | (self.fl_out.val() > self.max_fl.val())
@@ -483,14 +504,15 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use srsa_spec::protocol::{decode_gemm, encode_gemm, pad, tile_period, Gemm};
 
-    const FIELDS: usize = 21;
+    const FIELDS: usize = 22;
 
     /// What the block says of one set of argument words.
     #[derive(Clone, Debug, PartialEq)]
     struct Verdict {
         status: u8,
         /// For an accepted GEMM: k, k_last, tile rows and columns, np, the
-        /// four bases in bank rows, shift, align, mode, relu, acc_init, mn,
+        /// four bases in bank rows, shift, align, mode, relu, sign bits,
+        /// acc_init, mn,
         /// the three path flags, idle steps, A's and B's row strides.
         fields: Option<[u64; FIELDS]>,
     }
@@ -532,6 +554,7 @@ mod tests {
                         },
                         g.mode.code() as u64,
                         g.relu as u64,
+                        crate::rounding::sign_bits(g.formats.wl_out) as u64,
                         g.acc_init as u64,
                         g.m as u64 * g.ncol as u64,
                         g.a_transposed as u64,
@@ -562,12 +585,17 @@ mod tests {
             a_transposed: false,
             b_transposed: false,
             b_from_c: false,
-            formats: srsa_spec::numerics::Formats {
+            formats: srsa_spec::numerics::Formats::new(
                 fl_a,
                 fl_b,
-                fl_c: rng.gen_range(0..=fl_a + fl_b),
-                fl_out: rng.gen_range(0..=fl_a + fl_b),
-            },
+                rng.gen_range(0..=fl_a + fl_b),
+                rng.gen_range(0..=fl_a + fl_b),
+            )
+            .with_wl(if rng.gen_bool(0.8) {
+                rng.gen_range(2..=16)
+            } else {
+                rng.gen_range(0..32)
+            }),
             a_base: rows * rng.gen_range(0..4),
             b_base: cols * rng.gen_range(0..4),
             cin_base: cols * rng.gen_range(0..8),
@@ -660,6 +688,7 @@ mod tests {
                     x.align.val().to_u64(),
                     x.mode.val().to_u64(),
                     x.relu.val() as u64,
+                    x.sign_bits.val().to_u64(),
                     x.acc_init.val() as u64,
                     x.mn.val().to_u64(),
                     x.a_transposed.val() as u64,

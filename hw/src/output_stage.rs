@@ -9,8 +9,8 @@
 //! apart: in one cycle their two 48-bit carry chains were the design's
 //! longest path.
 //!
-//! `acc_init` and `align` are sampled at X+1, `shift`, `mode` and `relu` at
-//! X+2; the device holds them for a whole GEMM.
+//! `acc_init` and `align` are sampled at X+1, `shift`, `mode`, `relu` and
+//! `sign_bits` at X+2; the device holds them for a whole GEMM.
 
 use crate::lfsr::Lfsr;
 use crate::rounding::RoundingUnit;
@@ -30,6 +30,8 @@ pub struct OutputStage<const D: usize> {
     pub shift: Signal<In, Bits<5>>,
     pub mode: Signal<In, Bits<2>>,
     pub relu: Signal<In, Bit>,
+    /// The sign bits of a WL_out-bit output (`GemmArgs::sign_bits`).
+    pub sign_bits: Signal<In, Bits<16>>,
     pub seed_load: Signal<In, Bit>,
     /// The generator's three component words (separate ports: rust-hdl
     /// cannot index a port array of an element of a block array).
@@ -66,6 +68,7 @@ impl<const D: usize> OutputStage<D> {
             shift: Default::default(),
             mode: Default::default(),
             relu: Default::default(),
+            sign_bits: Default::default(),
             seed_load: Default::default(),
             seed0: Default::default(),
             seed1: Default::default(),
@@ -121,6 +124,7 @@ impl<const D: usize> Logic for OutputStage<D> {
         self.round.shift.next = self.shift.val();
         self.round.mode.next = self.mode.val();
         self.round.relu.next = self.relu.val();
+        self.round.sign_bits.next = self.sign_bits.val();
         self.round.draw.next = self.lfsr.draw.val();
         self.lfsr.advance.next = self.value_valid.q.val();
         self.lfsr.load.next = self.seed_load.val();
@@ -138,7 +142,7 @@ mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
     use srsa_spec::lfsr::{column_state, load_state, Lfsr as SpecLfsr};
-    use srsa_spec::numerics::{cin_term, convert, Formats, Rounding};
+    use srsa_spec::numerics::{cin_term, convert, Formats, Rounding, MIN_WL, WL};
 
     /// One run's settings (constant from a segment's first take to its last
     /// write, as the device holds them for a whole GEMM).
@@ -167,23 +171,14 @@ mod tests {
 
     fn random_config(rng: &mut rand::rngs::StdRng, segment: usize) -> Config {
         let formats = match segment % 8 {
-            1 => Formats {
-                fl_a: 15,
-                fl_b: 15,
-                fl_c: 0,
-                fl_out: 0,
-            }, // shift 30, align 30
-            2 => Formats::uniform(0), // shift 0, align 0
+            1 => Formats::new(15, 15, 0, 0), // shift 30, align 30
+            2 => Formats::uniform(0),        // shift 0, align 0
             _ => {
                 let fl_a = rng.gen_range(0..=15u8);
                 let fl_b = rng.gen_range(0..=15u8);
                 let top = (fl_a + fl_b).min(15);
-                Formats {
-                    fl_a,
-                    fl_b,
-                    fl_c: rng.gen_range(0..=top),
-                    fl_out: rng.gen_range(0..=top),
-                }
+                Formats::new(fl_a, fl_b, rng.gen_range(0..=top), rng.gen_range(0..=top))
+                    .with_wl(rng.gen_range(MIN_WL..=WL as u8))
             }
         };
         formats.validate(true).unwrap();
@@ -273,7 +268,14 @@ mod tests {
                     } else {
                         0
                     };
-                let out = convert(value, cfg.formats.shift(), cfg.mode, lfsr.draw(), cfg.relu);
+                let out = convert(
+                    value,
+                    cfg.formats.shift(),
+                    cfg.formats.wl_out,
+                    cfg.mode,
+                    lfsr.draw(),
+                    cfg.relu,
+                );
                 v[t].want = Some((p.addr, out as u16));
                 counts[0] += 1;
             }
@@ -320,6 +322,7 @@ mod tests {
                 x.shift.next = (cfg.formats.shift() as u64).into();
                 x.mode.next = (cfg.mode.code() as u64).into();
                 x.relu.next = cfg.relu;
+                x.sign_bits.next = (crate::rounding::sign_bits(cfg.formats.wl_out) as u64).into();
                 x.seed_load.next = cy.seed_load;
                 x.seed0.next = (cy.seed[0] as u64).into();
                 x.seed1.next = (cy.seed[1] as u64).into();

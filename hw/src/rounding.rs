@@ -1,5 +1,6 @@
-//! The rounding unit: one conversion of a 48-bit accumulator to a 16-bit
-//! word (spec: `srsa_spec::numerics::convert`). Purely combinational; the
+//! The rounding unit: one conversion of a 48-bit accumulator to a word of
+//! WL_out <= 16 bits, held sign-extended in 16 (spec:
+//! `srsa_spec::numerics::convert`). Purely combinational; the
 //! column that owns it registers its inputs.
 
 use rust_hdl::prelude::*;
@@ -8,6 +9,13 @@ use srsa_spec::numerics::{Rounding, WORD_MAX, WORD_MIN};
 /// Only the 16 result bits are ever shifted out of the sum, and overflow is
 /// read off the sum itself (a sign change at or above bit s + 15), so no
 /// full-width arithmetic shift is built: on an iCE40 this halves the unit.
+/// A narrower word then saturates the 16-bit result again: the two ranges
+/// nest, so this is the one saturation the spec defines.
+/// The unit's `sign_bits` for a `wl`-bit output: bits wl - 1..=15.
+pub fn sign_bits(wl: u8) -> u16 {
+    0xFFFF << (wl - 1)
+}
+
 #[derive(LogicBlock)]
 pub struct RoundingUnit {
     /// The exact sum, C_in already aligned and added.
@@ -18,6 +26,9 @@ pub struct RoundingUnit {
     pub mode: Signal<In, Bits<2>>,
     pub draw: Signal<In, Bits<32>>,
     pub relu: Signal<In, Bit>,
+    /// Bits WL_out - 1..=15 set: where a WL_out-bit word repeats its sign
+    /// (0x8000 at full width, where nothing more saturates).
+    pub sign_bits: Signal<In, Bits<16>>,
     pub out: Signal<Out, Bits<16>>,
     /// 2^s - 1: the dropped bits (s <= 30 fits 32 bits).
     mask: Signal<Local, Bits<32>>,
@@ -27,6 +38,9 @@ pub struct RoundingUnit {
     flips: Signal<Local, Bits<32>>,
     /// Bit j: j >= s, so bit j + 15 of the sum lies above the result.
     above: Signal<Local, Bits<32>>,
+    /// The 16-bit saturated result, and its bits above WL_out - 2.
+    word: Signal<Local, Bits<16>>,
+    high: Signal<Local, Bits<16>>,
     ones: Constant<Bits<32>>,
     one: Constant<Bits<8>>,
     keep: Constant<Bits<8>>,
@@ -46,12 +60,15 @@ impl Default for RoundingUnit {
             mode: Default::default(),
             draw: Default::default(),
             relu: Default::default(),
+            sign_bits: Default::default(),
             out: Default::default(),
             mask: Default::default(),
             offset: Default::default(),
             sum: Default::default(),
             flips: Default::default(),
             above: Default::default(),
+            word: Default::default(),
+            high: Default::default(),
             ones: Constant::new(Bits::<32>::mask()),
             one: Constant::new(1u64.into()),
             keep: Constant::new(15u64.into()),
@@ -84,11 +101,20 @@ impl Logic for RoundingUnit {
             (self.sum.val() ^ (self.sum.val() >> self.one.val())) >> self.keep.val(),
         );
         self.above.next = self.ones.val() << self.shift.val();
-        self.out.next = bit_cast::<16, 48>(self.sum.val() >> self.shift.val());
+        self.word.next = bit_cast::<16, 48>(self.sum.val() >> self.shift.val());
         if (self.flips.val() & self.above.val()).any() {
-            self.out.next = self.word_max.val();
+            self.word.next = self.word_max.val();
             if self.sum.val().get_bit(47) {
-                self.out.next = self.word_min.val();
+                self.word.next = self.word_min.val();
+            }
+        }
+        // A WL_out-bit word fits iff its sign bits are all equal.
+        self.high.next = self.word.val() & self.sign_bits.val();
+        self.out.next = self.word.val();
+        if self.high.val().any() & (self.high.val() != self.sign_bits.val()) {
+            self.out.next = !self.sign_bits.val();
+            if self.word.val().get_bit(15) {
+                self.out.next = self.sign_bits.val();
             }
         }
         if self.relu.val() & self.sum.val().get_bit(47) {
@@ -101,7 +127,7 @@ impl Logic for RoundingUnit {
 mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
-    use srsa_spec::numerics::{convert, Rounding};
+    use srsa_spec::numerics::{convert, Rounding, MIN_WL, WL};
 
     struct Case {
         value: i64,
@@ -109,6 +135,7 @@ mod tests {
         mode: Rounding,
         draw: u32,
         relu: bool,
+        wl: u8,
     }
 
     fn cases(seed: u64) -> Vec<Case> {
@@ -129,27 +156,37 @@ mod tests {
             for shift in [0, 1, 2, 15, 30] {
                 for mode in Rounding::ALL {
                     for draw in [0u32, u32::MAX, 0x5555_5555] {
-                        v.push(Case {
-                            value: value << (shift.min(16)),
-                            shift,
-                            mode,
-                            draw,
-                            relu: false,
-                        });
-                        v.push(Case {
-                            value,
-                            shift,
-                            mode,
-                            draw,
-                            relu: true,
-                        });
+                        for wl in [16, 2, 5, 15] {
+                            v.push(Case {
+                                value: value << (shift.min(16)),
+                                shift,
+                                mode,
+                                draw,
+                                relu: false,
+                                wl,
+                            });
+                            v.push(Case {
+                                value,
+                                shift,
+                                mode,
+                                draw,
+                                relu: true,
+                                wl,
+                            });
+                        }
                     }
                 }
             }
         }
         for _ in 0..20000 {
             let bits = rng.gen_range(1..47);
+            let wl = if rng.gen_bool(0.5) {
+                WL as u8
+            } else {
+                rng.gen_range(MIN_WL..=WL as u8)
+            };
             v.push(Case {
+                wl,
                 value: rng.gen_range(-(1i64 << bits)..(1i64 << bits)),
                 shift: rng.gen_range(0..=30),
                 mode: Rounding::ALL[rng.gen_range(0..3)],
@@ -177,14 +214,15 @@ mod tests {
                 x.mode.next = (c.mode.code() as u64).into();
                 x.draw.next = (c.draw as u64).into();
                 x.relu.next = c.relu;
+                x.sign_bits.next = (sign_bits(c.wl) as u64).into();
                 x = sim.wait(1, x)?;
-                let want = convert(c.value, c.shift, c.mode, c.draw, c.relu) as u16 as u64;
+                let want = convert(c.value, c.shift, c.wl, c.mode, c.draw, c.relu) as u16 as u64;
                 let got = x.out.val().to_u64();
                 sim_assert_eq!(sim, got, want, x);
                 if got != want {
                     panic!(
-                        "case {i}: value {} shift {} {} draw {:#x} relu {}",
-                        c.value, c.shift, c.mode, c.draw, c.relu
+                        "case {i}: value {} shift {} wl {} {} draw {:#x} relu {}",
+                        c.value, c.shift, c.wl, c.mode, c.draw, c.relu
                     );
                 }
             }

@@ -10,7 +10,7 @@
 use crate::numerics::{Formats, Rounding};
 use std::fmt;
 
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 /// First identify word: "SRSA" in ASCII.
 pub const MAGIC: u32 = 0x5352_5341;
 
@@ -364,9 +364,10 @@ pub fn encode_gemm(g: &Gemm) -> [u32; GEMM_ARGS] {
             | g.mode.code() << 16
             | (g.relu as u32) << 18
             | (g.acc_init as u32) << 19
-            | (g.a_transposed as u32) << 20
-            | (g.b_transposed as u32) << 21
-            | (g.b_from_c as u32) << 22,
+            | (g.a_transposed as u32) << PATHS_FROM
+            | (g.b_transposed as u32) << (PATHS_FROM + 1)
+            | (g.b_from_c as u32) << (PATHS_FROM + 2)
+            | (f.wl_out as u32) << WL_FROM,
         f.fl_a as u32 | (f.fl_b as u32) << 8 | (f.fl_c as u32) << 16 | (f.fl_out as u32) << 24,
         g.a_base,
         g.b_base,
@@ -410,8 +411,12 @@ pub fn operand_lengths(g: &Gemm, rows: u32, cols: u32) -> (u64, u64) {
     (a, b)
 }
 
+/// GEMM word 1's first operand-path flag ([`feature`] bit 0 there).
+pub const PATHS_FROM: u32 = 20;
+/// Where GEMM word 1 holds the output's word length (5 bits).
+pub const WL_FROM: u32 = 23;
 /// The bits of GEMM word 1 above the defined fields.
-const RESERVED_FROM: u32 = 23;
+pub const RESERVED_FROM: u32 = 28;
 
 /// Decodes and validates GEMM argument words for a device with an R x C
 /// array, `buffer_elems` elements per buffer and the operand paths of
@@ -435,6 +440,7 @@ pub fn decode_gemm(
         fl_b: ((w[2] >> 8) & 0xFF) as u8,
         fl_c: ((w[2] >> 16) & 0xFF) as u8,
         fl_out: (w[2] >> 24) as u8,
+        wl_out: ((w[1] >> WL_FROM) & 0x1F) as u8,
     };
     let g = Gemm {
         m,
@@ -443,9 +449,9 @@ pub fn decode_gemm(
         mode: Rounding::from_code(mode_code).ok_or(Status::BadFormat)?,
         relu,
         acc_init,
-        a_transposed: flag(20),
-        b_transposed: flag(21),
-        b_from_c: flag(22),
+        a_transposed: flag(PATHS_FROM),
+        b_transposed: flag(PATHS_FROM + 1),
+        b_from_c: flag(PATHS_FROM + 2),
         formats,
         a_base: w[3],
         b_base: w[4],
@@ -454,7 +460,7 @@ pub fn decode_gemm(
     };
     // Reserved bits must be zero, every path asked for must exist, and C's
     // read port cannot serve both B and C_in.
-    let asked = (w[1] >> 20) & feature::ALL;
+    let asked = (w[1] >> PATHS_FROM) & feature::ALL;
     if (w[1] >> RESERVED_FROM) != 0 || asked & !features != 0 || (g.b_from_c && acc_init) {
         return Err(Status::BadFormat);
     }
@@ -579,12 +585,7 @@ mod tests {
             a_transposed: false,
             b_transposed: false,
             b_from_c: false,
-            formats: Formats {
-                fl_a: 12,
-                fl_b: 10,
-                fl_c: 8,
-                fl_out: 9,
-            },
+            formats: Formats::new(12, 10, 8, 9).with_wl(11),
             a_base: 8,
             b_base: 16,
             cin_base: 0,
@@ -638,6 +639,24 @@ mod tests {
             decode_gemm(&encode_gemm(&g), 8, 8, 4096, feature::ALL),
             Ok(g)
         );
+        // Output word lengths: 2..=16 and nothing else.
+        for wl in [0u32, 1, 17, 31] {
+            let mut w = encode_gemm(&gemm());
+            w[1] = (w[1] & !(0x1F << WL_FROM)) | wl << WL_FROM;
+            assert_eq!(
+                decode_gemm(&w, 8, 8, 4096, feature::ALL),
+                Err(Status::BadFormat),
+                "wl {wl}"
+            );
+        }
+        for wl in [2, 16] {
+            let mut g = gemm();
+            g.formats.wl_out = wl;
+            assert_eq!(
+                decode_gemm(&encode_gemm(&g), 8, 8, 4096, feature::ALL),
+                Ok(g)
+            );
+        }
         let mut w = encode_gemm(&gemm());
         w[0] &= 0xFFFF_0000;
         assert_eq!(

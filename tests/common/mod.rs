@@ -148,7 +148,7 @@ pub fn expected(
             acc += (c[[i, j]] as i64) << align;
         }
         // The draw is ignored in the deterministic modes.
-        convert(acc, shift, mode, 0, relu)
+        convert(acc, shift, f.wl_out, mode, 0, relu)
     })
 }
 

@@ -9,7 +9,7 @@ use super::resident::Residency;
 use crate::driver::{Driver, DriverError, MatmulOpts};
 use ndarray::{Array2, ArrayView2, Zip};
 use srsa_spec::lfsr::{column_state, Lfsr};
-use srsa_spec::numerics::{quantize_with, value, Formats, Rounding, WORD_MAX, WORD_MIN};
+use srsa_spec::numerics::{quantize_with, value, Formats, Rounding, WL, WORD_MAX, WORD_MIN};
 use srsa_spec::protocol::{Counters, Link};
 
 /// What a tensor holds: a raw fixed-point word or a real number.
@@ -89,12 +89,12 @@ impl Product {
     /// The device formats: the shift folds into B's fractional length
     /// (saturating, so an absurd sum fails validation instead of wrapping).
     pub fn formats(&self) -> Formats {
-        Formats {
-            fl_a: self.fl_a,
-            fl_b: self.fl_b.saturating_add(self.shift),
-            fl_c: self.fl_c,
-            fl_out: self.fl_out,
-        }
+        Formats::new(
+            self.fl_a,
+            self.fl_b.saturating_add(self.shift),
+            self.fl_c,
+            self.fl_out,
+        )
     }
 }
 
@@ -289,7 +289,7 @@ impl<L: Link> Backend for Fixed<L> {
             } else {
                 0
             };
-            quantize_with(v as f64, fl, mode, draw)
+            quantize_with(v as f64, fl, WL as u8, mode, draw)
         })
     }
 
@@ -556,12 +556,12 @@ mod tests {
             let stochastic = sat((scaled + draw as f64 / 4294967296.0).floor());
             let truncate = sat(scaled.floor());
             assert_eq!(
-                quantize_with(v as f64, fl, Rounding::Stochastic, draw),
+                quantize_with(v as f64, fl, WL as u8, Rounding::Stochastic, draw),
                 stochastic,
                 "seed {seed}: {v} FL {fl} draw {draw}"
             );
             assert_eq!(
-                quantize_with(v as f64, fl, Rounding::Truncate, draw),
+                quantize_with(v as f64, fl, WL as u8, Rounding::Truncate, draw),
                 truncate,
                 "seed {seed}: {v} FL {fl}"
             );

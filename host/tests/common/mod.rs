@@ -86,8 +86,14 @@ impl Reference {
                             acc = wrap_acc(acc + x * y);
                         }
                         let draw = self.lfsrs[col].draw();
-                        c[g.out_base as usize + i * np + j] =
-                            convert(acc, g.formats.shift(), g.mode, draw, g.relu);
+                        c[g.out_base as usize + i * np + j] = convert(
+                            acc,
+                            g.formats.shift(),
+                            g.formats.wl_out,
+                            g.mode,
+                            draw,
+                            g.relu,
+                        );
                     }
                 }
             }
