@@ -112,7 +112,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Identify { device, n } => {
             let id = *devices::open(device.clone(), n)?.identity();
             println!(
-                "{device}: protocol v{}, {}x{} array, {}-bit words, {}-bit accumulators, {} elements per buffer, operand paths {:#x} of {:#x}",
+                "{device}: protocol v{}, {}x{} array, {}-bit words, {}-bit accumulators, {} elements per buffer, features {:#x} of {:#x} (1, 2, 4: operand paths; 8: narrow outputs)",
                 id.version,
                 id.rows,
                 id.cols,

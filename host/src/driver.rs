@@ -10,7 +10,7 @@ use ndarray::{s, Array2, ArrayView2};
 use srsa_spec::lfsr::column_state;
 use srsa_spec::numerics::{Formats, Rounding, ACC_BITS, WL};
 use srsa_spec::protocol::{
-    address_word, encode_gemm, gemm_busy_cycles, header, op, pack_elements, parse_status,
+    address_word, encode_gemm, feature, gemm_busy_cycles, header, op, pack_elements, parse_status,
     unpack_word, Buffer, Counters, Gemm, Identity, Link, LinkError, Status, COUNTER_WORDS,
     IDENTIFY_WORDS, MAX_K, MAX_XFER_WORDS, SEED_ARGS, VERSION,
 };
@@ -364,6 +364,13 @@ impl<L: Link> Driver<L> {
         opts.formats
             .validate(cin.is_some())
             .map_err(|e| DriverError::InvalidArgument(format!("formats: {e}")))?;
+        if opts.formats.wl_out != WL as u8 && self.features() & feature::WORD_LENGTH == 0 {
+            return Err(DriverError::InvalidArgument(format!(
+                "the device saturates only to 16 bits, not to WL_out {} (IDENTIFY features {:#x})",
+                opts.formats.wl_out,
+                self.features()
+            )));
+        }
         let plan = self.plan(m, k, ncol)?;
 
         let (tile_rows, tile_cols) = (self.rows() as usize, self.cols() as usize);

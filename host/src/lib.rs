@@ -17,4 +17,5 @@ pub mod kernel;
 pub mod lockstep;
 pub mod mnist;
 pub mod serial;
+pub mod sqnr;
 pub mod train;

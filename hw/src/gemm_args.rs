@@ -10,10 +10,11 @@
 //! start every column's longest path (the words are stable long before a
 //! sum).
 //!
-//! The optional operand paths (`srsa_spec::protocol::feature`) a device is
-//! built with are constants here: a path it lacks is refused, and its flag
-//! is a constant zero that synthesis follows into the sequencer and the
-//! buffers, so a device without paths costs what it did before they existed.
+//! The optional features (`srsa_spec::protocol::feature`) a device is
+//! built with are constants here: a feature it lacks is refused, and its
+//! flag is a constant that synthesis follows into the sequencer, the
+//! buffers and the output stages, so a device without a feature costs what
+//! it did before the feature existed.
 
 use crate::constant;
 use rust_hdl::prelude::*;
@@ -144,6 +145,11 @@ pub struct GemmArgs<const R: usize, const C: usize, const DA: usize, const DC: u
     has_at: Constant<Bit>,
     has_bt: Constant<Bit>,
     has_bc: Constant<Bit>,
+    has_wl: Constant<Bit>,
+    /// The sign bits of a 16-bit output: all a device without narrow
+    /// outputs ever hands its output stages, so their second saturation
+    /// is constant and synthesis removes it.
+    full_sign: Constant<Bits<16>>,
     path_from: Constant<Bits<8>>,
     reserved_from: Constant<Bits<8>>,
     wl_from: Constant<Bits<8>>,
@@ -247,6 +253,8 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> GemmArgs<
             has_at: has(feature::A_TRANSPOSED),
             has_bt: has(feature::B_TRANSPOSED),
             has_bc: has(feature::B_FROM_C),
+            has_wl: has(feature::WORD_LENGTH),
+            full_sign: constant(crate::rounding::sign_bits(WL as u8) as u64),
             path_from: constant(PATH_FROM as u64),
             reserved_from: constant(RESERVED_FROM as u64),
             wl_from: constant(WL_FROM as u64),
@@ -329,6 +337,9 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         self.mode.next = self.out_mode.q.val();
         self.relu.next = self.out_relu.q.val();
         self.sign_bits.next = self.out_sign_bits.q.val();
+        if !self.has_wl.val() {
+            self.sign_bits.next = self.full_sign.val();
+        }
         self.acc_init.next = self.out_acc_init.q.val();
         self.mn.next = self.out_mn.q.val();
         self.tile_rows.next = bit_cast::<16, 32>(
@@ -352,6 +363,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             | (self.asked.val().get_bit(0) & !self.has_at.val())
             | (self.asked.val().get_bit(1) & !self.has_bt.val())
             | (self.asked.val().get_bit(2) & !self.has_bc.val())
+            | ((self.wl_out.val() != self.max_wl.val()) & !self.has_wl.val())
             // C's read port cannot serve both B and C_in.
             | (self.asked.val().get_bit(2) & self.g_acc_init.val());
         self.a_stride.next = (self.k.val() + self.r_mask16.val()) >> self.log2r.val();
@@ -571,7 +583,20 @@ mod tests {
 
     /// Argument words near the edges of every check: mostly a legal GEMM,
     /// with one or two fields pushed out of range or to their limits.
-    fn random_words(rng: &mut impl Rng, rows: u32, cols: u32, elems: u32) -> [u32; GEMM_ARGS] {
+    fn random_words(
+        rng: &mut impl Rng,
+        rows: u32,
+        cols: u32,
+        elems: u32,
+        features: u32,
+    ) -> [u32; GEMM_ARGS] {
+        // Narrow outputs mostly on a device that has them, rarely (to be
+        // refused) on one that does not.
+        let narrow = if features & feature::WORD_LENGTH != 0 {
+            5
+        } else {
+            9
+        };
         let small = |rng: &mut dyn rand::RngCore, n: u32| rng.gen_range(1..=n);
         let fl_a = rng.gen_range(0..=16u8);
         let fl_b = rng.gen_range(0..=16u8);
@@ -591,10 +616,10 @@ mod tests {
                 rng.gen_range(0..=fl_a + fl_b),
                 rng.gen_range(0..=fl_a + fl_b),
             )
-            .with_wl(if rng.gen_bool(0.8) {
-                rng.gen_range(2..=16)
-            } else {
-                rng.gen_range(0..32)
+            .with_wl(match rng.gen_range(0..10) {
+                i if i < narrow => 16,
+                9 => rng.gen_range(0..32),
+                _ => rng.gen_range(2..16),
             }),
             a_base: rows * rng.gen_range(0..4),
             b_base: cols * rng.gen_range(0..4),
@@ -649,7 +674,7 @@ mod tests {
         let elems = (C << DC) as u32;
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         let words: Vec<[u32; GEMM_ARGS]> = (0..cases)
-            .map(|_| random_words(&mut rng, R as u32, C as u32, elems))
+            .map(|_| random_words(&mut rng, R as u32, C as u32, elems, features))
             .collect();
         // Per case: seven words, four size steps, one cycle to read the
         // verdict (and the registered settings).

@@ -25,7 +25,8 @@ pub struct Entry {
     pub used: Use,
 }
 
-/// The operand paths a line can name (`srsa_spec::protocol::feature`),
+/// The features (operand paths, narrow outputs) a line can name
+/// (`srsa_spec::protocol::feature`),
 /// with NONE for a line built without any.
 pub mod paths {
     pub use srsa_spec::protocol::feature::*;
@@ -33,9 +34,10 @@ pub mod paths {
 }
 
 /// Passes the table to the macro `$then`, after `[$extra]`. Each line:
-/// `rows x cols, bank bits, operand paths: use`; an A bank's depth follows
+/// `rows x cols, bank bits, features: use`; an A bank's depth follows
 /// from the line ([`a_bank_bits`]). Simulated lines have every path (the
-/// host's resident-weight training uses them); a board line's paths cost
+/// host's resident-weight and per-layer-width training use them); a board
+/// line's features cost
 /// LCs the boards do not have (docs/FPGA.md), so they have none.
 macro_rules! shape_table {
     ($then:ident [$($extra:tt)*]) => {

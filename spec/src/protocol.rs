@@ -7,7 +7,7 @@
 //! data words only when the status is OK. docs/PROTOCOL.md is the prose
 //! version of this file.
 
-use crate::numerics::{Formats, Rounding};
+use crate::numerics::{Formats, Rounding, WL};
 use std::fmt;
 
 pub const VERSION: u32 = 4;
@@ -105,9 +105,10 @@ impl fmt::Display for Status {
 
 pub const IDENTIFY_WORDS: usize = 8;
 
-/// The optional GEMM operand paths a device has, as bits of IDENTIFY's
-/// last word. A GEMM that asks for a path its device lacks is refused
-/// ([`Status::BadFormat`]); a host streams operands the older way instead.
+/// The optional GEMM features a device has, as bits of IDENTIFY's last
+/// word: three operand paths and narrow outputs. A GEMM that asks for a
+/// feature its device lacks is refused ([`Status::BadFormat`]); a host
+/// streams operands the older way instead, or keeps outputs at 16 bits.
 pub mod feature {
     /// Reads A as stored one row of A after another ([`super::Gemm::a_transposed`]).
     pub const A_TRANSPOSED: u32 = 1;
@@ -115,8 +116,14 @@ pub mod feature {
     pub const B_TRANSPOSED: u32 = 2;
     /// Reads the B operand from buffer C ([`super::Gemm::b_from_c`]).
     pub const B_FROM_C: u32 = 4;
-    /// Every path this protocol version defines.
-    pub const ALL: u32 = A_TRANSPOSED | B_TRANSPOSED | B_FROM_C;
+    /// Every operand path: GEMM word 1 holds them from
+    /// [`super::PATHS_FROM`] up, in this order.
+    pub const PATHS: u32 = A_TRANSPOSED | B_TRANSPOSED | B_FROM_C;
+    /// Saturates outputs to a WL_out below 16 ([`crate::numerics::Formats::wl_out`]);
+    /// without it only WL_out = 16 is accepted.
+    pub const WORD_LENGTH: u32 = 8;
+    /// Every feature this protocol version defines.
+    pub const ALL: u32 = PATHS | WORD_LENGTH;
 }
 pub const COUNTER_WORDS: usize = 6;
 pub const GEMM_ARGS: usize = 7;
@@ -458,9 +465,11 @@ pub fn decode_gemm(
         cin_base: w[5],
         out_base: w[6],
     };
-    // Reserved bits must be zero, every path asked for must exist, and C's
-    // read port cannot serve both B and C_in.
-    let asked = (w[1] >> PATHS_FROM) & feature::ALL;
+    // Reserved bits must be zero, every feature asked for must exist, and
+    // C's read port cannot serve both B and C_in.
+    let narrow = formats.wl_out != WL as u8;
+    let asked =
+        (w[1] >> PATHS_FROM) & feature::PATHS | if narrow { feature::WORD_LENGTH } else { 0 };
     if (w[1] >> RESERVED_FROM) != 0 || asked & !features != 0 || (g.b_from_c && acc_init) {
         return Err(Status::BadFormat);
     }
@@ -700,6 +709,18 @@ mod tests {
         assert_eq!(d(&g, feature::ALL), Ok(g));
         // A device without a path refuses it; an undefined bit is refused.
         assert_eq!(d(&g, feature::B_TRANSPOSED), Err(Status::BadFormat));
+        // Narrow outputs need their feature; 16 bits never do.
+        let wide = Gemm {
+            formats: g.formats.with_wl(16),
+            ..g
+        };
+        assert_eq!(d(&wide, feature::PATHS), Ok(wide));
+        let narrow = Gemm {
+            formats: g.formats.with_wl(8),
+            ..g
+        };
+        assert_eq!(d(&narrow, feature::PATHS), Err(Status::BadFormat));
+        assert_eq!(d(&narrow, feature::ALL), Ok(narrow));
         let mut w = encode_gemm(&g);
         w[1] |= 1 << RESERVED_FROM;
         assert_eq!(
