@@ -11,8 +11,8 @@ use srsa_host::golden::GoldenDevice;
 use srsa_host::mnist::{self, Dataset, Split};
 use srsa_host::train::trainer::flat_params;
 use srsa_host::train::{
-    checkpoint, train_in_lockstep, Arch, Backend, Data, Fixed, Float, TensorFormats, TrainConfig,
-    Trainer,
+    checkpoint, train_in_lockstep, Arch, Backend, Data, Fixed, Float, Plan, TensorFormats,
+    TrainConfig, Trainer,
 };
 use srsa_sim::SimDevice;
 use srsa_spec::numerics::Rounding;
@@ -73,8 +73,8 @@ fn same_trajectory<A: Backend<E = i16>, B: Backend<E = i16>>(
 /// FL 12 throughout, learning rate 0.1.
 fn fl12(arch: Arch, mode: Rounding, batch: usize, seed: u64) -> TrainConfig {
     TrainConfig {
+        plan: Plan::uniform(&arch, TensorFormats::uniform(12)),
         arch,
-        formats: TensorFormats::uniform(12),
         rounding: Some(mode),
         lr: 0.1,
         batch,
@@ -180,9 +180,10 @@ fn stochastic_rounding_learns_like_float() {
         test: data(Split::Test, 1000),
         dir: mnist::bundled_dir(),
     };
+    let arch = Arch::mlp(&[64]);
     let cfg = TrainConfig {
-        arch: Arch::mlp(&[64]),
-        formats: TensorFormats::uniform(14),
+        plan: Plan::uniform(&arch, TensorFormats::uniform(14)),
+        arch,
         rounding: None,
         lr: 0.1,
         batch: 50,
@@ -207,9 +208,10 @@ fn stochastic_rounding_learns_like_float() {
 fn a_resumed_run_continues_exactly() {
     let s = seed("a_resumed_run_continues_exactly", 5);
     let train = train_only(data(Split::Train, 300));
+    let arch = Arch::mlp(&[16]);
     let cfg = TrainConfig {
-        arch: Arch::mlp(&[16]),
-        formats: TensorFormats::uniform(13),
+        plan: Plan::uniform(&arch, TensorFormats::uniform(13)),
+        arch,
         rounding: Some(Rounding::Stochastic),
         lr: 0.2,
         batch: 30,
