@@ -10,6 +10,7 @@ use srsa_host::mnist;
 use srsa_host::train::backend::Element;
 use srsa_host::train::checkpoint::{self, Checkpoint};
 use srsa_host::train::output::{check_writable, write_atomically};
+use srsa_host::train::trainer::LrSplit;
 use srsa_host::train::{
     load_data, Arch, Backend, Data, Epoch, Fixed, Float, Observer, Plan, Progress, StepStats,
     TensorFormats, TrainConfig, Trainer,
@@ -213,7 +214,20 @@ impl Args {
     fn config(&self, data: &Data) -> Result<TrainConfig> {
         let arch = self.net.for_images(data.train.rows, data.train.cols)?;
         let plan = match &self.plan {
-            Some(path) => Plan::load(path)?,
+            Some(path) => {
+                let plan = Plan::load(path)?;
+                // The trainer checks it too; here the message can name the file.
+                let shift = LrSplit::new(self.sgd.lr, self.sgd.batch.max(1)).shift;
+                plan.check(&arch, shift).with_context(|| {
+                    format!(
+                        "--plan {}: does not fit {arch} at learning rate {} and batch {}",
+                        path.display(),
+                        self.sgd.lr,
+                        self.sgd.batch
+                    )
+                })?;
+                plan
+            }
             None => Plan::uniform(&arch, self.formats()),
         };
         Ok(TrainConfig {

@@ -773,48 +773,60 @@ mod tests {
             p.input.wl = wl;
             refused(&p, 0, &["field input", &format!("WL {wl} ")]);
         }
-        let mut p = mixed();
-        p.layers[2].1.weights.fl = 32;
-        refused(&p, 0, &["layer fc3, field weights", "FL 32"]);
-        // Finer than the product: fc2's input (FL 12) x weights (FL 12)
-        // cannot be shifted left to FL 25.
-        let mut p = mixed();
-        p.layers[1].1.activations.fl = 25;
-        refused(
-            &p,
-            0,
-            &[
-                "layer fc2, field activations",
-                "fc2's forward product",
-                "finer",
-            ],
-        );
-        // fc2's input gradient writes fc1's gradients: 12 + 12 < 25.
-        let mut p = mixed();
-        p.layers[0].1.gradients.fl = 25;
-        refused(
-            &p,
-            0,
-            &[
-                "layer fc1, field gradients",
-                "fc2's input gradient",
-                "finer",
-            ],
-        );
-        // The update's FL plus the learning-rate shift passes 31.
-        let mut p = mixed();
-        p.layers[0].1.update.fl = 23;
-        refused(&p, 9, &["layer fc1, field update", "shift of 9", "32"]);
-        p.check(&arch, 2)
-            .unwrap_or_else(|e| panic!("a smaller shift fits: {e}"));
-        // Too wide a shift into the weights: 6 + (11 + 20) - 6 = 31 > 30.
-        let mut p = mixed();
-        p.layers[0].1.update.fl = 11;
-        refused(
-            &p,
-            20,
-            &["layer fc1, field weights", "fc1's weight update", "31 bits"],
-        );
+        // (what to break, the learning-rate shift, what the message names)
+        type Break = fn(&mut Plan);
+        let cases: [(Break, u8, &[&str]); 6] = [
+            (
+                |p| p.layers[2].1.weights.fl = 32,
+                0,
+                &["layer fc3, field weights", "FL 32"],
+            ),
+            // fc2's input (FL 12) x weights (FL 12) cannot be shifted
+            // left to FL 25.
+            (
+                |p| p.layers[1].1.activations.fl = 25,
+                0,
+                &[
+                    "layer fc2, field activations",
+                    "fc2's forward product",
+                    "finer",
+                ],
+            ),
+            // fc2's input gradient writes fc1's gradients: 12 + 12 < 25.
+            (
+                |p| p.layers[0].1.gradients.fl = 25,
+                0,
+                &[
+                    "layer fc1, field gradients",
+                    "fc2's input gradient",
+                    "finer",
+                ],
+            ),
+            // The update's FL plus the learning-rate shift passes 31 ...
+            (
+                |p| p.layers[0].1.update.fl = 23,
+                9,
+                &["layer fc1, field update", "shift of 9", "32"],
+            ),
+            // ... which a smaller shift does not: 6 + (23 + 2) - 6 <= 30.
+            (|p| p.layers[0].1.update.fl = 23, 2, &[]),
+            // Too wide a shift into the weights: 6 + (11 + 20) - 6 > 30.
+            (
+                |p| p.layers[0].1.update.fl = 11,
+                20,
+                &["layer fc1, field weights", "fc1's weight update", "31 bits"],
+            ),
+        ];
+        for (i, (spoil, shift, want)) in cases.into_iter().enumerate() {
+            let mut p = mixed();
+            spoil(&mut p);
+            if want.is_empty() {
+                p.check(&arch, shift)
+                    .unwrap_or_else(|e| panic!("case {i} fits: {e}"));
+            } else {
+                refused(&p, shift, want);
+            }
+        }
     }
 
     #[test]
@@ -835,26 +847,37 @@ mod tests {
         let fc2 = good.find("[layers.fc2]").unwrap();
         let (head, tail) = good.split_at(fc2);
         let cut = |from: &str, to: &str| format!("{head}{}", tail.replacen(from, to, 1));
-        refused(
-            &cut("update = { wl = 16, fl = 14 }\n", ""),
-            &["layer fc2, field update", "missing"],
-        );
-        refused(
-            &cut("wl = 8, fl = 4", "fl = 4"),
-            &["layer fc2, field activations.wl", "missing"],
-        );
-        refused(
-            &cut("wl = 8, fl = 4", "wl = 99, fl = 4"),
-            &["layer fc2, field activations", "WL 99"],
-        );
-        refused(
-            &cut("wl = 8, fl = 4", "wl = 8, fl = -1"),
-            &["layer fc2, field activations", "FL -1"],
-        );
-        refused(
-            &cut("wl = 8, fl = 4", "wl = 300, fl = 4"),
-            &["layer fc2", "WL 300"],
-        );
+        // (in fc2's table, what to replace, with what, what is named)
+        let cases: [(&str, &str, &[&str]); 5] = [
+            (
+                "update = { wl = 16, fl = 14 }\n",
+                "",
+                &["layer fc2, field update", "missing"],
+            ),
+            (
+                "wl = 8, fl = 4",
+                "fl = 4",
+                &["layer fc2, field activations.wl", "missing"],
+            ),
+            (
+                "wl = 8, fl = 4",
+                "wl = 99, fl = 4",
+                &["layer fc2, field activations", "WL 99"],
+            ),
+            (
+                "wl = 8, fl = 4",
+                "wl = 8, fl = -1",
+                &["layer fc2, field activations", "FL -1"],
+            ),
+            (
+                "wl = 8, fl = 4",
+                "wl = 300, fl = 4",
+                &["layer fc2", "WL 300"],
+            ),
+        ];
+        for (from, to, want) in cases {
+            refused(&cut(from, to), want);
+        }
         refused(&cut("weights", "weight"), &["weight"]);
         refused("not toml [", &["TOML"]);
         let e = Plan::load(Path::new("/nonexistent/plan.toml"))
