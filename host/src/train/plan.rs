@@ -671,6 +671,10 @@ mod tests {
             assert_eq!(back.to_toml(), text);
             back.check(&arch, 9).unwrap();
         }
+        let path = std::env::temp_dir().join(format!("srsa-plan-{}.toml", std::process::id()));
+        mixed().save(&path).unwrap();
+        assert_eq!(Plan::load(&path).unwrap(), mixed());
+        std::fs::remove_file(&path).ok();
         let text = mixed().to_toml();
         assert!(text.contains("version = 1\n"), "{text}");
         assert!(
