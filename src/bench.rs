@@ -13,7 +13,8 @@ use ndarray::Array2;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use srsa_host::driver::{Driver, MatmulOpts};
 use srsa_host::train::{
-    Arch, Backend, Data, Fixed, Float, Observer, Progress, TensorFormats, TrainConfig, Trainer,
+    Arch, Backend, Data, Fixed, Float, Observer, Plan, Progress, TensorFormats, TrainConfig,
+    Trainer,
 };
 use srsa_sim::{BareArray, SimDevice, BARE_ARRAYS};
 use srsa_spec::numerics::{Formats, Rounding};
@@ -499,9 +500,10 @@ fn time_steps<B: Backend>(t: &mut Trainer<B>, data: &Data, batches: usize) -> Re
 /// 4. Training throughput of the default network on each backend.
 fn training(args: &Args, report: &mut String) -> Result<()> {
     let data = crate::train_cmd::DataArgs::default().load()?;
+    let arch = Arch::mlp(&[256]);
     let cfg = TrainConfig {
-        arch: Arch::mlp(&[256]),
-        formats: TensorFormats::uniform(14),
+        plan: Plan::uniform(&arch, TensorFormats::uniform(14)),
+        arch,
         rounding: Some(Rounding::Stochastic),
         lr: 0.1,
         batch: 100,

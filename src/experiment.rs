@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use srsa_host::driver::Driver;
 use srsa_host::golden::GoldenDevice;
 use srsa_host::train::{
-    train_in_lockstep, Arch, Data, Epoch, Fixed, Float, TensorFormats, TrainConfig, Trainer,
+    train_in_lockstep, Arch, Data, Epoch, Fixed, Float, Plan, TensorFormats, TrainConfig, Trainer,
 };
 use srsa_sim::SimDevice;
 use srsa_spec::numerics::Rounding;
@@ -194,7 +194,10 @@ pub fn run(e: &Experiment) -> Result<()> {
 fn config(args: &Args, job: &Job) -> TrainConfig {
     TrainConfig {
         arch: job.arch.clone(),
-        formats: TensorFormats::uniform(job.fixed.map(|f| f.0).unwrap_or(14)),
+        plan: Plan::uniform(
+            &job.arch,
+            TensorFormats::uniform(job.fixed.map(|f| f.0).unwrap_or(14)),
+        ),
         rounding: job.fixed.map(|f| f.1),
         lr: args.sgd.lr,
         batch: args.sgd.batch,

@@ -10,8 +10,9 @@ use srsa_host::mnist;
 use srsa_host::train::backend::Element;
 use srsa_host::train::checkpoint::{self, Checkpoint};
 use srsa_host::train::output::{check_writable, write_atomically};
+use srsa_host::train::trainer::LrSplit;
 use srsa_host::train::{
-    load_data, Arch, Backend, Data, Epoch, Fixed, Float, Observer, Progress, StepStats,
+    load_data, Arch, Backend, Data, Epoch, Fixed, Float, Observer, Plan, Progress, StepStats,
     TensorFormats, TrainConfig, Trainer,
 };
 use srsa_spec::numerics::Rounding;
@@ -120,6 +121,11 @@ pub struct Args {
     pub fl_activations: Option<u8>,
     #[arg(long)]
     pub fl_gradients: Option<u8>,
+    /// A format plan (TOML, see docs/TRAINING.md): <WL, FL> per layer for
+    /// the weights, activations, gradients and update, instead of the
+    /// uniform --fl and --fl-* (which it cannot be given with).
+    #[arg(long, conflicts_with_all = ["fl", "fl_weights", "fl_activations", "fl_gradients"])]
+    pub plan: Option<PathBuf>,
     /// mlp (784-256-10 on MNIST), cnn, mlp:IN-H1-...-10 or cnn:RxC. Plain
     /// mlp and cnn take their input size from the data.
     #[arg(long, default_value = "mlp", value_parser = parse_net)]
@@ -203,11 +209,30 @@ impl Args {
         }
     }
 
-    /// The run's configuration for `data`'s images.
+    /// The run's configuration for `data`'s images: the plan file's
+    /// formats, or the uniform plan the FL flags describe.
     fn config(&self, data: &Data) -> Result<TrainConfig> {
+        let arch = self.net.for_images(data.train.rows, data.train.cols)?;
+        let plan = match &self.plan {
+            Some(path) => {
+                let plan = Plan::load(path)?;
+                // The trainer checks it too; here the message can name the file.
+                let shift = LrSplit::new(self.sgd.lr, self.sgd.batch.max(1)).shift;
+                plan.check(&arch, shift).with_context(|| {
+                    format!(
+                        "--plan {}: does not fit {arch} at learning rate {} and batch {}",
+                        path.display(),
+                        self.sgd.lr,
+                        self.sgd.batch
+                    )
+                })?;
+                plan
+            }
+            None => Plan::uniform(&arch, self.formats()),
+        };
         Ok(TrainConfig {
-            arch: self.net.for_images(data.train.rows, data.train.cols)?,
-            formats: self.formats(),
+            arch,
+            plan,
             rounding: match self.device {
                 Device::Float => None,
                 Device::Fixed(_) => Some(self.rounding),
@@ -350,10 +375,10 @@ fn resumed_config<E: Element>(
     };
     if cfg != asked {
         println!(
-            "resuming {}: using its settings ({} {:?}, lr {}, batch {}, seed {})",
+            "resuming {}: using its settings ({}, formats {}, lr {}, batch {}, seed {})",
             path.display(),
             cfg.arch,
-            cfg.formats,
+            cfg.plan,
             cfg.lr,
             cfg.batch,
             cfg.seed
@@ -373,13 +398,17 @@ fn drive<B: Backend>(
         println!("resumed at epoch {}", t.epoch);
     }
     let split = t.lr_split();
+    let formats = match t.cfg.plan.as_uniform() {
+        Some(f) => format!(
+            "formats W/A/G FL {}/{}/{}",
+            f.weights, f.activations, f.gradients
+        ),
+        None => format!("plan <WL, FL> {}", t.cfg.plan),
+    };
     println!(
-        "training {} on {}: formats W/A/G FL {}/{}/{}, lr {} (= {:.4} x 2^-{} per sample), batch {}, seed {}",
+        "training {} on {}: {formats}, lr {} (= {:.4} x 2^-{} per sample), batch {}, seed {}",
         t.cfg.arch,
         t.backend.describe(),
-        t.cfg.formats.weights,
-        t.cfg.formats.activations,
-        t.cfg.formats.gradients,
         t.cfg.lr,
         split.scale,
         split.shift,

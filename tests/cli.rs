@@ -217,25 +217,28 @@ fn bench_sets_the_device_against_the_bare_array() {
     ));
 }
 
+/// A short run of a small MLP on the golden model.
+const SMALL_RUN: [&str; 12] = [
+    "train",
+    "--device",
+    "golden",
+    "--net",
+    "mlp:784-32-10",
+    "--train-samples",
+    "300",
+    "--test-samples",
+    "100",
+    "--batch",
+    "50",
+    "--quiet",
+];
+
 #[test]
 fn train_saves_plots_and_resumes() {
     let dir = TempDir::new("train");
     let ck = dir.0.join("run.ckpt");
     let plot = dir.0.join("curve.svg");
-    let common = [
-        "train",
-        "--device",
-        "golden",
-        "--net",
-        "mlp:784-32-10",
-        "--train-samples",
-        "300",
-        "--test-samples",
-        "100",
-        "--batch",
-        "50",
-        "--quiet",
-    ];
+    let common = SMALL_RUN;
     let mut args = common.to_vec();
     args.extend([
         "--epochs",
@@ -452,4 +455,82 @@ fn fuzz_runs_a_campaign_and_refuses_bad_counts() {
         assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
         assert!(!stderr(&o).contains("panicked"), "{bad:?}");
     }
+}
+
+#[test]
+fn train_takes_a_plan_and_refuses_bad_ones_by_name() {
+    let dir = TempDir::new("plan");
+    let fc = |name: &str, w: &str| {
+        format!(
+            "\n[layers.{name}]\nweights = {w}\nactivations = {{ wl = 16, fl = 12 }}\n\
+             gradients = {{ wl = 16, fl = 12 }}\nupdate = {{ wl = 16, fl = 12 }}\n"
+        )
+    };
+    let head = "version = 1\ninput = { wl = 16, fl = 14 }\n";
+    let fc1 = fc("fc1", "{ wl = 8, fl = 7 }");
+    let fc2 = fc("fc2", "{ wl = 16, fl = 14 }");
+    let write = |name: &str, text: String| {
+        let p = dir.0.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let good = write("good.toml", format!("{head}{fc1}{fc2}"));
+    let ck = dir.0.join("run.ckpt");
+    let run = |extra: &[&str]| {
+        let mut args = SMALL_RUN.to_vec();
+        args.extend(extra);
+        srsa(&args, &dir.0)
+    };
+    let o = run(&["--plan", &good, "--save", ck.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("plan <WL, FL> input <16, 14>; fc1 W <8, 7>") && out.contains("epoch 1:"),
+        "{out}"
+    );
+    let saved = String::from_utf8_lossy(&std::fs::read(&ck).unwrap()).into_owned();
+    assert!(
+        saved.contains("\nlayer fc1 8 7 16 12 16 12 16 12\n"),
+        "{saved}"
+    );
+
+    let bad = [
+        (
+            format!("{head}{fc1}{fc2}{}", fc("fc3", "{ wl = 8, fl = 7 }")),
+            "layer fc3",
+        ),
+        (format!("{head}{fc1}"), "layer fc2: missing"),
+        (
+            format!(
+                "{head}{fc1}{}",
+                fc2.replace("wl = 16, fl = 14", "wl = 17, fl = 14")
+            ),
+            "layer fc2, field weights: WL 17",
+        ),
+        (
+            format!(
+                "{head}{}{fc2}",
+                fc1.replace(
+                    "activations = { wl = 16, fl = 12 }",
+                    "activations = { wl = 16, fl = 22 }"
+                )
+            ),
+            "layer fc1, field activations",
+        ),
+    ];
+    for (i, (text, named)) in bad.into_iter().enumerate() {
+        let path = write(&format!("bad{i}.toml"), text);
+        let o = run(&["--plan", &path]);
+        assert_eq!(o.status.code(), Some(1), "{named}");
+        let err = stderr(&o);
+        assert!(
+            err.starts_with("error: ") && err.contains(named),
+            "{named}: {err}"
+        );
+        assert!(!stdout(&o).contains("epoch 1:"), "{named}: trained first");
+    }
+    let o = run(&["--plan", &good, "--fl", "12"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("--plan") && err.contains("--fl"), "{err}");
 }

@@ -11,8 +11,8 @@ use srsa_host::golden::GoldenDevice;
 use srsa_host::mnist::{self, Dataset, Split};
 use srsa_host::train::trainer::flat_params;
 use srsa_host::train::{
-    checkpoint, train_in_lockstep, Arch, Backend, Data, Fixed, Float, TensorFormats, TrainConfig,
-    Trainer,
+    checkpoint, train_in_lockstep, Arch, Backend, Data, Fixed, Float, Format, LayerPlan, Plan,
+    TensorFormats, TrainConfig, Trainer,
 };
 use srsa_sim::SimDevice;
 use srsa_spec::numerics::Rounding;
@@ -73,8 +73,8 @@ fn same_trajectory<A: Backend<E = i16>, B: Backend<E = i16>>(
 /// FL 12 throughout, learning rate 0.1.
 fn fl12(arch: Arch, mode: Rounding, batch: usize, seed: u64) -> TrainConfig {
     TrainConfig {
+        plan: Plan::uniform(&arch, TensorFormats::uniform(12)),
         arch,
-        formats: TensorFormats::uniform(12),
         rounding: Some(mode),
         lr: 0.1,
         batch,
@@ -180,9 +180,10 @@ fn stochastic_rounding_learns_like_float() {
         test: data(Split::Test, 1000),
         dir: mnist::bundled_dir(),
     };
+    let arch = Arch::mlp(&[64]);
     let cfg = TrainConfig {
-        arch: Arch::mlp(&[64]),
-        formats: TensorFormats::uniform(14),
+        plan: Plan::uniform(&arch, TensorFormats::uniform(14)),
+        arch,
         rounding: None,
         lr: 0.1,
         batch: 50,
@@ -207,9 +208,10 @@ fn stochastic_rounding_learns_like_float() {
 fn a_resumed_run_continues_exactly() {
     let s = seed("a_resumed_run_continues_exactly", 5);
     let train = train_only(data(Split::Train, 300));
+    let arch = Arch::mlp(&[16]);
     let cfg = TrainConfig {
-        arch: Arch::mlp(&[16]),
-        formats: TensorFormats::uniform(13),
+        plan: Plan::uniform(&arch, TensorFormats::uniform(13)),
+        arch,
         rounding: Some(Rounding::Stochastic),
         lr: 0.2,
         batch: 30,
@@ -250,4 +252,95 @@ fn a_resumed_run_continues_exactly() {
     assert!(e.contains("ck.bin") && e.contains("bytes"), "{e}");
     assert!(checkpoint::load::<f32>(&dir.join("missing")).is_err());
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// 784-24-16-10 with every layer in formats of its own: narrow words (WL 6
+/// and 8), other FLs per layer, and updates in formats other than the
+/// gradients' (so the host rounds the gradient into them). The input has
+/// no 1.0 at <8, 7>, so fc1 streams while fc2 and fc3 stay resident.
+fn narrow_plan() -> (Arch, Plan) {
+    let arch = Arch::mlp(&[24, 16]);
+    let f = |wl, fl| Format { wl, fl };
+    let layer = |w, a, g, u| LayerPlan {
+        weights: w,
+        activations: a,
+        gradients: g,
+        update: u,
+    };
+    let plan = Plan {
+        input: f(8, 7),
+        layers: vec![
+            ("fc1".into(), layer(f(6, 6), f(8, 5), f(16, 12), f(12, 12))),
+            ("fc2".into(), layer(f(8, 7), f(6, 3), f(16, 12), f(16, 12))),
+            ("fc3".into(), layer(f(16, 12), f(16, 10), f(8, 8), f(6, 9))),
+        ],
+    };
+    (arch, plan)
+}
+
+#[test]
+fn a_narrow_plan_trains_bit_identically_on_sim_and_golden() {
+    let s = seed("a_narrow_plan_trains_bit_identically_on_sim_and_golden", 9);
+    let d = data(Split::Train, 200);
+    let (arch, plan) = narrow_plan();
+    for mode in [Rounding::Stochastic, Rounding::Nearest] {
+        let cfg = TrainConfig {
+            arch: arch.clone(),
+            plan: plan.clone(),
+            rounding: Some(mode),
+            lr: 0.1,
+            batch: 16,
+            seed: s,
+        };
+        let a = Trainer::new(sim(8), cfg.clone()).unwrap();
+        let b = Trainer::new(golden(8), cfg).unwrap();
+        assert_eq!(a.net.resident_layers(), (2, 3), "{:?}", a.streamed);
+        assert!(
+            a.streamed[0].contains("layer 1") && a.streamed[0].contains("1.0"),
+            "{:?}",
+            a.streamed
+        );
+        same_trajectory(&format!("narrow plan, {mode}"), a, b, &d, 3);
+    }
+}
+
+/// A step at weight WL 6 leaves every weight and bias word in the 6-bit
+/// range, where the same step at WL 16 leaves some outside it (the
+/// learning rate is large, so the updates are).
+#[test]
+fn narrow_weights_stay_narrow() {
+    let s = seed("narrow_weights_stay_narrow", 2);
+    let train = train_only(data(Split::Train, 32));
+    let (arch, narrow) = narrow_plan();
+    let mut six = narrow.clone();
+    for (_, l) in &mut six.layers {
+        l.weights = Format { wl: 6, fl: 7 };
+    }
+    let words = |plan: Plan| {
+        let cfg = TrainConfig {
+            arch: arch.clone(),
+            plan,
+            rounding: Some(Rounding::Stochastic),
+            lr: 4.0,
+            batch: 16,
+            seed: s,
+        };
+        let mut t = Trainer::new(golden(8), cfg).unwrap();
+        t.next_step(&train.train).unwrap();
+        t.sync_params().unwrap();
+        flat_params(&t.net)
+    };
+    let six_bits = -32..=31;
+    let w = words(six);
+    assert!(w.iter().all(|v| six_bits.contains(v)), "a word left 6 bits");
+    assert!(w.iter().any(|&v| v == 31 || v == -32), "nothing saturated");
+    let mut wide6 = narrow;
+    for (_, l) in &mut wide6.layers {
+        l.weights = Format { wl: 16, fl: 7 };
+    }
+    let w = words(wide6);
+    assert!(
+        w.iter().any(|v| !six_bits.contains(v)),
+        "at WL 16 the same step stays within 6 bits: the test shows nothing"
+    );
 }

@@ -4,12 +4,13 @@
 //! The trainer is written once against [`Backend`]; a backend decides the
 //! element type (raw 16-bit words or f32) and how each product is rounded.
 
-use super::layers::{Params, TensorFormats};
+use super::layers::Params;
+use super::plan::{Format, LayerFormats};
 use super::resident::Residency;
 use crate::driver::{Driver, DriverError, MatmulOpts};
 use ndarray::{Array2, ArrayView2, Zip};
 use srsa_spec::lfsr::{column_state, Lfsr};
-use srsa_spec::numerics::{quantize_with, value, Formats, Rounding, WL, WORD_MAX, WORD_MIN};
+use srsa_spec::numerics::{quantize_with, value, word_max, word_min, Formats, Rounding, WL};
 use srsa_spec::protocol::{Counters, Link};
 
 /// What a tensor holds: a raw fixed-point word or a real number.
@@ -19,8 +20,9 @@ pub trait Element: Copy + Default + PartialOrd + Send + Sync + std::fmt::Debug +
     const BYTES: usize;
     fn put_le(self, out: &mut Vec<u8>);
     fn get_le(b: &[u8]) -> Self;
-    /// +1 at the format's largest value, -1 at its smallest, else 0.
-    fn saturation(self) -> i8 {
+    /// +1 at the largest value of a `wl`-bit word, -1 at its smallest,
+    /// else 0.
+    fn saturation(self, _wl: u8) -> i8 {
         0
     }
 }
@@ -34,11 +36,14 @@ impl Element for i16 {
     fn get_le(b: &[u8]) -> Self {
         i16::from_le_bytes([b[0], b[1]])
     }
-    fn saturation(self) -> i8 {
-        match self as i64 {
-            WORD_MAX => 1,
-            WORD_MIN => -1,
-            _ => 0,
+    fn saturation(self, wl: u8) -> i8 {
+        let v = self as i64;
+        if v == word_max(wl) {
+            1
+        } else if v == word_min(wl) {
+            -1
+        } else {
+            0
         }
     }
 }
@@ -63,6 +68,8 @@ pub struct Product {
     pub fl_b: u8,
     pub fl_c: u8,
     pub fl_out: u8,
+    /// The output saturates to this many bits.
+    pub wl_out: u8,
     /// Extra right shift of the product: the learning rate as a power of two.
     pub shift: u8,
     pub relu: bool,
@@ -79,6 +86,7 @@ impl Product {
             fl_b,
             fl_c: fl_out,
             fl_out,
+            wl_out: WL as u8,
             shift: 0,
             relu: false,
             a_transposed: false,
@@ -95,6 +103,7 @@ impl Product {
             self.fl_c,
             self.fl_out,
         )
+        .with_wl(self.wl_out)
     }
 }
 
@@ -130,7 +139,8 @@ pub trait Backend {
         cin: Option<ArrayView2<Self::E>>,
         p: &Product,
     ) -> Result<Array2<Self::E>, BackendError>;
-    fn encode(&mut self, x: ArrayView2<f32>, fl: u8, how: HostRounding) -> Array2<Self::E>;
+    /// Rounds reals into words of format `f`, saturating to its WL.
+    fn encode(&mut self, x: ArrayView2<f32>, f: Format, how: HostRounding) -> Array2<Self::E>;
     fn decode(&self, x: ArrayView2<Self::E>, fl: u8) -> Array2<f32>;
     /// The element holding exactly 1.0 in format `fl` (used with FL 0).
     fn one(&self) -> Self::E;
@@ -154,7 +164,7 @@ pub trait Backend {
         _p: &Params<Self::E>,
         _batch: usize,
         _input_gradient: bool,
-        _f: &TensorFormats,
+        _f: &LayerFormats,
     ) -> Result<Result<usize, String>, BackendError> {
         Ok(Err("this backend has no device to keep weights on".into()))
     }
@@ -165,7 +175,7 @@ pub trait Backend {
         _slot: usize,
         _x: ArrayView2<Self::E>,
         _relu: bool,
-        _f: &TensorFormats,
+        _f: &LayerFormats,
     ) -> Result<Array2<Self::E>, BackendError> {
         Err(not_resident())
     }
@@ -175,7 +185,7 @@ pub trait Backend {
         &mut self,
         _slot: usize,
         _g: ArrayView2<Self::E>,
-        _f: &TensorFormats,
+        _f: &LayerFormats,
     ) -> Result<Array2<Self::E>, BackendError> {
         Err(not_resident())
     }
@@ -185,7 +195,7 @@ pub trait Backend {
         &mut self,
         _slot: usize,
         _g: ArrayView2<Self::E>,
-        _f: &TensorFormats,
+        _f: &LayerFormats,
         _shift: u8,
     ) -> Result<(), BackendError> {
         Err(not_resident())
@@ -276,7 +286,7 @@ impl<L: Link> Backend for Fixed<L> {
         Ok(self.driver.matmul(a, b, cin, &opts)?)
     }
 
-    fn encode(&mut self, x: ArrayView2<f32>, fl: u8, how: HostRounding) -> Array2<i16> {
+    fn encode(&mut self, x: ArrayView2<f32>, f: Format, how: HostRounding) -> Array2<i16> {
         let mode = match how {
             HostRounding::Nearest => Rounding::Nearest,
             HostRounding::RunMode => self.mode,
@@ -289,7 +299,7 @@ impl<L: Link> Backend for Fixed<L> {
             } else {
                 0
             };
-            quantize_with(v as f64, fl, WL as u8, mode, draw)
+            quantize_with(v as f64, f.fl, f.wl, mode, draw)
         })
     }
 
@@ -325,7 +335,7 @@ impl<L: Link> Backend for Fixed<L> {
         p: &Params<i16>,
         batch: usize,
         input_gradient: bool,
-        f: &TensorFormats,
+        f: &LayerFormats,
     ) -> Result<Result<usize, String>, BackendError> {
         let (fan_in, outputs) = p.w.dim();
         let placed = self.residency.place(
@@ -334,7 +344,7 @@ impl<L: Link> Backend for Fixed<L> {
             outputs,
             batch,
             input_gradient,
-            f.activations,
+            f.input,
         );
         if let Ok(slot) = placed {
             self.store_params(slot, p)?;
@@ -347,12 +357,13 @@ impl<L: Link> Backend for Fixed<L> {
         slot: usize,
         x: ArrayView2<i16>,
         relu: bool,
-        f: &TensorFormats,
+        f: &LayerFormats,
     ) -> Result<Array2<i16>, BackendError> {
         let s = self.slot(slot)?;
         let (batch, outputs) = (s.batch(), s.shape().1);
-        let formats = Product::new(f.activations, f.weights, f.activations).formats();
-        let one = 1i16 << f.activations;
+        let formats = f.forward(false).formats();
+        // `place` kept the layer only where 1.0 is an input word.
+        let one = 1i16 << f.input.fl;
         let mut y = Array2::zeros((x.nrows(), outputs));
         // More rows than a training batch (evaluation): a product per batch.
         for r0 in (0..x.nrows()).step_by(batch) {
@@ -374,9 +385,12 @@ impl<L: Link> Backend for Fixed<L> {
         &mut self,
         slot: usize,
         g: ArrayView2<i16>,
-        f: &TensorFormats,
+        f: &LayerFormats,
     ) -> Result<Array2<i16>, BackendError> {
-        let formats = Product::new(f.gradients, f.weights, f.gradients).formats();
+        let formats = f
+            .input_gradient()
+            .ok_or_else(|| BackendError::Invalid("the first layer has no input gradient".into()))?
+            .formats();
         let s = self.slot(slot)?;
         Ok(s.input_gradient(&mut self.driver, g, self.mode, formats)?)
     }
@@ -385,14 +399,10 @@ impl<L: Link> Backend for Fixed<L> {
         &mut self,
         slot: usize,
         g: ArrayView2<i16>,
-        f: &TensorFormats,
+        f: &LayerFormats,
         shift: u8,
     ) -> Result<(), BackendError> {
-        let formats = Product {
-            shift,
-            ..Product::new(f.activations, f.gradients, f.weights)
-        }
-        .formats();
+        let formats = f.update(shift).formats();
         self.slot(slot)?;
         Ok(self.residency.slots[slot].update(&mut self.driver, g, self.mode, formats)?)
     }
@@ -484,7 +494,7 @@ impl Backend for Float {
         Ok(out)
     }
 
-    fn encode(&mut self, x: ArrayView2<f32>, _fl: u8, _how: HostRounding) -> Array2<f32> {
+    fn encode(&mut self, x: ArrayView2<f32>, _f: Format, _how: HostRounding) -> Array2<f32> {
         x.to_owned()
     }
 
@@ -518,10 +528,11 @@ impl Backend for Float {
 /// zero where ReLU clipped (`y <= 0`), and at a saturated output zero for
 /// the part that would push further out of range (the clamp is flat there)
 /// while a push back into range passes.
-pub fn output_mask<E: Element>(g: &mut Array2<E>, y: ArrayView2<E>, relu: bool) {
+/// `wl` is the WL `y` saturated to.
+pub fn output_mask<E: Element>(g: &mut Array2<E>, y: ArrayView2<E>, relu: bool, wl: u8) {
     let zero = E::default();
     Zip::from(g).and(y).for_each(|g, &y| {
-        let out_of_range = match y.saturation() {
+        let out_of_range = match y.saturation(wl) {
             1 => *g > zero,
             -1 => *g < zero,
             _ => false,
@@ -536,6 +547,7 @@ pub fn output_mask<E: Element>(g: &mut Array2<E>, y: ArrayView2<E>, relu: bool) 
 mod tests {
     use super::*;
     use rand::{rngs::StdRng, Rng, SeedableRng};
+    use srsa_spec::numerics::{WORD_MAX, WORD_MIN};
 
     /// The host's rounding before it called the spec: f64 arithmetic, which
     /// agrees except within 2^-54 below a word under the largest draw.

@@ -2,11 +2,13 @@
 //! little-endian numbers (format in `docs/TRAINING.md`).
 //!
 //! ```text
-//! srsa-checkpoint 2
+//! srsa-checkpoint 3
 //! arch mlp:784-256-10
 //! element i16
 //! rounding stochastic
-//! formats 14 14 14
+//! input 16 14
+//! layer fc1 16 14 16 14 16 14 16 14
+//! layer fc2 16 14 16 14 16 14 16 14
 //! lr 0.1
 //! batch 100
 //! seed 1
@@ -23,12 +25,17 @@ use super::backend::{Backend, Element};
 use super::layers::TensorFormats;
 use super::network::MAX_PARAMS;
 use super::output::write_atomically;
+use super::plan::{Format, LayerPlan, Plan};
 use super::trainer::{rounding_name, TrainConfig, Trainer};
 use ndarray::Array2;
 use std::path::{Path, PathBuf};
 
-/// Version 2 adds a `crc32` line; version 1 files are still read.
-const MAGIC: &str = "srsa-checkpoint 2";
+/// Version 3 records the format plan (an `input` line and a `layer` line
+/// per parameterised layer, in the network's order) where version 2 had
+/// one `formats W A G` line; version 2 adds a `crc32` line to version 1.
+/// Versions 1 and 2 are still read, as the uniform plan they describe.
+const MAGIC: &str = "srsa-checkpoint 3";
+const MAGIC_V2: &str = "srsa-checkpoint 2";
 const MAGIC_V1: &str = "srsa-checkpoint 1";
 /// Key of version 2's checksum line: the CRC-32 of every header byte
 /// before it and of the numbers after `data`.
@@ -77,20 +84,29 @@ pub fn save<B: Backend>(path: &Path, t: &mut Trainer<B>) -> Result<(), Checkpoin
             source,
         })?;
     let c = &t.cfg;
-    let f = c.formats;
+    let wf = |f: Format| format!("{} {}", f.wl, f.fl);
     let mut head = format!(
-        "{MAGIC}\narch {}\nelement {}\nrounding {}\nformats {} {} {}\nlr {}\nbatch {}\nseed {}\nepoch {}\n",
+        "{MAGIC}\narch {}\nelement {}\nrounding {}\ninput {}\n",
         c.arch,
         B::E::NAME,
         rounding_name(c.rounding),
-        f.weights,
-        f.activations,
-        f.gradients,
-        c.lr,
-        c.batch,
-        c.seed,
-        t.epoch
+        wf(c.plan.input)
     );
+    // In the network's order, which is how `load` reads them back.
+    for name in c.arch.layer_names() {
+        let p = c.plan.layer(&name).expect("the trainer checked the plan");
+        head.push_str(&format!(
+            "layer {name} {} {} {} {}\n",
+            wf(p.weights),
+            wf(p.activations),
+            wf(p.gradients),
+            wf(p.update)
+        ));
+    }
+    head.push_str(&format!(
+        "lr {}\nbatch {}\nseed {}\nepoch {}\n",
+        c.lr, c.batch, c.seed, t.epoch
+    ));
     let mut data = vec![];
     for p in t.net.params() {
         for a in [&p.w, &p.b] {
@@ -143,8 +159,13 @@ pub fn load<E: Element>(path: &Path) -> Result<Checkpoint<E>, CheckpointError> {
     let head = head.as_str();
     // Version 2's last header line is its checksum; the text it covers
     // ends with the newline before it.
+    let version = match head.lines().next() {
+        Some(MAGIC) => 3,
+        Some(MAGIC_V2) => 2,
+        _ => 1,
+    };
     let (head, crc) = match head.lines().next() {
-        Some(MAGIC) => {
+        Some(MAGIC | MAGIC_V2) => {
             let at = head
                 .rfind(&format!("\n{CRC} "))
                 .ok_or_else(|| invalid(format!("no '{CRC}' line before 'data'")))?;
@@ -156,7 +177,7 @@ pub fn load<E: Element>(path: &Path) -> Result<Checkpoint<E>, CheckpointError> {
         Some(MAGIC_V1) => (head, None),
         _ => {
             return Err(invalid(format!(
-                "the first line is not '{MAGIC}' (or '{MAGIC_V1}')"
+                "the first line is not '{MAGIC}' (or '{MAGIC_V2}', '{MAGIC_V1}')"
             )))
         }
     };
@@ -174,7 +195,7 @@ pub fn load<E: Element>(path: &Path) -> Result<Checkpoint<E>, CheckpointError> {
     fn num<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, String> {
         s.parse().map_err(|_| format!("bad {what} '{s}'"))
     }
-    let arch = field("arch")?.parse().map_err(invalid)?;
+    let arch: crate::train::Arch = field("arch")?.parse().map_err(invalid)?;
     let element = field("element")?;
     if element != E::NAME {
         return Err(CheckpointError::Mismatch {
@@ -186,14 +207,51 @@ pub fn load<E: Element>(path: &Path) -> Result<Checkpoint<E>, CheckpointError> {
         "float" => None,
         mode => Some(mode.parse().map_err(invalid)?),
     };
-    let fl: Vec<u8> = field("formats")?
-        .split(' ')
-        .map(|s| num(s, "format"))
-        .collect::<Result<_, _>>()
-        .map_err(invalid)?;
-    if fl.len() != 3 {
-        return Err(invalid("'formats' needs three numbers".into()));
-    }
+    let formats = |line: String, n: usize, what: &str| -> Result<Vec<Format>, String> {
+        let v: Vec<u8> = line
+            .split(' ')
+            .map(|s| num(s, what))
+            .collect::<Result<_, _>>()?;
+        if v.len() != 2 * n {
+            return Err(format!("'{what}' needs {} numbers, not '{line}'", 2 * n));
+        }
+        Ok(v.chunks(2).map(|c| Format { wl: c[0], fl: c[1] }).collect())
+    };
+    let plan = if version >= 3 {
+        let input = formats(field("input")?, 1, "input").map_err(invalid)?[0];
+        let mut layers = vec![];
+        for _ in arch.layer_names() {
+            let line = field("layer")?;
+            let (name, rest) = line
+                .split_once(' ')
+                .ok_or_else(|| invalid(format!("bad layer line 'layer {line}'")))?;
+            let f = formats(rest.into(), 4, "layer").map_err(invalid)?;
+            let p = LayerPlan {
+                weights: f[0],
+                activations: f[1],
+                gradients: f[2],
+                update: f[3],
+            };
+            layers.push((name.to_string(), p));
+        }
+        Plan { input, layers }
+    } else {
+        // What the `formats` line meant: the uniform plan at WL 16.
+        let fl: Vec<u8> = field("formats")?
+            .split(' ')
+            .map(|s| num(s, "format"))
+            .collect::<Result<_, _>>()
+            .map_err(invalid)?;
+        if fl.len() != 3 {
+            return Err(invalid("'formats' needs three numbers".into()));
+        }
+        let f = TensorFormats {
+            weights: fl[0],
+            activations: fl[1],
+            gradients: fl[2],
+        };
+        Plan::uniform(&arch, f)
+    };
     let lr = num(&field("lr")?, "lr").map_err(invalid)?;
     let batch = num(&field("batch")?, "batch").map_err(invalid)?;
     let seed = num(&field("seed")?, "seed").map_err(invalid)?;
@@ -266,11 +324,7 @@ pub fn load<E: Element>(path: &Path) -> Result<Checkpoint<E>, CheckpointError> {
     Ok(Checkpoint {
         cfg: TrainConfig {
             arch,
-            formats: TensorFormats {
-                weights: fl[0],
-                activations: fl[1],
-                gradients: fl[2],
-            },
+            plan,
             rounding,
             lr,
             batch,
@@ -294,6 +348,12 @@ impl<B: Backend> Trainer<B> {
                 "it was trained with {} rounding, this run uses {}",
                 rounding_name(ck.cfg.rounding),
                 rounding_name(self.cfg.rounding)
+            )));
+        }
+        if ck.cfg.plan != self.cfg.plan {
+            return Err(mismatch(format!(
+                "its format plan is {}, this run's is {}",
+                ck.cfg.plan, self.cfg.plan
             )));
         }
         if ck.cfg != self.cfg {
@@ -345,22 +405,50 @@ mod tests {
         std::env::temp_dir().join(format!("srsa-ck-{}-{name}", std::process::id()))
     }
 
+    /// The same checkpoint as an older version writes it: the plan as a
+    /// `formats W A G` line (it must be uniform), with a checksum in
+    /// version 2 and none in version 1.
+    fn older(bytes: &[u8], version: u32, f: TensorFormats) -> Vec<u8> {
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        let crc_at = text.find("\ncrc32 ").unwrap() + 1;
+        let data_at = text.find("\ndata\n").unwrap() + 1;
+        let mut head = format!("srsa-checkpoint {version}\n");
+        for line in text[..crc_at].lines().skip(1) {
+            if line.starts_with("input ") {
+                let fl = format!("{} {} {}", f.weights, f.activations, f.gradients);
+                head.push_str(&format!("formats {fl}\n"));
+            } else if !line.starts_with("layer ") {
+                head.push_str(&format!("{line}\n"));
+            }
+        }
+        let data = &bytes[data_at + "data\n".len()..];
+        if version == 2 {
+            let mut h = crc32fast::Hasher::new();
+            h.update(head.as_bytes());
+            h.update(data);
+            head.push_str(&format!("{CRC} {:08x}\n", h.finalize()));
+        }
+        head.push_str("data\n");
+        [head.as_bytes(), data].concat()
+    }
+
     /// The weights saved are the device's (resident layers are read back),
-    /// a damaged byte is caught by the checksum, and version 1 files (no
-    /// checksum) still load.
+    /// a damaged byte is caught by the checksum, and version 1 and 2 files
+    /// still load, as the uniform plan their formats describe.
     #[test]
-    fn checksummed_round_trip_and_version_1() {
+    fn checksummed_round_trip_and_older_versions() {
         let mut t = trainer();
         assert_eq!(t.net.resident_layers(), (2, 2), "{:?}", t.streamed);
         // Changed on the device only: the save must read it back.
         let mut p = t.backend.resident_params(0).unwrap();
         p.w[[3, 2]] = 1234;
         t.backend.store_params(0, &p).unwrap();
-        let path = temp("v2");
+        let path = temp("v3");
         save(&path, &mut t).unwrap();
         let ck = load::<i16>(&path).unwrap();
         assert_eq!(ck.tensors[0][[3, 2]], 1234);
         assert_eq!(ck.tensors[0], t.net.params()[0].w);
+        assert_eq!(ck.cfg, t.cfg);
 
         let bytes = std::fs::read(&path).unwrap();
         let mut bad = bytes.clone();
@@ -370,14 +458,42 @@ mod tests {
         let e = load::<i16>(&path).unwrap_err().to_string();
         assert!(e.contains("CRC-32") && e.contains("damaged"), "{e}");
 
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let crc_at = text.find("\ncrc32 ").unwrap() + 1;
-        let data_at = text.find("\ndata\n").unwrap() + 1;
-        let mut v1 = bytes[..crc_at].to_vec();
-        v1.extend_from_slice(&bytes[data_at..]);
-        let v1 = [b"srsa-checkpoint 1".as_slice(), &v1[MAGIC.len()..]].concat();
-        std::fs::write(&path, &v1).unwrap();
-        assert_eq!(load::<i16>(&path).unwrap(), ck);
+        for version in [1, 2] {
+            let old = older(&bytes, version, TensorFormats::uniform(12));
+            std::fs::write(&path, &old).unwrap();
+            assert_eq!(load::<i16>(&path).unwrap(), ck, "version {version}");
+        }
+        std::fs::remove_file(&path).ok();
+    }
+
+    /// A plan with narrow and mixed formats comes back from a checkpoint as
+    /// it went in, and a run with another plan refuses to resume from it.
+    #[test]
+    fn checkpoints_record_the_plan() {
+        let mut t = trainer();
+        let uniform = t.cfg.plan.clone();
+        let mut plan = uniform.clone();
+        plan.layers[0].1.weights = Format { wl: 6, fl: 4 };
+        plan.layers[1].1.gradients = Format { wl: 8, fl: 9 };
+        plan.layers[1].1.update = Format { wl: 10, fl: 11 };
+        let cfg = TrainConfig {
+            plan: plan.clone(),
+            ..t.cfg.clone()
+        };
+        let dev = crate::driver::Driver::new(crate::golden::GoldenDevice::new(4, 1 << 16)).unwrap();
+        let mut narrow = Trainer::new(crate::train::Fixed::new(dev), cfg).unwrap();
+        let path = temp("plan");
+        save(&path, &mut narrow).unwrap();
+        let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+        assert!(
+            text.contains("\nlayer fc1 6 4 16 12 16 12 16 12\n"),
+            "{text}"
+        );
+        let ck = load::<i16>(&path).unwrap();
+        assert_eq!(ck.cfg.plan, plan);
+        narrow.restore(&path, ck.clone()).unwrap();
+        let e = t.restore(&path, ck).unwrap_err().to_string();
+        assert!(e.contains("format plan") && e.contains("<6, 4>"), "{e}");
         std::fs::remove_file(&path).ok();
     }
 }

@@ -2,12 +2,14 @@
 //! product; the host does only what the device cannot: the ReLU derivative
 //! mask, pooling and the reshaping of convolutions (see `docs/TRAINING.md`).
 
-use super::backend::{output_mask, Backend, BackendError, Element, Product};
+use super::backend::{output_mask, Backend, BackendError, Element, HostRounding, Product};
 use super::im2col::{flip_kernel, im2col, Map};
+use super::plan::LayerFormats;
 use super::pool;
 use ndarray::{s, Array2, ArrayView2};
 
-/// The fractional lengths of the three kinds of tensor (all 16-bit words).
+/// The fractional lengths of the three kinds of tensor, all 16-bit words:
+/// what the uniform flags describe (`Plan::uniform`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TensorFormats {
     pub weights: u8,
@@ -22,39 +24,6 @@ impl TensorFormats {
             activations: fl,
             gradients: fl,
         }
-    }
-
-    /// Every product a training step issues, to check the formats up front.
-    pub fn products(&self, shift: u8) -> Vec<(&'static str, Product, bool)> {
-        let f = self;
-        vec![
-            (
-                "forward (activations x weights + bias)",
-                Product::new(f.activations, f.weights, f.activations),
-                true,
-            ),
-            (
-                "input gradient (gradients x weights)",
-                Product::new(f.gradients, f.weights, f.gradients),
-                false,
-            ),
-            (
-                "weight update (weights + activations x gradients x learning rate)",
-                Product {
-                    shift,
-                    ..Product::new(f.activations, f.gradients, f.weights)
-                },
-                true,
-            ),
-            (
-                "bias update (bias + gradients x learning rate)",
-                Product {
-                    shift,
-                    ..Product::new(0, f.gradients, f.weights)
-                },
-                true,
-            ),
-        ]
     }
 }
 
@@ -73,6 +42,7 @@ pub struct Dense<E> {
     pub relu: bool,
     /// Where the backend keeps the parameters, if they stay on the device.
     pub slot: Option<usize>,
+    pub formats: LayerFormats,
     input: Option<Array2<E>>,
     output: Option<Array2<E>>,
 }
@@ -83,6 +53,7 @@ pub struct Conv<E> {
     pub relu: bool,
     pub input: Map,
     pub k: usize,
+    pub formats: LayerFormats,
     cols: Option<Array2<E>>,
     output: Option<Array2<E>>,
 }
@@ -100,11 +71,12 @@ pub enum Layer<E> {
 }
 
 impl<E: Element> Dense<E> {
-    pub fn new(params: Params<E>, relu: bool) -> Self {
+    pub fn new(params: Params<E>, relu: bool, formats: LayerFormats) -> Self {
         Dense {
             params,
             relu,
             slot: None,
+            formats,
             input: None,
             output: None,
         }
@@ -112,12 +84,13 @@ impl<E: Element> Dense<E> {
 }
 
 impl<E: Element> Conv<E> {
-    pub fn new(params: Params<E>, relu: bool, input: Map, k: usize) -> Self {
+    pub fn new(params: Params<E>, relu: bool, input: Map, k: usize, formats: LayerFormats) -> Self {
         Conv {
             params,
             relu,
             input,
             k,
+            formats,
             cols: None,
             output: None,
         }
@@ -145,21 +118,12 @@ fn affine<B: Backend>(
     x: ArrayView2<B::E>,
     p: &Params<B::E>,
     relu: bool,
-    f: &TensorFormats,
+    f: &LayerFormats,
 ) -> Result<Array2<B::E>, BackendError> {
     let bias =
         p.b.broadcast((x.nrows(), p.b.ncols()))
             .expect("1 x n broadcasts");
-    be.product(
-        x,
-        p.w.view(),
-        Some(bias),
-        &Product {
-            fl_c: f.weights,
-            relu,
-            ..Product::new(f.activations, f.weights, f.activations)
-        },
-    )
+    be.product(x, p.w.view(), Some(bias), &f.forward(relu))
 }
 
 /// `W <- W + 2^-shift x^T g` and `b <- b + 2^-shift 1^T g`, each output
@@ -171,7 +135,7 @@ fn update<B: Backend>(
     p: &mut Params<B::E>,
     x: ArrayView2<B::E>,
     g: ArrayView2<B::E>,
-    f: &TensorFormats,
+    f: &LayerFormats,
     shift: u8,
 ) -> Result<(), BackendError> {
     let rows = x.nrows();
@@ -185,21 +149,12 @@ fn update<B: Backend>(
             gs,
             Some(p.w.view()),
             &Product {
-                shift,
                 a_transposed: true,
-                ..Product::new(f.activations, f.gradients, f.weights)
+                ..f.update(shift)
             },
         )?;
         let ones = Array2::from_elem((1, r1 - r0), be.one());
-        p.b = be.product(
-            ones.view(),
-            gs,
-            Some(p.b.view()),
-            &Product {
-                shift,
-                ..Product::new(0, f.gradients, f.weights)
-            },
-        )?;
+        p.b = be.product(ones.view(), gs, Some(p.b.view()), &f.bias_update(shift))?;
     }
     Ok(())
 }
@@ -212,17 +167,31 @@ fn input_gradient<B: Backend>(
     g: ArrayView2<B::E>,
     w: ArrayView2<B::E>,
     transposed: bool,
-    f: &TensorFormats,
+    f: &LayerFormats,
 ) -> Result<Array2<B::E>, BackendError> {
+    let p = f.input_gradient().ok_or_else(|| {
+        BackendError::Invalid("the first layer has no input gradient format".into())
+    })?;
     be.product(
         g,
         w,
         None,
         &Product {
             b_transposed: transposed,
-            ..Product::new(f.gradients, f.weights, f.gradients)
+            ..p
         },
     )
+}
+
+/// The gradient as the update multiplies it: its own words where the plan
+/// gives the update the gradient's format, else rounded into the update's
+/// (the run's rounding, as the host rounds the loss gradient).
+fn update_gradient<B: Backend>(be: &mut B, g: Array2<B::E>, f: &LayerFormats) -> Array2<B::E> {
+    if f.update == f.gradients {
+        return g;
+    }
+    let real = be.decode(g.view(), f.gradients.fl);
+    be.encode(real.view(), f.update, HostRounding::RunMode)
 }
 
 impl<E: Element> Layer<E> {
@@ -231,11 +200,11 @@ impl<E: Element> Layer<E> {
         &mut self,
         be: &mut B,
         x: Array2<E>,
-        f: &TensorFormats,
         keep: bool,
     ) -> Result<Array2<E>, BackendError> {
         match self {
             Layer::Dense(d) => {
+                let f = &d.formats;
                 let y = match d.slot {
                     // The device keeps the batch for the update.
                     Some(slot) => be.resident_forward(slot, x.view(), d.relu, f)?,
@@ -250,7 +219,7 @@ impl<E: Element> Layer<E> {
             Layer::Conv(c) => {
                 let batch = x.nrows();
                 let cols = im2col(x.view(), c.input, c.k, 0);
-                let y = affine(be, cols.view(), &c.params, c.relu, f)?;
+                let y = affine(be, cols.view(), &c.params, c.relu, &c.formats)?;
                 let per = c.output_map().len();
                 let y = y
                     .into_shape_with_order((batch, per))
@@ -278,24 +247,25 @@ impl<E: Element> Layer<E> {
         &mut self,
         be: &mut B,
         mut g: Array2<E>,
-        f: &TensorFormats,
         shift: u8,
         need_input: bool,
     ) -> Result<Option<Array2<E>>, BackendError> {
         match self {
             Layer::Dense(d) => {
+                let f = &d.formats;
                 let (x, y) = match (d.input.take(), d.output.take()) {
                     (Some(x), Some(y)) => (x, y),
                     _ => return Err(missing_forward()),
                 };
-                output_mask(&mut g, y.view(), d.relu);
+                output_mask(&mut g, y.view(), d.relu, f.activations.wl);
                 if let Some(slot) = d.slot {
                     let dx = if need_input {
                         Some(be.resident_input_gradient(slot, g.view(), f)?)
                     } else {
                         None
                     };
-                    be.resident_update(slot, g.view(), f, shift)?;
+                    let gu = update_gradient(be, g, f);
+                    be.resident_update(slot, gu.view(), f, shift)?;
                     return Ok(dx);
                 }
                 let dx = if need_input {
@@ -303,7 +273,8 @@ impl<E: Element> Layer<E> {
                 } else {
                     None
                 };
-                update(be, &mut d.params, x.view(), g.view(), f, shift)?;
+                let gu = update_gradient(be, g, f);
+                update(be, &mut d.params, x.view(), gu.view(), f, shift)?;
                 Ok(dx)
             }
             Layer::Conv(c) => {
@@ -311,7 +282,8 @@ impl<E: Element> Layer<E> {
                     (Some(cols), Some(y)) => (cols, y),
                     _ => return Err(missing_forward()),
                 };
-                output_mask(&mut g, y.view(), c.relu);
+                let f = &c.formats;
+                output_mask(&mut g, y.view(), c.relu, f.activations.wl);
                 let batch = g.nrows();
                 let om = c.output_map();
                 let dx = if need_input {
@@ -328,7 +300,8 @@ impl<E: Element> Layer<E> {
                 let g2 = g
                     .into_shape_with_order((batch * om.h * om.w, om.c))
                     .expect("batch x (oh * ow * f) is (batch * oh * ow) x f");
-                update(be, &mut c.params, cols.view(), g2.view(), f, shift)?;
+                let gu = update_gradient(be, g2, f);
+                update(be, &mut c.params, cols.view(), gu.view(), f, shift)?;
                 Ok(dx)
             }
             Layer::Pool(p) => Ok(Some(pool::backward(g.view(), &p.arg, p.input))),

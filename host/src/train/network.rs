@@ -3,7 +3,8 @@
 
 use super::backend::{Backend, BackendError, Element, HostRounding};
 use super::im2col::Map;
-use super::layers::{Conv, Dense, Layer, MaxPool, Params, TensorFormats};
+use super::layers::{Conv, Dense, Layer, MaxPool, Params};
+use super::plan::LayerFormats;
 use ndarray::Array2;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -107,8 +108,31 @@ impl Arch {
         Ok(self)
     }
 
-    /// The layer plan: (kind, fan-in, outputs) for every trainable layer.
-    fn build<E: Element>(&self, mut param: impl FnMut(usize, usize) -> Params<E>) -> Vec<Layer<E>> {
+    /// The names of the parameterised layers in order, as format plans
+    /// name them: `conv1`, `conv2`, ... for convolutions and `fc1`, `fc2`,
+    /// ... for dense layers, each kind counted on its own (pooling layers
+    /// have no parameters and no formats).
+    pub fn layer_names(&self) -> Vec<String> {
+        match self {
+            Arch::Mlp { hidden, .. } => (1..=hidden.len() + 1).map(|i| format!("fc{i}")).collect(),
+            Arch::Cnn { .. } => ["conv1", "conv2", "fc1", "fc2"].map(String::from).to_vec(),
+        }
+    }
+
+    /// The layers, each parameterised one with its formats (one entry of
+    /// `formats` each, in order) and `param(fan-in, outputs, formats)`.
+    fn build<E: Element>(
+        &self,
+        formats: &[LayerFormats],
+        mut param: impl FnMut(usize, usize, &LayerFormats) -> Params<E>,
+    ) -> Vec<Layer<E>> {
+        assert_eq!(
+            formats.len(),
+            self.layer_names().len(),
+            "one format entry per parameterised layer"
+        );
+        let dense =
+            |p: Params<E>, relu: bool, f: &LayerFormats| Layer::Dense(Dense::new(p, relu, *f));
         match self {
             Arch::Mlp { inputs, hidden } => {
                 let mut widths = vec![*inputs];
@@ -116,7 +140,10 @@ impl Arch {
                 widths.push(CLASSES);
                 let last = widths.len() - 2;
                 (0..=last)
-                    .map(|i| Layer::Dense(Dense::new(param(widths[i], widths[i + 1]), i < last)))
+                    .map(|i| {
+                        let f = &formats[i];
+                        dense(param(widths[i], widths[i + 1], f), i < last, f)
+                    })
                     .collect()
             }
             Arch::Cnn { rows, cols } => {
@@ -125,7 +152,7 @@ impl Arch {
                     w: *cols,
                     c: 1,
                 };
-                let c1 = Conv::new(param(25, 8), true, m0, 5);
+                let c1 = Conv::new(param(25, 8, &formats[0]), true, m0, 5, formats[0]);
                 let m1 = c1.output_map();
                 let p1 = MaxPool::new(m1);
                 let m2 = Map {
@@ -133,7 +160,7 @@ impl Arch {
                     w: m1.w / 2,
                     c: m1.c,
                 };
-                let c2 = Conv::new(param(25 * 8, 16), true, m2, 5);
+                let c2 = Conv::new(param(25 * 8, 16, &formats[1]), true, m2, 5, formats[1]);
                 let m3 = c2.output_map();
                 let p2 = MaxPool::new(m3);
                 let flat = (m3.h / 2) * (m3.w / 2) * m3.c;
@@ -142,8 +169,8 @@ impl Arch {
                     Layer::Pool(p1),
                     Layer::Conv(c2),
                     Layer::Pool(p2),
-                    Layer::Dense(Dense::new(param(flat, 128), true)),
-                    Layer::Dense(Dense::new(param(128, CLASSES), false)),
+                    dense(param(flat, 128, &formats[2]), true, &formats[2]),
+                    dense(param(128, CLASSES, &formats[3]), false, &formats[3]),
                 ]
             }
         }
@@ -210,10 +237,17 @@ pub struct Network<E> {
 
 impl<E: Element> Network<E> {
     /// He-uniform weights (bound sqrt(6 / fan-in), suited to ReLU) from
-    /// `seed`, zero biases: the same reals on every backend, then encoded.
-    pub fn init<B: Backend<E = E>>(arch: &Arch, be: &mut B, f: &TensorFormats, seed: u64) -> Self {
+    /// `seed`, zero biases: the same reals on every backend, then encoded
+    /// in each layer's weight format (`formats`: one per parameterised
+    /// layer, `Plan::resolve`).
+    pub fn init<B: Backend<E = E>>(
+        arch: &Arch,
+        be: &mut B,
+        formats: &[LayerFormats],
+        seed: u64,
+    ) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
-        let layers = arch.build(|fan_in, out| {
+        let layers = arch.build(formats, |fan_in, out, f| {
             let bound = (6.0 / fan_in as f32).sqrt();
             let w = Array2::from_shape_fn((fan_in, out), |_| rng.gen_range(-bound..bound));
             Params {
@@ -236,12 +270,11 @@ impl<E: Element> Network<E> {
         &mut self,
         be: &mut B,
         x: Array2<E>,
-        f: &TensorFormats,
         keep: bool,
     ) -> Result<Array2<E>, BackendError> {
         let mut x = x;
         for layer in &mut self.layers {
-            x = layer.forward(be, x, f, keep)?;
+            x = layer.forward(be, x, keep)?;
         }
         Ok(x)
     }
@@ -252,7 +285,6 @@ impl<E: Element> Network<E> {
         &mut self,
         be: &mut B,
         g: Array2<E>,
-        f: &TensorFormats,
         shift: u8,
     ) -> Result<(), BackendError> {
         let mut g = Some(g);
@@ -260,7 +292,7 @@ impl<E: Element> Network<E> {
             let gi = g
                 .take()
                 .expect("every layer but the first returns a gradient");
-            g = self.layers[i].backward(be, gi, f, shift, i > 0)?;
+            g = self.layers[i].backward(be, gi, shift, i > 0)?;
         }
         Ok(())
     }
@@ -272,14 +304,13 @@ impl<E: Element> Network<E> {
         &mut self,
         be: &mut B,
         batch: usize,
-        f: &TensorFormats,
     ) -> Result<Vec<String>, BackendError> {
         let mut streamed = vec![];
         for (i, layer) in self.layers.iter_mut().enumerate() {
             match layer {
                 Layer::Dense(d) => {
                     let (fan_in, out) = d.params.w.dim();
-                    match be.place(&d.params, batch, i > 0, f)? {
+                    match be.place(&d.params, batch, i > 0, &d.formats)? {
                         Ok(slot) => d.slot = Some(slot),
                         Err(why) => streamed.push(format!(
                             "layer {} (dense {fan_in} -> {out}) streams its weights: {why}",
@@ -358,6 +389,40 @@ impl<E: Element> Network<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::train::layers::TensorFormats;
+    use crate::train::plan::Plan;
+
+    /// Plans name the parameterised layers of the network that is built,
+    /// in its order.
+    #[test]
+    fn layer_names_follow_the_built_layers() {
+        for arch in [Arch::mlp(&[32, 16]), Arch::mlp(&[]), Arch::cnn()] {
+            let plan = Plan::uniform(&arch, TensorFormats::uniform(10));
+            let net = Network::<f32>::init(
+                &arch,
+                &mut crate::train::Float,
+                &plan.resolve(&arch).unwrap(),
+                1,
+            );
+            let kinds: Vec<String> = net
+                .layers
+                .iter()
+                .filter_map(|l| match l {
+                    Layer::Dense(_) => Some("fc"),
+                    Layer::Conv(_) => Some("conv"),
+                    Layer::Pool(_) => None,
+                })
+                .map(String::from)
+                .collect();
+            let names = arch.layer_names();
+            assert_eq!(kinds.len(), names.len(), "{arch}");
+            for (k, n) in kinds.iter().zip(&names) {
+                assert!(n.starts_with(k.as_str()), "{arch}: {k} named {n}");
+            }
+        }
+        assert_eq!(Arch::cnn().layer_names(), ["conv1", "conv2", "fc1", "fc2"]);
+        assert_eq!(Arch::mlp(&[256]).layer_names(), ["fc1", "fc2"]);
+    }
 
     /// The input layer and the CNN's maps follow the images.
     #[test]
@@ -367,12 +432,9 @@ mod tests {
         let cnn = Arch::cnn().for_images(16, 20).unwrap();
         assert_eq!((cnn.to_string(), cnn.inputs()), ("cnn:16x20".into(), 320));
         // conv 12x16, pool 6x8, conv 2x4, pool 1x2: 2 values per channel.
-        let net = Network::<f32>::init(
-            &cnn,
-            &mut crate::train::Float,
-            &TensorFormats::uniform(8),
-            1,
-        );
+        let plan = Plan::uniform(&cnn, TensorFormats::uniform(8));
+        let formats = plan.resolve(&cnn).unwrap();
+        let net = Network::<f32>::init(&cnn, &mut crate::train::Float, &formats, 1);
         assert_eq!(net.params().last().map(|p| p.w.nrows()), Some(128));
         assert_eq!(net.params()[2].w.nrows(), 16 * 2);
         let e = Arch::cnn().for_images(14, 14).unwrap_err();

@@ -20,9 +20,10 @@
 //! (streamed layers) and the resident layers' outputs use what is left
 //! below ([`Driver::set_scratch`]).
 
+use super::plan::Format;
 use crate::driver::{Driver, DriverError};
 use ndarray::{s, Array2, ArrayView2};
-use srsa_spec::numerics::{Formats, Rounding, WORD_MAX};
+use srsa_spec::numerics::{Formats, Rounding};
 use srsa_spec::protocol::{feature, pad, Buffer, Gemm, Link, MAX_K};
 
 /// What a device needs to keep dense layers resident.
@@ -97,8 +98,8 @@ impl Residency {
     }
 
     /// Places a `fan_in x outputs` dense layer for batches of up to `batch`
-    /// rows (`dx`: its input gradient is wanted), or says why it cannot stay
-    /// on this device.
+    /// rows of `input`'s format (`dx`: its input gradient is wanted), or
+    /// says why it cannot stay on this device.
     #[allow(clippy::too_many_arguments)]
     pub fn place<L: Link>(
         &mut self,
@@ -107,7 +108,7 @@ impl Residency {
         outputs: usize,
         batch: usize,
         dx: bool,
-        fl_activations: u8,
+        input: Format,
     ) -> Result<usize, String> {
         if d.features() & NEEDED != NEEDED {
             return Err(format!(
@@ -115,9 +116,13 @@ impl Residency {
                 d.features()
             ));
         }
-        if fl_activations as u32 > WORD_MAX.ilog2() {
+        // The ones column is part of the input tensor, so it must be one
+        // of that tensor's words, not merely of a 16-bit one: a transfer
+        // sized to the input's WL carries it too.
+        if !input.holds_one() {
             return Err(format!(
-                "the bias needs 1.0 as an activation, which FL {fl_activations} cannot hold"
+                "the bias needs 1.0 as an input word, which {} (WL, FL) cannot hold",
+                input
             ));
         }
         if fan_in + 1 > MAX_K as usize || batch > MAX_K as usize {

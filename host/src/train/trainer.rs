@@ -10,8 +10,8 @@
 
 use super::backend::{Backend, BackendError, Element, HostRounding};
 use super::checkpoint::CheckpointError;
-use super::layers::TensorFormats;
 use super::network::{Arch, Network, CLASSES};
+use super::plan::{LayerFormats, Plan};
 use crate::mnist::Dataset;
 use ndarray::{Array2, ArrayView2};
 use rand::rngs::StdRng;
@@ -22,7 +22,9 @@ use srsa_spec::numerics::Rounding;
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainConfig {
     pub arch: Arch,
-    pub formats: TensorFormats,
+    /// Every tensor's <WL, FL>, per layer (`Plan::uniform` for the
+    /// uniform flags).
+    pub plan: Plan,
     /// The rounding of every device output and of the host's loss
     /// gradient; `None` for the f32 reference, which does not round.
     pub rounding: Option<Rounding>,
@@ -99,6 +101,8 @@ pub struct Trainer<B: Backend> {
     /// Epochs completed.
     pub epoch: u32,
     lr: LrSplit,
+    /// The plan resolved: one entry per parameterised layer, in order.
+    formats: Vec<LayerFormats>,
     /// One line for each trainable layer whose weights cross the link at
     /// every step, saying why they cannot stay on the device.
     pub streamed: Vec<String>,
@@ -133,24 +137,25 @@ impl<B: Backend> Trainer<B> {
         }
         backend.set_rounding(cfg.rounding)?;
         let lr = LrSplit::new(cfg.lr, cfg.batch);
-        for (what, p, cin) in cfg.formats.products(lr.shift) {
-            if let Err(e) = p.formats().validate(cin) {
-                let f = cfg.formats;
-                return Err(TrainError::Config(format!(
-                    "FL {}/{}/{} (weights/activations/gradients) with learning rate {} at \
-                     batch {} (a shift of {} bits) cannot be computed in the {what}: {e}",
-                    f.weights, f.activations, f.gradients, cfg.lr, cfg.batch, lr.shift
-                )));
-            }
-        }
-        let mut net = Network::init(&cfg.arch, &mut backend, &cfg.formats, cfg.seed);
-        let streamed = net.place(&mut backend, cfg.batch, &cfg.formats)?;
+        cfg.plan.check(&cfg.arch, lr.shift).map_err(|e| {
+            TrainError::Config(format!(
+                "format plan for {} with learning rate {} at batch {} (a shift of {} bits): {e}",
+                cfg.arch, cfg.lr, cfg.batch, lr.shift
+            ))
+        })?;
+        let formats = cfg
+            .plan
+            .resolve(&cfg.arch)
+            .map_err(|e| TrainError::Config(e.to_string()))?;
+        let mut net = Network::init(&cfg.arch, &mut backend, &formats, cfg.seed);
+        let streamed = net.place(&mut backend, cfg.batch)?;
         Ok(Trainer {
             backend,
             net,
             cfg,
             epoch: 0,
             lr,
+            formats,
             streamed,
             position: None,
         })
@@ -171,6 +176,15 @@ impl<B: Backend> Trainer<B> {
 
     pub fn lr_split(&self) -> LrSplit {
         self.lr
+    }
+
+    /// The formats of the network's first and last parameterised layers:
+    /// the pixels go in as the first's input, the logits come out in the
+    /// last's activations and the loss gradient goes back in its gradients.
+    fn ends(&self) -> (LayerFormats, LayerFormats) {
+        let first = *self.formats.first().expect("every network has a layer");
+        let last = *self.formats.last().expect("every network has a layer");
+        (first, last)
     }
 
     /// The random streams and sample order of an epoch depend only on the
@@ -210,17 +224,17 @@ impl<B: Backend> Trainer<B> {
         pixels: ArrayView2<f32>,
         labels: &[u8],
     ) -> Result<StepStats, TrainError> {
-        let f = self.cfg.formats;
+        let (first, last) = self.ends();
         let x = self
             .backend
-            .encode(pixels, f.activations, HostRounding::Nearest);
-        let logits = self.net.forward(&mut self.backend, x, &f, true)?;
-        let z = self.backend.decode(logits.view(), f.activations);
+            .encode(pixels, first.input, HostRounding::Nearest);
+        let logits = self.net.forward(&mut self.backend, x, true)?;
+        let z = self.backend.decode(logits.view(), last.activations.fl);
         let (stats, grad) = softmax_xent(z.view(), labels, self.lr.scale);
         let g = self
             .backend
-            .encode(grad.view(), f.gradients, HostRounding::RunMode);
-        self.net.backward(&mut self.backend, g, &f, self.lr.shift)?;
+            .encode(grad.view(), last.gradients, HostRounding::RunMode);
+        self.net.backward(&mut self.backend, g, self.lr.shift)?;
         Ok(stats)
     }
 
@@ -247,17 +261,17 @@ impl<B: Backend> Trainer<B> {
 
     /// Loss and error rate on `data`, forward passes only (on the backend).
     pub fn evaluate(&mut self, data: &Dataset) -> Result<StepStats, TrainError> {
-        let f = self.cfg.formats;
+        let (first, last) = self.ends();
         let all: Vec<usize> = (0..data.len()).collect();
         let mut total = StepStats::default();
         for idx in all.chunks(EVAL_BATCH) {
             let x = self.backend.encode(
                 data.pixels_f32(idx).view(),
-                f.activations,
+                first.input,
                 HostRounding::Nearest,
             );
-            let logits = self.net.forward(&mut self.backend, x, &f, false)?;
-            let z = self.backend.decode(logits.view(), f.activations);
+            let logits = self.net.forward(&mut self.backend, x, false)?;
+            let z = self.backend.decode(logits.view(), last.activations.fl);
             let labels: Vec<u8> = idx.iter().map(|&i| data.labels[i]).collect();
             total.add(&softmax_xent(z.view(), &labels, 0.0).0);
         }
@@ -327,9 +341,10 @@ pub(crate) mod tests {
     /// A 784-6-10 trainer on a 4 x 4 golden device with every operand
     /// path, so its layers are resident.
     pub(crate) fn small_trainer() -> Trainer<Fixed<GoldenDevice>> {
+        let arch = Arch::mlp(&[6]);
         let cfg = TrainConfig {
-            arch: Arch::mlp(&[6]),
-            formats: TensorFormats::uniform(12),
+            plan: Plan::uniform(&arch, crate::train::TensorFormats::uniform(12)),
+            arch,
             rounding: Some(Rounding::Stochastic),
             lr: 0.1,
             batch: 4,
