@@ -8,6 +8,7 @@ mod experiment;
 mod fpga;
 mod fuzz;
 mod plot;
+mod sqnr_cmd;
 mod train_cmd;
 
 use anyhow::{Context, Result};
@@ -67,6 +68,10 @@ enum Command {
     /// Train a network on MNIST on the simulated device, the golden model
     /// or the f32 reference.
     Train(train_cmd::Args),
+    /// Lin et al.'s SQNR analysis of a checkpoint's weights: statistics,
+    /// predicted and measured SQNR per layer, per-layer widths for a target
+    /// SQNR or a bit budget, written as a format plan.
+    Sqnr(sqnr_cmd::Args),
     /// Reproduce a paper's experiment (on the golden model, re-checked on
     /// the simulated RTL).
     #[command(subcommand)]
@@ -129,6 +134,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bench(args) => bench::run(&args),
         Command::BenchWorkload(args) => bench::workload(&args),
         Command::Train(args) => train_cmd::run(&args),
+        Command::Sqnr(args) => sqnr_cmd::run(&args),
         Command::Experiment(e) => experiment::run(&e),
     }
 }

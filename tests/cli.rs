@@ -534,3 +534,67 @@ fn train_takes_a_plan_and_refuses_bad_ones_by_name() {
     let err = stderr(&o);
     assert!(err.contains("--plan") && err.contains("--fl"), "{err}");
 }
+
+/// The loop: train, analyse the checkpoint, train at the plan the
+/// analysis wrote. The chosen widths must reach the target by prediction
+/// and be narrower than 16 bits, and the plan must load and train.
+#[test]
+fn sqnr_writes_a_plan_that_trains() {
+    let dir = TempDir::new("sqnr");
+    let ck = dir.0.join("m.ckpt");
+    let mut args = SMALL_RUN.to_vec();
+    args.extend(["--save", ck.to_str().unwrap()]);
+    let o = srsa(&args, &dir.0);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let plan = dir.0.join("plan.toml");
+    let csv = dir.0.join("sqnr.csv");
+    let o = srsa(
+        &[
+            "sqnr",
+            "--checkpoint",
+            ck.to_str().unwrap(),
+            "--target-sqnr",
+            "30",
+            "--out",
+            plan.to_str().unwrap(),
+            "--csv",
+            csv.to_str().unwrap(),
+        ],
+        &dir.0,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let reached: f64 = out
+        .split("weights: predicted ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no prediction in {out}"));
+    assert!(reached >= 30.0, "{out}");
+    let text = std::fs::read_to_string(&plan).unwrap();
+    let widths: Vec<u32> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("weights = { wl = "))
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(widths.len(), 2, "{text}");
+    assert!(widths.iter().all(|&w| (2..16).contains(&w)), "{text}");
+    assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 3);
+    let mut args = SMALL_RUN.to_vec();
+    args.extend(["--plan", plan.to_str().unwrap()]);
+    let o = srsa(&args, &dir.0);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("epoch 1:"));
+    // Neither goal, or an unreachable one, is a clear error.
+    for bad in [
+        &[][..],
+        &["--target-sqnr", "500"][..],
+        &["--budget", "1"][..],
+    ] {
+        let mut a = vec!["sqnr", "--checkpoint", ck.to_str().unwrap()];
+        a.extend(bad);
+        let o = srsa(&a, &dir.0);
+        assert_eq!(o.status.code(), Some(1), "{bad:?}");
+        assert!(stderr(&o).starts_with("error: "), "{bad:?}: {}", stderr(&o));
+    }
+}

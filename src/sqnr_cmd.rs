@@ -1,0 +1,236 @@
+//! `srsa sqnr`: Lin et al.'s analysis of a checkpoint's weights. Per layer
+//! it prints the weights' statistics, the SQNR a Gaussian of their RMS
+//! predicts at each width (with the best power-of-two step, which gives
+//! FL), chooses per-layer widths by Lin's closed form for a target SQNR or
+//! a bit budget, measures each chosen quantizer on the real weights, and
+//! writes the checkpoint's plan with those weight formats.
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use srsa_host::sqnr::{allocate, best_fl, combined_db, kappa, measured_db, Stats};
+use srsa_host::train::checkpoint::{self, Checkpoint};
+use srsa_host::train::{Format, Plan};
+use srsa_spec::numerics::{quantize_with, value, Rounding, MAX_FL, MIN_WL, WL};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+pub struct Args {
+    /// A checkpoint of `srsa train --save` (float or fixed point).
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// Choose the smallest widths whose predicted SQNR over all weight
+    /// quantizers (1/γ = Σ 1/γ_i) reaches DB decibels.
+    #[arg(long, value_name = "DB", conflicts_with = "budget")]
+    target_sqnr: Option<f64>,
+    /// Or: the best predicted SQNR within an average of BITS bits a weight.
+    #[arg(long, value_name = "BITS")]
+    budget: Option<f64>,
+    /// Write the plan (the checkpoint's, with the chosen weight formats).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Write the per-layer table as CSV.
+    #[arg(long, value_name = "FILE")]
+    csv: Option<PathBuf>,
+}
+
+/// The widths the table shows predictions for.
+const SHOWN: [u8; 5] = [4, 6, 8, 10, 12];
+
+/// One layer's weights (biases included: they share the weights' format).
+struct Layer {
+    name: String,
+    values: Vec<f64>,
+    stats: Stats,
+    /// Per width from [`MIN_WL`]: the best FL and its predicted SQNR,
+    /// computed once (each is 32 numerical integrals).
+    best: Vec<(u8, f64)>,
+}
+
+impl Layer {
+    fn best(&self, wl: u8) -> (u8, f64) {
+        self.best[(wl - MIN_WL) as usize]
+    }
+}
+
+/// The element type a checkpoint holds, from its text header.
+fn element(path: &Path) -> Result<String> {
+    let mut head = vec![0u8; 4096];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .with_context(|| format!("cannot read checkpoint {}", path.display()))?;
+    String::from_utf8_lossy(&head[..n])
+        .lines()
+        .find_map(|l| l.strip_prefix("element ").map(str::to_string))
+        .with_context(|| format!("{} is not a checkpoint (no element line)", path.display()))
+}
+
+fn layers_of<E: Copy>(ck: &Checkpoint<E>, real: impl Fn(E, &str) -> f64) -> Result<Vec<Layer>> {
+    let names = ck.cfg.arch.layer_names();
+    if ck.tensors.len() != 2 * names.len() {
+        bail!(
+            "the checkpoint has {} tensors, its network {} has {} layers",
+            ck.tensors.len(),
+            ck.cfg.arch,
+            names.len()
+        );
+    }
+    Ok(names
+        .into_iter()
+        .zip(ck.tensors.chunks(2))
+        .map(|(name, wb)| {
+            let values: Vec<f64> = wb
+                .iter()
+                .flat_map(|t| t.iter().map(|&x| real(x, &name)))
+                .collect();
+            let stats = Stats::of(&values);
+            Layer {
+                best: (MIN_WL..=WL as u8)
+                    .map(|wl| best_fl(wl, stats.rms, MAX_FL))
+                    .collect(),
+                stats,
+                name,
+                values,
+            }
+        })
+        .collect())
+}
+
+/// Widths from Lin's closed form at the constant `c`.
+fn widths(c: f64, k: f64, params: &[usize]) -> Vec<u8> {
+    allocate(c, k, params, MIN_WL, WL as u8)
+}
+
+/// The predicted SQNR of all weight quantizers at `bits`, each with its
+/// best FL.
+fn predicted(layers: &[Layer], bits: &[u8]) -> f64 {
+    let g: Vec<f64> = layers.iter().zip(bits).map(|(l, &b)| l.best(b).1).collect();
+    combined_db(&g)
+}
+
+fn weight_bits(params: &[usize], bits: &[u8]) -> usize {
+    params.iter().zip(bits).map(|(&p, &b)| p * b as usize).sum()
+}
+
+pub fn run(args: &Args) -> Result<()> {
+    let path = &args.checkpoint;
+    let (plan, layers) = match element(path)?.as_str() {
+        "f32" => {
+            let ck = checkpoint::load::<f32>(path)?;
+            let layers = layers_of(&ck, |x, _| x as f64)?;
+            (ck.cfg.plan, layers)
+        }
+        "i16" => {
+            let ck = checkpoint::load::<i16>(path)?;
+            let plan = ck.cfg.plan.clone();
+            let fl = |name: &str| plan.layer(name).map_or(0, |p| p.weights.fl);
+            let layers = layers_of(&ck, |x, name| value(x, fl(name)))?;
+            (ck.cfg.plan, layers)
+        }
+        other => bail!("{}: unknown element type {other}", path.display()),
+    };
+    let params: Vec<usize> = layers.iter().map(|l| l.values.len()).collect();
+    let k = kappa(4, 12);
+    println!(
+        "{}: {} layers; the device's quantizer on a Gaussian gains {k:.2} dB a bit (4 to 12 bits)",
+        path.display(),
+        layers.len()
+    );
+    // Lin's constant C: searched on a fine grid, since rounding makes the
+    // widths a step function of it.
+    let grid = (-400..=800).map(|i| i as f64 * 0.05);
+    let chosen = match (args.target_sqnr, args.budget) {
+        (Some(target), _) => grid
+            .map(|c| widths(c, k, &params))
+            .find(|b| predicted(&layers, b) >= target)
+            .with_context(|| format!("no widths up to {WL} bits reach {target} dB"))?,
+        (None, Some(budget)) => {
+            let cap = budget * params.iter().sum::<usize>() as f64;
+            grid.rev()
+                .map(|c| widths(c, k, &params))
+                .find(|b| weight_bits(&params, b) as f64 <= cap)
+                .with_context(|| {
+                    format!("no widths of at least {MIN_WL} bits fit {budget} bits a weight")
+                })?
+        }
+        (None, None) => bail!("give --target-sqnr DB or --budget BITS"),
+    };
+    let mut rows = vec![];
+    let mut out_plan: Plan = plan.clone();
+    let mut gammas = vec![];
+    for ((l, &wl), &p) in layers.iter().zip(&chosen).zip(&params) {
+        let (fl, want) = l.best(wl);
+        let q: Vec<f64> = l
+            .values
+            .iter()
+            .map(|&x| value(quantize_with(x, fl, wl, Rounding::Nearest, 0), fl))
+            .collect();
+        let got = measured_db(&l.values, &q);
+        gammas.push(got);
+        let shown: Vec<String> = SHOWN
+            .iter()
+            .map(|&b| format!("{:.1}", l.best(b).1))
+            .collect();
+        rows.push(vec![
+            l.name.clone(),
+            p.to_string(),
+            format!("{:.5}", l.stats.std),
+            format!("{:.5}", l.stats.max_abs),
+            format!("{:.2}", l.stats.kurtosis),
+            shown.join(" "),
+            format!("<{wl}, {fl}>"),
+            format!("{want:.2}"),
+            format!("{got:.2}"),
+        ]);
+        if let Some((_, lp)) = out_plan.layers.iter_mut().find(|(n, _)| n == &l.name) {
+            lp.weights = Format { wl, fl };
+        }
+    }
+    let head = [
+        "layer",
+        "weights",
+        "std",
+        "max|x|",
+        "kurtosis",
+        "predicted dB at 4 6 8 10 12 bits",
+        "chosen <WL, FL>",
+        "predicted dB",
+        "measured dB",
+    ];
+    println!("{}", head.join(" | "));
+    for r in &rows {
+        println!("{}", r.join(" | "));
+    }
+    // The equal-width plan that reaches the same prediction, for scale.
+    let reached = predicted(&layers, &chosen);
+    let equal = (MIN_WL..=WL as u8)
+        .find(|&b| predicted(&layers, &vec![b; layers.len()]) >= reached)
+        .unwrap_or(WL as u8);
+    let (ours, theirs) = (
+        weight_bits(&params, &chosen),
+        weight_bits(&params, &vec![equal; layers.len()]),
+    );
+    println!(
+        "weights: predicted {reached:.2} dB, measured {:.2} dB (1/γ = Σ 1/γ_i of the measured layers); \
+         {ours} bits, against {theirs} at an equal {equal} bits ({:.1}% fewer)",
+        combined_db(&gammas),
+        100.0 * (1.0 - ours as f64 / theirs as f64)
+    );
+    if let Some(csv) = &args.csv {
+        let mut text = head.join(",") + "\n";
+        for r in &rows {
+            text += &(r
+                .iter()
+                .map(|c| format!("\"{c}\""))
+                .collect::<Vec<_>>()
+                .join(",")
+                + "\n");
+        }
+        std::fs::write(csv, text).with_context(|| format!("cannot write {}", csv.display()))?;
+    }
+    if let Some(out) = &args.out {
+        out_plan.save(out)?;
+        println!("plan written to {}", out.display());
+    }
+    Ok(())
+}
