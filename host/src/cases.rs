@@ -163,7 +163,6 @@ fn values(rng: &mut impl Rng, rows: usize, cols: usize) -> Array2<i16> {
     })
 }
 
-/// A random case that fits a device with identity `id`.
 /// An output word length: full width half the time (the common case, and
 /// the one that exercises 16-bit saturation), any other the rest on a
 /// device that has narrow outputs.
@@ -175,6 +174,7 @@ fn random_wl(rng: &mut impl Rng, id: &Identity) -> u8 {
     }
 }
 
+/// A random case that fits a device with identity `id`.
 pub fn random_case(rng: &mut impl Rng, id: &Identity) -> Case {
     let n = id.rows as usize;
     let cap = id.buffer_elems as usize;

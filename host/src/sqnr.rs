@@ -8,6 +8,7 @@
 //! quantizer (the table Lin et al. start from) come out of the same
 //! integral, which is how the figures quoted in DESIGN.md are checked.
 
+use srsa_spec::numerics::{word_max, word_min, MAX_FL};
 use std::fmt;
 
 /// SQNR in dB of a signal of power `signal` against noise of power `noise`.
@@ -102,7 +103,7 @@ fn gaussian_noise(q: impl Fn(f64) -> f64) -> f64 {
 /// The device's quantizer on reals: round to nearest multiple of `step`,
 /// saturate to the `wl`-bit words [-2^(wl-1), 2^(wl-1) - 1] steps.
 pub fn device_quantizer(wl: u8, step: f64) -> impl Fn(f64) -> f64 {
-    let (lo, hi) = (-(1i64 << (wl - 1)) as f64, ((1i64 << (wl - 1)) - 1) as f64);
+    let (lo, hi) = (word_min(wl) as f64, word_max(wl) as f64);
     move |x| (x / step).round().clamp(lo, hi) * step
 }
 
@@ -172,7 +173,7 @@ pub fn allocate(c: f64, kappa: f64, params: &[usize], lo: u8, hi: u8) -> Vec<u8>
 /// κ, the dB each bit adds, of the device's quantizer on a Gaussian with
 /// the best FL at each width: the slope between `lo` and `hi` bits.
 pub fn kappa(lo: u8, hi: u8) -> f64 {
-    let at = |wl| best_fl(wl, 1.0, 31).1;
+    let at = |wl| best_fl(wl, 1.0, MAX_FL).1;
     (at(hi) - at(lo)) / (hi - lo) as f64
 }
 

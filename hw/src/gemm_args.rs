@@ -19,9 +19,7 @@
 use crate::constant;
 use rust_hdl::prelude::*;
 use srsa_spec::numerics::{Rounding, MAX_FL, MAX_SHIFT, MIN_WL, WL};
-use srsa_spec::protocol::{
-    feature, Status, GEMM_ARGS, MAX_K, PATHS_FROM as PATH_FROM, RESERVED_FROM, WL_FROM,
-};
+use srsa_spec::protocol::{feature, Status, GEMM_ARGS, MAX_K, PATHS_FROM, RESERVED_FROM, WL_FROM};
 
 /// R x C array; DA and DC address bits of an A bank and of a B or C bank.
 #[derive(LogicBlock)]
@@ -255,7 +253,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> GemmArgs<
             has_bc: has(feature::B_FROM_C),
             has_wl: has(feature::WORD_LENGTH),
             full_sign: constant(crate::rounding::sign_bits(WL as u8) as u64),
-            path_from: constant(PATH_FROM as u64),
+            path_from: constant(PATHS_FROM as u64),
             reserved_from: constant(RESERVED_FROM as u64),
             wl_from: constant(WL_FROM as u64),
             min_wl: constant(MIN_WL as u64),
@@ -630,8 +628,8 @@ mod tests {
         // The operand paths, often, with B in C placed before, on or
         // after the output.
         if rng.gen_bool(0.5) {
-            w[1] |= rng.gen_range(1..8) << PATH_FROM;
-            if w[1] >> (PATH_FROM + 2) & 1 == 1 {
+            w[1] |= rng.gen_range(1..8) << PATHS_FROM;
+            if w[1] >> (PATHS_FROM + 2) & 1 == 1 {
                 if rng.gen_bool(0.8) {
                     w[1] &= !(1 << 19); // no C_in beside B from C
                 }
@@ -649,9 +647,9 @@ mod tests {
                 0 => w[0] &= 0xFFFF_0000 * rng.gen_range(0..2), // M or both 0
                 1 => w[0] |= 0xFFFF << (16 * rng.gen_range(0..2)),
                 2 => w[1] = (w[1] & !0xFFFF) | [0, 32767, 32768, 0xFFFF][rng.gen_range(0..4)],
-                3 => w[1] |= 3 << 16,                           // no mode 3
-                4 => w[1] |= 1 << rng.gen_range(PATH_FROM..32), // path or reserved bit
-                5 => w[2] = rng.gen(),                          // any FLs
+                3 => w[1] |= 3 << 16,                            // no mode 3
+                4 => w[1] |= 1 << rng.gen_range(PATHS_FROM..32), // a path, WL_out or reserved bit
+                5 => w[2] = rng.gen(),                           // any FLs
                 6 => w[2] = (w[2] & !0xFF) | rng.gen_range(31..=40),
                 7 => w[rng.gen_range(3..7)] += 1, // misaligned
                 8 => w[rng.gen_range(3..7)] = rng.gen(), // anywhere
