@@ -48,6 +48,10 @@ pub struct Args {
     /// training.
     #[arg(long)]
     sim_only: bool,
+    /// Only the packed-transfer figures (link words and cycles per
+    /// training step at 16, 8 and 4 bits, packed and not).
+    #[arg(long, conflicts_with = "sim_only")]
+    transfers_only: bool,
     /// Simulated cycles of each callgrind workload (where valgrind is on
     /// PATH); 0 skips callgrind.
     #[arg(long, default_value_t = 20_000)]
@@ -124,6 +128,12 @@ pub fn run(args: &Args) -> Result<()> {
         args.callgrind_cycles <= most,
         "--callgrind-cycles must be at most {most}"
     );
+    if args.transfers_only {
+        let mut report = String::new();
+        transfers(args, &mut report)?;
+        print!("{report}");
+        return write_out(args, &report);
+    }
     let mut report = String::new();
     let mut rng = StdRng::seed_from_u64(7);
     writeln!(report, "## `srsa bench` (runs = {}, medians)\n", args.runs)?;
@@ -275,9 +285,16 @@ pub fn run(args: &Args) -> Result<()> {
     writeln!(report, "| ndarray f32 `dot` | {:.2} | 1.00x |", f32r / 1e9)?;
 
     training(args, &mut report)?;
+    transfers(args, &mut report)?;
 
     print!("{report}");
     write_out(args, &report)
+}
+
+/// 5. Link words and cycles per training step, packed and not.
+fn transfers(args: &Args, report: &mut String) -> Result<()> {
+    let data = crate::train_cmd::DataArgs::default().load()?;
+    crate::link_bench::transfers(args.n, args.train_batches, &data, report)
 }
 
 fn write_out(args: &Args, report: &str) -> Result<()> {

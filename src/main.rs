@@ -7,6 +7,7 @@ mod devices;
 mod experiment;
 mod fpga;
 mod fuzz;
+mod link_bench;
 mod plot;
 mod sqnr_cmd;
 mod train_cmd;

@@ -20,7 +20,8 @@ use srsa_host::lockstep::Lockstep;
 use srsa_spec::numerics::{Formats, Rounding};
 use srsa_spec::protocol::{
     address_word, encode_gemm, header, op, pad, parse_status, status_word, Buffer, Gemm, Link,
-    Status, COUNTER_WORDS, IDENTIFY_WORDS, MAGIC, MAX_XFER_WORDS, SEED_ARGS,
+    Status, BUFFER_FROM, COUNTER_WORDS, IDENTIFY_WORDS, MAGIC, MAX_XFER_WORDS, SEED_ARGS,
+    WIDTH_FROM,
 };
 
 /// Cycles allowed for any answer here (no command does real work).
@@ -250,6 +251,83 @@ fn transfer_commands(n: u32) -> Vec<Cmd> {
             read(cap / 2, 1, 0),
             r,
             cap as usize / 2,
+        ),
+    ]);
+    // Packed transfers: the width code sits above the buffer, and is
+    // checked after it and before the size and the address.
+    let code = |width: u32| width << (WIDTH_FROM - BUFFER_FROM);
+    cmds.extend([
+        bad(
+            "WRITE of width code 3",
+            write(1, code(3), 0),
+            w,
+            Status::BadFormat,
+        ),
+        bad(
+            "READ of width code 15",
+            read(1, code(15) | 2, 0),
+            r,
+            Status::BadFormat,
+        ),
+        bad(
+            "WRITE of width code 3 to buffer 3",
+            write(1, code(3) | 3, 0),
+            w,
+            Status::BadBuffer,
+        ),
+        bad(
+            "READ of zero words of width code 3",
+            read(0, code(3), 0),
+            r,
+            Status::BadFormat,
+        ),
+        bad(
+            "8-bit WRITE of zero words",
+            write(0, code(1), 0),
+            w,
+            Status::BadSize,
+        ),
+        bad(
+            "8-bit WRITE at an even address not a multiple of 4",
+            write(1, code(1), 2),
+            w,
+            Status::BadAddress,
+        ),
+        bad(
+            "4-bit READ at a multiple of 4 not of 8",
+            read(1, code(2) | 1, 4),
+            r,
+            Status::BadAddress,
+        ),
+        bad(
+            "8-bit WRITE one word beyond the buffer",
+            write(2, code(1) | 2, cap - 4),
+            w,
+            Status::BadAddress,
+        ),
+        bad(
+            "4-bit READ beyond the buffer",
+            read(1, code(2), cap - 4),
+            r,
+            Status::BadAddress,
+        ),
+        ok(
+            "8-bit WRITE of the last word",
+            write(1, code(1) | 2, cap - 4),
+            w,
+            0,
+        ),
+        ok(
+            "4-bit READ of the last word",
+            read(1, code(2) | 1, cap - 8),
+            r,
+            1,
+        ),
+        ok(
+            "4-bit READ of a whole buffer",
+            read(cap / 8, code(2) | 2, 0),
+            r,
+            cap as usize / 8,
         ),
     ]);
     cmds

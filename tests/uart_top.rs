@@ -11,7 +11,9 @@ use srsa_host::golden::GoldenDevice;
 use srsa_host::lockstep::Lockstep;
 use srsa_sim::{SimDevice, UART_CLOCKS_PER_BIT, UART_SHAPE};
 use srsa_spec::numerics::{Formats, Rounding};
-use srsa_spec::protocol::{address_word, encode_gemm, header, op, status_word, Gemm, Link, Status};
+use srsa_spec::protocol::{
+    address_word, encode_gemm, header, op, status_word, Gemm, Link, Status, Width, WIDTH_FROM,
+};
 
 fn open_uart() -> Rig {
     // The iCEBreaker's device: a 2 x 2 array with 2048-element buffers.
@@ -57,8 +59,8 @@ fn malformed_commands_over_the_serial_line_leave_it_usable() {
     let link = rig.link_mut();
     // Unknown opcode, a READ of a misaligned address, a WRITE to buffer 9
     // (its payload still consumed), IDENTIFY, then a GEMM asking for an
-    // 8-bit output, which this board lacks: five status words and the
-    // identity, each compared with the golden model.
+    // 8-bit output and an 8-bit WRITE, which this board lacks: six status
+    // words and the identity, each compared with the golden model.
     let narrow = Gemm::plain(2, 2, 2, Rounding::Nearest, Formats::uniform(4).with_wl(8));
     let mut cmd = vec![
         header(0x7E, 0),
@@ -72,14 +74,20 @@ fn malformed_commands_over_the_serial_line_leave_it_usable() {
         header(op::GEMM, 0),
     ];
     cmd.extend(encode_gemm(&narrow));
+    cmd.extend([
+        header(op::WRITE, 1),
+        (Width::W8 as u32) << WIDTH_FROM | address_word(1, 0),
+        0x0102_0304,
+    ]);
     link.send(&cmd).unwrap();
     let got = link
-        .recv(3 + 1 + 8 + 1, 200_000)
+        .recv(3 + 1 + 8 + 1 + 1, 200_000)
         .unwrap_or_else(|e| panic!("{e}; {}", divergence(&mut rig)));
     assert_eq!(got[0] >> 24, 0x7E);
     assert_ne!(got[0] & 0x00FF_0000, 0, "unknown opcode must be refused");
     assert_eq!(got[4], srsa_spec::protocol::MAGIC);
     assert_eq!(got[12], status_word(op::GEMM, Status::BadFormat));
+    assert_eq!(got[13], status_word(op::WRITE, Status::BadFormat));
     // And a GEMM still works afterwards.
     let (mut r, _) = rng("malformed_commands_over_the_serial_line_leave_it_usable", 7);
     let id = *rig.identity();

@@ -8,10 +8,10 @@
 
 use ndarray::{s, Array2, ArrayView2};
 use srsa_spec::lfsr::column_state;
-use srsa_spec::numerics::{Formats, Rounding, ACC_BITS, WL};
+use srsa_spec::numerics::{Formats, Rounding, ACC_BITS, MIN_WL, WL};
 use srsa_spec::protocol::{
-    address_word, encode_gemm, feature, gemm_busy_cycles, header, op, pack_elements, parse_status,
-    unpack_word, Buffer, Counters, Gemm, Identity, Link, LinkError, Status, COUNTER_WORDS,
+    encode_gemm, feature, gemm_busy_cycles, header, op, pack_as, parse_status, unpack_as, Buffer,
+    Counters, Gemm, Identity, Link, LinkError, Status, Transfer, Width, COUNTER_WORDS,
     IDENTIFY_WORDS, MAX_K, MAX_XFER_WORDS, SEED_ARGS, VERSION,
 };
 use thiserror::Error;
@@ -66,8 +66,26 @@ const BASE_CYCLES: u64 = 10_000;
 /// back cannot pass for a device answering OK.
 const ECHO_PROBE: u32 = 0x5A_A5A5;
 
-fn transfer_cycles(words: u64) -> u64 {
-    8 * words + BASE_CYCLES
+/// A device takes at most a cycle per element pair (and one per word).
+fn transfer_cycles(t: &Transfer, words: u64) -> u64 {
+    8 * words * t.width.per_word() as u64 + BASE_CYCLES
+}
+
+/// Bits of the narrowest word that holds `x`.
+fn bits_for(x: i16) -> u8 {
+    let magnitude = if x < 0 { !x } else { x };
+    (17 - magnitude.leading_zeros() as u8).max(MIN_WL)
+}
+
+/// `len` elements from `addr` as (address, length) of an unaligned head,
+/// a body of whole `width` words and a tail.
+type Piece = (u32, usize);
+fn split(addr: u32, len: usize, width: Width) -> (Piece, Piece, Piece) {
+    let n = width.per_word() as usize;
+    let (a, end) = (addr as usize, addr as usize + len);
+    let b0 = a.next_multiple_of(n).min(end);
+    let b1 = (end / n * n).max(b0);
+    ((addr, b0 - a), (b0 as u32, b1 - b0), (b1 as u32, end - b1))
 }
 
 /// Far above the RTL's busy time (see `gemm_busy_cycles` in the spec), so
@@ -88,18 +106,29 @@ fn op_name(opcode: u32) -> &'static str {
     }
 }
 
-fn unpack(words: &[u32], out: &mut Vec<i16>) {
-    for &w in words {
-        out.extend(unpack_word(w));
-    }
-}
-
 pub struct Driver<L: Link> {
     link: L,
     identity: Identity,
     /// Elements at the bottom of each buffer that [`Driver::matmul`] may
     /// use; what lies above is kept for data resident on the device.
     scratch: u32,
+    /// Whether transfers may use narrower elements than 16 bits (the
+    /// device must also have [`feature::PACKED`]).
+    packing: bool,
+    traffic: Traffic,
+}
+
+/// Words that crossed the link since the driver opened it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Traffic {
+    pub sent: u64,
+    pub received: u64,
+}
+
+impl Traffic {
+    pub fn total(&self) -> u64 {
+        self.sent + self.received
+    }
 }
 
 impl<L: Link> Driver<L> {
@@ -138,6 +167,8 @@ impl<L: Link> Driver<L> {
             link,
             identity: id,
             scratch,
+            packing: true,
+            traffic: Traffic::default(),
         })
     }
 
@@ -194,6 +225,26 @@ impl<L: Link> Driver<L> {
         (self.scratch as usize / side).min(MAX_K as usize)
     }
 
+    /// Turns packed transfers off (or back on), to measure what they save.
+    pub fn set_packing(&mut self, on: bool) {
+        self.packing = on;
+    }
+
+    /// The words sent and received so far.
+    pub fn traffic(&self) -> Traffic {
+        self.traffic
+    }
+
+    /// The narrowest element width the device takes that holds every value
+    /// of a `wl`-bit word.
+    pub fn width_for(&self, wl: u8) -> Width {
+        if self.packing && self.features() & feature::PACKED != 0 {
+            Width::narrowest(wl)
+        } else {
+            Width::W16
+        }
+    }
+
     pub fn link_mut(&mut self) -> &mut L {
         &mut self.link
     }
@@ -202,76 +253,179 @@ impl<L: Link> Driver<L> {
         self.link
     }
 
-    /// Writes `data` to `buf` from element `addr`.
+    /// Writes `data` to `buf` from element `addr`, in the narrowest
+    /// element width ([`Driver::width_for`]) that holds every value of
+    /// `data`, so nothing is lost whatever the caller's format.
     ///
-    /// The protocol moves whole words (two elements from an even address);
-    /// an odd start or end is completed by a read-modify-write of the word
-    /// it shares with its neighbour, so neighbouring elements keep their
-    /// values. Long transfers are split at [`MAX_XFER_WORDS`].
+    /// The protocol moves whole words (`per_word` elements from a multiple
+    /// of `per_word`): a packed write's unaligned head and tail go as
+    /// 16-bit words, and an odd start or end of those is completed by a
+    /// read-modify-write of the word it shares with its neighbour, so
+    /// neighbouring elements keep their values. Long transfers are split
+    /// at [`MAX_XFER_WORDS`].
     pub fn write(&mut self, buf: Buffer, addr: u32, data: &[i16]) -> Result<(), DriverError> {
+        let wl = data.iter().map(|&x| bits_for(x)).max().unwrap_or(MIN_WL);
+        self.write_as(buf, addr, data, self.width_for(wl))
+    }
+
+    /// Writes `data` at element width `width`; every value must fit it.
+    pub fn write_as(
+        &mut self,
+        buf: Buffer,
+        addr: u32,
+        data: &[i16],
+        width: Width,
+    ) -> Result<(), DriverError> {
         check_span(addr, data.len())?;
+        if let Some(x) = data.iter().find(|&&x| !width.holds(x)) {
+            return Err(DriverError::InvalidArgument(format!(
+                "{x} does not fit a {}-bit transfer element",
+                width.bits()
+            )));
+        }
+        let (head, body, tail) = split(addr, data.len(), width);
+        if width != Width::W16 {
+            let (n0, n1) = (head.1, head.1 + body.1);
+            self.write_as(buf, addr, &data[..n0], Width::W16)?;
+            self.write_words(buf, body.0, &data[n0..n1], width)?;
+            return self.write_as(buf, tail.0, &data[n1..], Width::W16);
+        }
         let (mut addr, mut data) = (addr, data);
         if data.is_empty() {
             return Ok(());
         }
         if addr % 2 == 1 {
             let old = self.read(buf, addr - 1, 1)?;
-            self.write_words(buf, addr - 1, &[old[0], data[0]])?;
+            self.write_words(buf, addr - 1, &[old[0], data[0]], width)?;
             (addr, data) = (addr + 1, &data[1..]);
         }
         let even = data.len() & !1;
-        for (i, chunk) in data[..even].chunks(2 * MAX_XFER_WORDS as usize).enumerate() {
-            self.write_words(buf, addr + (i * 2 * MAX_XFER_WORDS as usize) as u32, chunk)?;
-        }
+        self.write_words(buf, addr, &data[..even], width)?;
         if even < data.len() {
             let last = addr + even as u32;
             let old = self.read(buf, last + 1, 1)?;
-            self.write_words(buf, last, &[data[even], old[0]])?;
+            self.write_words(buf, last, &[data[even], old[0]], width)?;
         }
         Ok(())
     }
 
-    /// One WRITE command: `addr` even, `data` an even number of elements.
-    fn write_words(&mut self, buf: Buffer, addr: u32, data: &[i16]) -> Result<(), DriverError> {
-        let payload = pack_elements(data);
-        let mut cmd = Vec::with_capacity(2 + payload.len());
-        cmd.extend([
-            header(op::WRITE, payload.len() as u32),
-            address_word(buf as u32, addr),
-        ]);
-        cmd.extend(payload);
-        self.link.send(&cmd)?;
-        expect_ok(&mut self.link, op::WRITE, transfer_cycles(cmd.len() as u64))
+    /// WRITE commands for whole words of `data` from `addr` (aligned).
+    fn write_words(
+        &mut self,
+        buf: Buffer,
+        addr: u32,
+        data: &[i16],
+        width: Width,
+    ) -> Result<(), DriverError> {
+        let per_chunk = (MAX_XFER_WORDS * width.per_word()) as usize;
+        for (i, chunk) in data.chunks(per_chunk).enumerate() {
+            let payload = pack_as(chunk, width);
+            let t = Transfer {
+                buffer: buf,
+                width,
+                address: addr + (i * per_chunk) as u32,
+            };
+            let mut cmd = Vec::with_capacity(2 + payload.len());
+            cmd.extend([header(op::WRITE, payload.len() as u32), t.encode()]);
+            cmd.extend(payload);
+            self.send(&cmd)?;
+            self.expect_ok(op::WRITE, transfer_cycles(&t, cmd.len() as u64))?;
+        }
+        Ok(())
     }
 
-    /// Reads `len` elements of `buf` from element `addr`.
+    /// Reads `len` 16-bit elements of `buf` from element `addr`.
     ///
     /// An odd start or end reads the whole word around it and drops the
     /// extra element; at the very end of a buffer with an odd number of
     /// elements that word does not exist and the device refuses.
     pub fn read(&mut self, buf: Buffer, addr: u32, len: usize) -> Result<Vec<i16>, DriverError> {
+        self.read_as(buf, addr, len, Width::W16)
+    }
+
+    /// Reads `len` elements of a `wl`-bit format: packed as narrowly as
+    /// the device allows. Values outside `wl` bits come back saturated
+    /// to the element width.
+    pub fn read_wl(
+        &mut self,
+        buf: Buffer,
+        addr: u32,
+        len: usize,
+        wl: u8,
+    ) -> Result<Vec<i16>, DriverError> {
+        self.read_as(buf, addr, len, self.width_for(wl))
+    }
+
+    /// Reads `len` elements at element width `width` (an unaligned head
+    /// and tail at 16 bits).
+    pub fn read_as(
+        &mut self,
+        buf: Buffer,
+        addr: u32,
+        len: usize,
+        width: Width,
+    ) -> Result<Vec<i16>, DriverError> {
         check_span(addr, len)?;
+        if width != Width::W16 {
+            let (head, body, tail) = split(addr, len, width);
+            let mut out = self.read_as(buf, addr, head.1, Width::W16)?;
+            out.extend(self.read_words(buf, body.0, body.1, width)?);
+            out.extend(self.read_as(buf, tail.0, tail.1, Width::W16)?);
+            return Ok(out);
+        }
         if len == 0 {
             return Ok(vec![]);
         }
         let start = addr & !1;
         let end = (addr as usize + len).next_multiple_of(2);
-        let mut elems = Vec::with_capacity(end - start as usize);
-        let mut at = start;
-        while (at as usize) < end {
-            let words = ((end - at as usize) / 2).min(MAX_XFER_WORDS as usize) as u32;
-            self.link
-                .send(&[header(op::READ, words), address_word(buf as u32, at)])?;
-            let bound = transfer_cycles(words as u64);
-            expect_ok(&mut self.link, op::READ, bound)?;
-            unpack(
-                &recv_exact(&mut self.link, words as usize, bound)?,
-                &mut elems,
-            );
-            at += 2 * words;
-        }
+        let elems = self.read_words(buf, start, end - start as usize, width)?;
         let skip = (addr - start) as usize;
         Ok(elems[skip..skip + len].to_vec())
+    }
+
+    /// READ commands for `len` elements (whole words) from `addr` (aligned).
+    fn read_words(
+        &mut self,
+        buf: Buffer,
+        addr: u32,
+        len: usize,
+        width: Width,
+    ) -> Result<Vec<i16>, DriverError> {
+        let n = width.per_word() as usize;
+        let mut elems = Vec::with_capacity(len);
+        let mut at = addr;
+        while elems.len() < len {
+            let words = ((len - elems.len()) / n).min(MAX_XFER_WORDS as usize) as u32;
+            let t = Transfer {
+                buffer: buf,
+                width,
+                address: at,
+            };
+            self.send(&[header(op::READ, words), t.encode()])?;
+            let bound = transfer_cycles(&t, words as u64);
+            self.expect_ok(op::READ, bound)?;
+            for w in self.recv_exact(words as usize, bound)? {
+                elems.extend(unpack_as(w, width));
+            }
+            at += words * n as u32;
+        }
+        Ok(elems)
+    }
+
+    fn send(&mut self, words: &[u32]) -> Result<(), DriverError> {
+        self.traffic.sent += words.len() as u64;
+        Ok(self.link.send(words)?)
+    }
+
+    fn recv_exact(&mut self, n: usize, max_cycles: u64) -> Result<Vec<u32>, DriverError> {
+        let words = recv_exact(&mut self.link, n, max_cycles)?;
+        self.traffic.received += words.len() as u64;
+        Ok(words)
+    }
+
+    fn expect_ok(&mut self, opcode: u32, max_cycles: u64) -> Result<(), DriverError> {
+        let word = self.recv_exact(1, max_cycles)?[0];
+        check_status(opcode, word)
     }
 
     /// Seeds every column's LFSR with the host's rule
@@ -284,9 +438,9 @@ impl<L: Link> Driver<L> {
             cmd.push(header(op::SEED, c));
             cmd.extend(column_state(seed, c as usize));
         }
-        self.link.send(&cmd)?;
+        self.send(&cmd)?;
         for _ in 0..cols {
-            expect_ok(&mut self.link, op::SEED, BASE_CYCLES)?;
+            self.expect_ok(op::SEED, BASE_CYCLES)?;
         }
         Ok(())
     }
@@ -296,14 +450,14 @@ impl<L: Link> Driver<L> {
         let mut cmd = vec![header(op::GEMM, 0)];
         cmd.extend(encode_gemm(g));
         let bound = gemm_cycles(self.rows(), self.cols(), g);
-        self.link.send(&cmd)?;
-        expect_ok(&mut self.link, op::GEMM, bound)
+        self.send(&cmd)?;
+        self.expect_ok(op::GEMM, bound)
     }
 
     pub fn counters(&mut self) -> Result<Counters, DriverError> {
-        self.link.send(&[header(op::COUNTERS, 0)])?;
-        expect_ok(&mut self.link, op::COUNTERS, BASE_CYCLES)?;
-        let w = recv_exact(&mut self.link, COUNTER_WORDS, BASE_CYCLES)?;
+        self.send(&[header(op::COUNTERS, 0)])?;
+        self.expect_ok(op::COUNTERS, BASE_CYCLES)?;
+        let w = self.recv_exact(COUNTER_WORDS, BASE_CYCLES)?;
         Ok(Counters::decode(&w))
     }
 
@@ -421,7 +575,7 @@ impl<L: Link> Driver<L> {
                     out_base: 0,
                 })?;
                 // Rows beyond M are padding; read only the real ones.
-                let res = self.read(Buffer::C, 0, rows * np)?;
+                let res = self.read_wl(Buffer::C, 0, rows * np, opts.formats.wl_out)?;
                 let res = ArrayView2::from_shape((rows, np), &res).expect("read length");
                 out.slice_mut(s![r0..r0 + rows, c0..c0 + cols])
                     .assign(&res.slice(s![.., ..cols]));
@@ -497,12 +651,6 @@ fn recv_exact<L: Link>(link: &mut L, n: usize, max_cycles: u64) -> Result<Vec<u3
         ))));
     }
     Ok(words)
-}
-
-/// Reads one status word and checks it is `opcode`'s OK.
-fn expect_ok<L: Link>(link: &mut L, opcode: u32, max_cycles: u64) -> Result<(), DriverError> {
-    let word = recv_exact(link, 1, max_cycles)?[0];
-    check_status(opcode, word)
 }
 
 /// Checks that `word` is `opcode`'s OK status.

@@ -16,7 +16,8 @@ use ndarray::Array2;
 use rand::Rng;
 use srsa_spec::numerics::{Formats, Rounding, MAX_FL};
 use srsa_spec::protocol::{
-    address_word, encode_gemm, header, op, status_word, Gemm, Identity, Link, Status, SEED_ARGS,
+    address_word, encode_gemm, header, op, status_word, Gemm, Identity, Link, Status, BUFFER_FROM,
+    SEED_ARGS, WIDTH_FROM,
 };
 
 /// Most payload words of a fuzzed WRITE or READ.
@@ -42,12 +43,15 @@ pub fn random_command(rng: &mut impl Rng, id: &Identity) -> Vec<u32> {
             0 => rng.gen_range(0..1 << 24),
             1 => 2 * rng.gen_range(0..elems / 2) + 1,
             2 => elems.saturating_sub(2 * rng.gen_range(0..MAX_XFER)),
-            _ => 2 * rng.gen_range(0..elems.min(4096) / 2),
+            3 => 2 * rng.gen_range(0..elems.min(4096) / 2),
+            _ => 8 * rng.gen_range(0..elems.min(4096) / 8),
         }
     };
+    // The address word's high byte: a buffer and an element width, mostly
+    // ones that exist, sometimes any byte at all.
     let buffer = |rng: &mut dyn rand::RngCore| -> u32 {
         if rng.gen_bool(0.9) {
-            rng.gen_range(0..3)
+            rng.gen_range(0..3) | [0, 0, 1, 2][rng.gen_range(0..4)] << (WIDTH_FROM - BUFFER_FROM)
         } else {
             rng.gen_range(3..256)
         }

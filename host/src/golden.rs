@@ -15,9 +15,9 @@ use crate::kernel::Workspace;
 use srsa_spec::lfsr::{column_state, load_state, Lfsr, POWER_UP_SEED};
 use srsa_spec::numerics::{cin_term, convert, wrap_acc, ACC_BITS, WL};
 use srsa_spec::protocol::{
-    a_layout, arg_words, b_layout, check_region, check_shape, decode_gemm, feature,
-    gemm_busy_cycles, op, pack_elements, pad, payload_words, status_word, unpack_word, Buffer,
-    Counters, Gemm, Identity, Link, LinkError, Status, GEMM_ARGS, VERSION,
+    a_layout, arg_words, b_layout, check_shape, decode_gemm, decode_transfer, feature,
+    gemm_busy_cycles, op, pack_as, pad, payload_words, status_word, unpack_as, Buffer, Counters,
+    Gemm, Identity, Link, LinkError, Status, Transfer, GEMM_ARGS, VERSION,
 };
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -170,20 +170,25 @@ impl GoldenDevice {
     }
 
     fn write(&mut self, words: u32, addr_word: u32, payload: &[u32]) -> Result<(), Status> {
-        let (buffer, addr) = (addr_word >> 24, addr_word & 0xFF_FFFF);
-        let buf = check_region(buffer, addr, words, self.buffer_elems)?;
-        let dst = &mut self.buffers[buf as usize][addr as usize..][..2 * payload.len()];
-        for (pair, &w) in dst.chunks_exact_mut(2).zip(payload) {
-            pair.copy_from_slice(&unpack_word(w));
+        let t = self.transfer(addr_word, words)?;
+        let n = t.width.per_word() as usize;
+        let dst = &mut self.buffers[t.buffer as usize][t.address as usize..][..n * payload.len()];
+        for (elems, &w) in dst.chunks_exact_mut(n).zip(payload) {
+            for (e, x) in elems.iter_mut().zip(unpack_as(w, t.width)) {
+                *e = x;
+            }
         }
         Ok(())
     }
 
     fn read(&self, words: u32, addr_word: u32) -> Result<Vec<u32>, Status> {
-        let (buffer, addr) = (addr_word >> 24, addr_word & 0xFF_FFFF);
-        let buf = check_region(buffer, addr, words, self.buffer_elems)?;
-        let src = &self.buffers[buf as usize][addr as usize..][..2 * words as usize];
-        Ok(pack_elements(src))
+        let t = self.transfer(addr_word, words)?;
+        let src = &self.buffers[t.buffer as usize][t.address as usize..][..t.elems(words) as usize];
+        Ok(pack_as(src, t.width))
+    }
+
+    fn transfer(&self, addr_word: u32, words: u32) -> Result<Transfer, Status> {
+        decode_transfer(addr_word, words, self.buffer_elems, self.features)
     }
 
     fn seed(&mut self, column: u32, words: &[u32]) -> Result<(), Status> {

@@ -1,6 +1,7 @@
 //! The command decoder and response mux: reads each command's header and
 //! argument words off the host link (srsa_spec::protocol), checks host
-//! transfers, steers the payload to the buffers, the GEMM arguments to
+//! transfers, steers the payload to the buffers (a packed word's pairs one
+//! a cycle, through `packing`'s blocks), the GEMM arguments to
 //! their block and the seed words to a column, and sends exactly one
 //! response per command: a status word, then any data words.
 
@@ -8,7 +9,8 @@ use crate::constant;
 use rust_hdl::prelude::*;
 use srsa_spec::numerics::{ACC_BITS, WL};
 use srsa_spec::protocol::{
-    arg_words, op, Status, GEMM_ARGS, IDENTIFY_WORDS, MAGIC, SEED_ARGS, VERSION,
+    arg_words, feature, op, Status, Width, BUFFER_FROM, GEMM_ARGS, IDENTIFY_WORDS, MAGIC,
+    SEED_ARGS, VERSION, WIDTH_FROM,
 };
 
 #[derive(Copy, Clone, PartialEq, Debug, LogicState)]
@@ -46,7 +48,14 @@ pub struct Decoder<const R: usize, const C: usize> {
     pub buffer: Signal<Out, Bits<2>>,
     pub elem: Signal<Out, Bits<24>>,
     pub rd_elem: Signal<Out, Bits<24>>,
-    pub read_word: Signal<In, Bits<32>>,
+    /// For `packing`: the transfer's width code; whether a write's pair
+    /// comes from the rest of a packed word (or a read's pair is one
+    /// before its word's last, to be kept); whether the response word is
+    /// the read word `packing::Pack` gathers.
+    pub width_code: Signal<Out, Bits<2>>,
+    pub from_held: Signal<Out, Bit>,
+    pub capture: Signal<Out, Bit>,
+    pub rsp_packed: Signal<Out, Bit>,
 
     // GEMM (see `gemm_args` and `sequencer`).
     pub index: Signal<Out, Bits<4>>,
@@ -73,16 +82,25 @@ pub struct Decoder<const R: usize, const C: usize> {
     elem_at: DFF<Bits<24>>,
     buffer_id: DFF<Bits<2>>,
     word_index: DFF<Bits<4>>,
+    /// The transfer's element width (`Width` code); 0 unless packed.
+    width: DFF<Bits<2>>,
+    /// Pairs left of the word being unpacked or gathered.
+    sub: DFF<Bits<2>>,
     /// The first two SEED words; the third arrives as the load happens.
     seed_word: Vec<DFF<Bits<32>>>,
 
     header_op: Signal<Local, Bits<8>>,
     region_status: Signal<Local, Bits<8>>,
     region_end: Signal<Local, Bits<32>>,
+    /// The address word's width code, and the pairs a word of it holds,
+    /// less one.
+    xfer_code: Signal<Local, Bits<2>>,
+    last_pair: Signal<Local, Bits<2>>,
+    /// Between the pairs of a packed word.
+    in_word: Signal<Local, Bit>,
     /// One adder each, shared by every state that steps them.
     elem_step: Signal<Local, Bits<24>>,
     count_step: Signal<Local, Bits<24>>,
-
     ident: Vec<Constant<Bits<32>>>,
     capacity: Constant<Bits<32>>,
     last_gemm_arg: Constant<Bits<4>>,
@@ -90,7 +108,14 @@ pub struct Decoder<const R: usize, const C: usize> {
     last_ident: Constant<Bits<4>>,
     last_counter: Constant<Bits<4>>,
     last_size: Constant<Bits<4>>,
-    max_buffer: Constant<Bits<8>>,
+    max_buffer: Constant<Bits<4>>,
+    has_packed: Constant<Bit>,
+    w8: Constant<Bits<2>>,
+    w4: Constant<Bits<2>>,
+    width_from: Constant<Bits<8>>,
+    width_hi: Constant<Bits<8>>,
+    buffer_from: Constant<Bits<8>>,
+    st_bad_format: Constant<Bits<8>>,
     st_ok: Constant<Bits<8>>,
     st_unknown_opcode: Constant<Bits<8>>,
     st_bad_buffer: Constant<Bits<8>>,
@@ -128,7 +153,10 @@ impl<const R: usize, const C: usize> Decoder<R, C> {
             buffer: Default::default(),
             elem: Default::default(),
             rd_elem: Default::default(),
-            read_word: Default::default(),
+            width_code: Default::default(),
+            from_held: Default::default(),
+            capture: Default::default(),
+            rsp_packed: Default::default(),
             index: Default::default(),
             arg_load: Default::default(),
             sizing: Default::default(),
@@ -148,10 +176,15 @@ impl<const R: usize, const C: usize> Decoder<R, C> {
             elem_at: Default::default(),
             buffer_id: Default::default(),
             word_index: Default::default(),
+            width: Default::default(),
+            sub: Default::default(),
             seed_word: (0..SEED_ARGS - 1).map(|_| DFF::default()).collect(),
             header_op: Default::default(),
             region_status: Default::default(),
             region_end: Default::default(),
+            xfer_code: Default::default(),
+            last_pair: Default::default(),
+            in_word: Default::default(),
             elem_step: Default::default(),
             count_step: Default::default(),
             ident: ident.iter().map(|&w| constant(w as u64)).collect(),
@@ -162,6 +195,13 @@ impl<const R: usize, const C: usize> Decoder<R, C> {
             last_counter: constant(srsa_spec::protocol::COUNTER_WORDS as u64 - 1),
             last_size: constant(3),
             max_buffer: constant(2),
+            has_packed: Constant::new(features & feature::PACKED != 0),
+            w8: constant(Width::W8 as u64),
+            w4: constant(Width::W4 as u64),
+            width_from: constant(WIDTH_FROM as u64),
+            width_hi: constant(WIDTH_FROM as u64 + 2),
+            buffer_from: constant(BUFFER_FROM as u64),
+            st_bad_format: constant(Status::BadFormat as u64),
             st_ok: constant(Status::Ok as u64),
             st_unknown_opcode: constant(Status::UnknownOpcode as u64),
             st_bad_buffer: constant(Status::BadBuffer as u64),
@@ -181,31 +221,77 @@ impl<const R: usize, const C: usize> Decoder<R, C> {
 impl<const R: usize, const C: usize> Logic for Decoder<R, C> {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, state, opcode, arg, status, count, elem_at, buffer_id, word_index);
+        dff_setup!(
+            self, clock, state, opcode, arg, status, count, elem_at, buffer_id, word_index, width,
+            sub
+        );
         for i in 0..(SEED_ARGS - 1) {
             self.seed_word[i].clock.next = self.clock.val();
             self.seed_word[i].d.next = self.seed_word[i].q.val();
         }
         self.header_op.next = self.cmd_data.val().get_bits::<8>(24);
 
-        // Region check of a WRITE/READ address word against `arg` words,
-        // in the order of srsa_spec::protocol::check_region.
+        // Check of a WRITE/READ address word against `arg` words, in the
+        // order of srsa_spec::protocol::decode_transfer.
+        self.xfer_code.next = bit_cast::<2, 32>(self.cmd_data.val() >> self.width_from.val());
         self.region_end.next = bit_cast::<32, 24>(self.cmd_data.val().get_bits::<24>(0))
             + (bit_cast::<32, 24>(self.arg.q.val()) << 1);
         self.region_status.next = self.st_ok.val();
-        if self.cmd_data.val().get_bit(0) | (self.region_end.val() > self.capacity.val()) {
+        if self.cmd_data.val().get_bit(0) {
+            self.region_status.next = self.st_bad_address.val();
+        }
+        if self.xfer_code.val() == self.w8.val() {
+            self.region_end.next = bit_cast::<32, 24>(self.cmd_data.val().get_bits::<24>(0))
+                + (bit_cast::<32, 24>(self.arg.q.val()) << 2);
+            if self.cmd_data.val().get_bits::<2>(0).any() {
+                self.region_status.next = self.st_bad_address.val();
+            }
+        }
+        if self.xfer_code.val() == self.w4.val() {
+            self.region_end.next = bit_cast::<32, 24>(self.cmd_data.val().get_bits::<24>(0))
+                + (bit_cast::<32, 24>(self.arg.q.val()) << 3);
+            if self.cmd_data.val().get_bits::<3>(0).any() {
+                self.region_status.next = self.st_bad_address.val();
+            }
+        }
+        if self.region_end.val() > self.capacity.val() {
             self.region_status.next = self.st_bad_address.val();
         }
         if self.arg.q.val() == 0 {
             self.region_status.next = self.st_bad_size.val();
         }
-        if self.cmd_data.val().get_bits::<8>(24) > self.max_buffer.val() {
+        if bit_cast::<2, 32>(self.cmd_data.val() >> self.width_hi.val()).any()
+            | self.xfer_code.val().all()
+            | (!self.has_packed.val() & self.xfer_code.val().any())
+        {
+            self.region_status.next = self.st_bad_format.val();
+        }
+        if bit_cast::<4, 32>(self.cmd_data.val() >> self.buffer_from.val()) > self.max_buffer.val()
+        {
             self.region_status.next = self.st_bad_buffer.val();
         }
+
+        // A packed word's pairs after its first: a WRITE's first pair comes
+        // straight off the link, the rest from `pack`.
+        self.last_pair.next = 0.into();
+        if self.width.q.val() == self.w8.val() {
+            self.last_pair.next = 1.into();
+        }
+        if self.width.q.val() == self.w4.val() {
+            self.last_pair.next = 3.into();
+        }
+        // (Tested through `has_packed`, so that a device without packing
+        // builds no `sub` or `pack` at all.)
+        self.in_word.next = self.has_packed.val() & self.sub.q.val().any();
+        self.width_code.next = self.width.q.val();
+        self.from_held.next = self.in_word.val();
+        self.capture.next = (self.state.q.val() == State::RdEmit) & self.in_word.val();
+        self.rsp_packed.next = self.state.q.val() == State::RdEmit;
+
         self.elem_step.next = self.elem_at.q.val() + 2;
         self.count_step.next = self.count.q.val() - 1;
         self.rd_elem.next = self.elem_at.q.val();
-        if (self.state.q.val() == State::RdEmit) & self.rsp_ready.val() {
+        if (self.state.q.val() == State::RdEmit) & (self.rsp_ready.val() | self.in_word.val()) {
             self.rd_elem.next = self.elem_step.val();
         }
         self.elem.next = self.elem_at.q.val();
@@ -228,6 +314,7 @@ impl<const R: usize, const C: usize> Logic for Decoder<R, C> {
         match self.state.q.val() {
             State::Idle => {
                 self.cmd_ready.next = true;
+                self.sub.d.next = 0.into();
                 if self.cmd_valid.val() {
                     self.opcode.d.next = self.header_op.val();
                     self.arg.d.next = self.cmd_data.val().get_bits::<24>(0);
@@ -257,6 +344,10 @@ impl<const R: usize, const C: usize> Logic for Decoder<R, C> {
                     self.elem_at.d.next = self.cmd_data.val().get_bits::<24>(0);
                     self.count.d.next = self.arg.q.val();
                     self.status.d.next = self.region_status.val();
+                    self.width.d.next = 0.into();
+                    if self.has_packed.val() & (self.region_status.val() == self.st_ok.val()) {
+                        self.width.d.next = self.xfer_code.val();
+                    }
                     self.state.d.next = State::EmitStatus;
                     if (self.opcode.q.val() == self.op_write.val()) & self.arg.q.val().any() {
                         self.state.d.next = State::WrData;
@@ -264,31 +355,51 @@ impl<const R: usize, const C: usize> Logic for Decoder<R, C> {
                 }
             }
             State::WrData => {
-                // A rejected payload is still consumed, to stay in step.
-                self.cmd_ready.next = true;
-                if self.cmd_valid.val() {
-                    self.host_write.next = self.status.q.val() == self.st_ok.val();
+                // A rejected payload is still consumed, to stay in step;
+                // a packed word's later pairs take a cycle each.
+                if self.in_word.val() {
+                    self.host_write.next = true;
                     self.elem_at.d.next = self.elem_step.val();
-                    self.count.d.next = self.count_step.val();
-                    if self.count.q.val() == 1 {
+                    self.sub.d.next = self.sub.q.val() - 1;
+                    if (self.sub.q.val() == 1) & !self.count.q.val().any() {
                         self.state.d.next = State::EmitStatus;
+                    }
+                } else {
+                    self.cmd_ready.next = true;
+                    if self.cmd_valid.val() {
+                        self.host_write.next = self.status.q.val() == self.st_ok.val();
+                        self.elem_at.d.next = self.elem_step.val();
+                        self.count.d.next = self.count_step.val();
+                        self.sub.d.next = self.last_pair.val();
+                        if (self.count.q.val() == 1) & !self.last_pair.val().any() {
+                            self.state.d.next = State::EmitStatus;
+                        }
                     }
                 }
             }
             State::RdIssue => {
                 // The banks read elem's row this cycle; data is there next.
+                self.sub.d.next = self.last_pair.val();
                 self.state.d.next = State::RdEmit;
             }
             State::RdEmit => {
-                self.rsp_valid.next = true;
-                self.rsp_data.next = self.read_word.val();
-                // The banks are already reading the next pair (rd_elem), so
-                // the next word follows without a gap.
-                if self.rsp_ready.val() {
+                // A packed word gathers `last_pair` + 1 pairs, one a cycle
+                // (in `packing::Pack`, which also sends the word), and goes
+                // out with its last. The banks are already reading
+                // the next pair (rd_elem), so the next word follows without
+                // a gap.
+                if self.in_word.val() {
                     self.elem_at.d.next = self.elem_step.val();
-                    self.count.d.next = self.count_step.val();
-                    if self.count.q.val() == 1 {
-                        self.state.d.next = State::Idle;
+                    self.sub.d.next = self.sub.q.val() - 1;
+                } else {
+                    self.rsp_valid.next = true;
+                    if self.rsp_ready.val() {
+                        self.elem_at.d.next = self.elem_step.val();
+                        self.count.d.next = self.count_step.val();
+                        self.sub.d.next = self.last_pair.val();
+                        if self.count.q.val() == 1 {
+                            self.state.d.next = State::Idle;
+                        }
                     }
                 }
             }
@@ -408,7 +519,9 @@ impl<const R: usize, const C: usize> Logic for Decoder<R, C> {
 mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
-    use srsa_spec::protocol::{address_word, check_region, header, status_word, COUNTER_WORDS};
+    use srsa_spec::protocol::{
+        address_word, decode_transfer, header, pack_as, status_word, unpack_as, COUNTER_WORDS,
+    };
 
     const CAP: u32 = 256;
 
@@ -416,8 +529,13 @@ mod tests {
     const PATHS: u32 = srsa_spec::protocol::feature::ALL;
 
     /// What the buffers would answer for the pair at `elem` of `buffer`.
+    /// Elements of every magnitude, so that packed reads both pass values
+    /// through and saturate them.
     fn memory(buffer: u64, elem: u64) -> u32 {
-        (0x9E37_79B9u64.wrapping_mul(elem * 4 + buffer + 1) >> 7) as u32
+        let h = (0x9E37_79B9u64.wrapping_mul(elem * 4 + buffer + 1) >> 7) as u32;
+        let lo = (h as u16 as i16) >> (h >> 28);
+        let hi = ((h >> 16) as u16 as i16) >> (h >> 24 & 15);
+        lo as u16 as u32 | (hi as u16 as u32) << 16
     }
 
     fn counter(i: u64) -> u32 {
@@ -456,29 +574,49 @@ mod tests {
                         rng.gen_range(1..6)
                     };
                     let buffer = if rng.gen_bool(0.1) {
-                        rng.gen_range(3..256)
+                        rng.gen_range(3..16)
                     } else {
                         rng.gen_range(0..3)
                     };
+                    // Mostly a width the protocol has, sometimes a code or
+                    // reserved bit it lacks.
+                    let code = match rng.gen_range(0..20) {
+                        0 => rng.gen_range(3..16),
+                        1..=6 => 0,
+                        7..=13 => 1,
+                        _ => 2,
+                    };
+                    let per_word = 2 << code.min(2);
                     let addr = if rng.gen_bool(0.1) {
                         rng.gen_range(0..300)
                     } else {
-                        2 * rng.gen_range(0..CAP / 2 - 6)
+                        per_word * rng.gen_range(0..(CAP - 48) / per_word)
                     };
+                    let aw = code << WIDTH_FROM | address_word(buffer, addr);
                     e.words.push(header(opc, words));
-                    e.words.push(address_word(buffer, addr));
-                    let st = check_region(buffer, addr, words, CAP).map(|_| ()).err();
+                    e.words.push(aw);
+                    let t = decode_transfer(aw, words, CAP, PATHS);
+                    let st = t.err();
                     e.responses.push(status_word(opc, st.unwrap_or(Status::Ok)));
                     for i in 0..words as u64 {
-                        let elem = addr as u64 + 2 * i;
+                        let elem = addr as u64 + per_word as u64 * i;
                         if write {
                             let w: u32 = rng.gen();
                             e.words.push(w);
-                            if st.is_none() {
-                                e.writes.push((buffer as u64, elem, w));
+                            if let Ok(t) = t {
+                                // Each pair as the buffers are given it.
+                                let elems: Vec<i16> = unpack_as(w, t.width).collect();
+                                for (j, pair) in pack_as(&elems, Width::W16).iter().enumerate() {
+                                    e.writes.push((buffer as u64, elem + 2 * j as u64, *pair));
+                                }
                             }
-                        } else if st.is_none() {
-                            e.responses.push(memory(buffer as u64, elem));
+                        } else if let Ok(t) = t {
+                            let elems: Vec<i16> = (0..per_word as u64 / 2)
+                                .flat_map(|j| {
+                                    unpack_as(memory(buffer as u64, elem + 2 * j), Width::W16)
+                                })
+                                .collect();
+                            e.responses.extend(pack_as(&elems, t.width));
                         }
                     }
                 }
@@ -555,40 +693,121 @@ mod tests {
         got: Got,
     }
 
-    fn drive(e: &mut Env, _: u64, x: &mut Decoder<4, 4>) {
-        x.cmd_valid.next = e.next < e.words.len() && e.rng.gen_bool(e.offer);
-        x.cmd_data.next = (*e.words.get(e.next).unwrap_or(&0) as u64).into();
-        x.rsp_ready.next = e.rng.gen_bool(e.accept);
-        x.read_word.next = (e.read_data as u64).into();
-        x.gemm_status.next = ((e.first_arg & 0xFF) as u64).into();
-        x.gemm_done.next = e.run_left == Some(0);
-        x.counter_word.next = (counter(x.index.val().to_u64()) as u64).into();
+    /// The decoder with the packing blocks wired as the device wires them,
+    /// so that the test sees the pairs the buffers are given and gives the
+    /// read pairs the buffers return.
+    #[derive(LogicBlock)]
+    struct Dut {
+        clock: Signal<In, Clock>,
+        reset: Signal<In, Bit>,
+        cmd_data: Signal<In, Bits<32>>,
+        cmd_valid: Signal<In, Bit>,
+        rsp_ready: Signal<In, Bit>,
+        gemm_status: Signal<In, Bits<8>>,
+        gemm_done: Signal<In, Bit>,
+        counter_word: Signal<In, Bits<32>>,
+        read_word: Signal<In, Bits<32>>,
+        write_word: Signal<Out, Bits<32>>,
+        rsp_data: Signal<Out, Bits<32>>,
+        decoder: Decoder<4, 4>,
+        unpack: crate::packing::Unpack,
+        pack: crate::packing::Pack,
     }
 
-    fn observe(e: &mut Env, _: u64, x: &Decoder<4, 4>) -> bool {
+    impl Dut {
+        fn new() -> Self {
+            Self {
+                clock: Default::default(),
+                reset: Default::default(),
+                cmd_data: Default::default(),
+                cmd_valid: Default::default(),
+                rsp_ready: Default::default(),
+                gemm_status: Default::default(),
+                gemm_done: Default::default(),
+                counter_word: Default::default(),
+                read_word: Default::default(),
+                write_word: Default::default(),
+                rsp_data: Default::default(),
+                decoder: Decoder::new(CAP, PATHS),
+                unpack: Default::default(),
+                pack: Default::default(),
+            }
+        }
+    }
+
+    impl Logic for Dut {
+        #[hdl_gen]
+        fn update(&mut self) {
+            self.decoder.clock.next = self.clock.val();
+            self.decoder.reset.next = self.reset.val();
+            self.decoder.cmd_data.next = self.cmd_data.val();
+            self.decoder.cmd_valid.next = self.cmd_valid.val();
+            self.decoder.rsp_ready.next = self.rsp_ready.val();
+            self.decoder.gemm_status.next = self.gemm_status.val();
+            self.decoder.gemm_done.next = self.gemm_done.val();
+            self.decoder.counter_word.next = self.counter_word.val();
+            self.unpack.clock.next = self.clock.val();
+            self.unpack.word.next = self.cmd_data.val();
+            self.unpack.from_held.next = self.decoder.from_held.val();
+            self.unpack.advance.next = self.decoder.host_write.val();
+            self.unpack.width.next = self.decoder.width_code.val();
+            self.write_word.next = self.unpack.pair.val();
+            self.pack.clock.next = self.clock.val();
+            self.pack.pair.next = self.read_word.val();
+            self.pack.capture.next = self.decoder.capture.val();
+            self.pack.width.next = self.decoder.width_code.val();
+            self.pack.select.next = self.decoder.rsp_packed.val();
+            self.pack.rsp_in.next = self.decoder.rsp_data.val();
+            self.rsp_data.next = self.pack.rsp.val();
+        }
+    }
+
+    impl crate::testbench::Clocked for Dut {
+        fn clock_signal(&mut self) -> &mut Signal<In, Clock> {
+            &mut self.clock
+        }
+        fn clock_high(&self) -> bool {
+            self.clock.val().clk
+        }
+    }
+
+    fn drive(e: &mut Env, _: u64, t: &mut Dut) {
+        t.cmd_valid.next = e.next < e.words.len() && e.rng.gen_bool(e.offer);
+        t.cmd_data.next = (*e.words.get(e.next).unwrap_or(&0) as u64).into();
+        t.rsp_ready.next = e.rng.gen_bool(e.accept);
+        t.read_word.next = (e.read_data as u64).into();
+        t.gemm_status.next = ((e.first_arg & 0xFF) as u64).into();
+        t.gemm_done.next = e.run_left == Some(0);
+        t.counter_word.next = (counter(t.decoder.index.val().to_u64()) as u64).into();
+    }
+
+    fn observe(e: &mut Env, _: u64, t: &Dut) -> bool {
         let g = &mut e.got;
-        let word = x.cmd_data.val().to_u64() as u32;
-        if x.cmd_valid.val() && x.cmd_ready.val() {
+        let word = t.decoder.cmd_data.val().to_u64() as u32;
+        if t.decoder.cmd_valid.val() && t.decoder.cmd_ready.val() {
             e.next += 1;
         }
-        if x.rsp_valid.val() && x.rsp_ready.val() {
-            g.responses.push(x.rsp_data.val().to_u64() as u32);
+        if t.decoder.rsp_valid.val() && t.decoder.rsp_ready.val() {
+            g.responses.push(t.rsp_data.val().to_u64() as u32);
         }
-        if x.host_write.val() {
-            g.writes
-                .push((x.buffer.val().to_u64(), x.elem.val().to_u64(), word));
+        if t.decoder.host_write.val() {
+            g.writes.push((
+                t.decoder.buffer.val().to_u64(),
+                t.decoder.elem.val().to_u64(),
+                t.write_word.val().to_u64() as u32,
+            ));
         }
-        if x.arg_load.val() {
-            if x.index.val().to_u64() == 0 {
+        if t.decoder.arg_load.val() {
+            if t.decoder.index.val().to_u64() == 0 {
                 e.first_arg = word;
             }
             g.args.push(word);
         }
         for c in 0..4 {
-            if x.seed_load[c].val() {
+            if t.decoder.seed_load[c].val() {
                 let s = [
-                    x.seed0.val().to_u64() as u32,
-                    x.seed1.val().to_u64() as u32,
+                    t.decoder.seed0.val().to_u64() as u32,
+                    t.decoder.seed1.val().to_u64() as u32,
                     word,
                 ];
                 g.seeds.push((c, s));
@@ -597,11 +816,14 @@ mod tests {
         e.run_left = match e.run_left {
             Some(0) => None,
             Some(n) => Some(n - 1),
-            None if x.gemm_start.val() => Some(g.args[g.args.len() - 6] & 0xFF),
+            None if t.decoder.gemm_start.val() => Some(g.args[g.args.len() - 6] & 0xFF),
             None => None,
         };
         // The banks answer the read issued this cycle next cycle.
-        e.read_data = memory(x.buffer.val().to_u64(), x.rd_elem.val().to_u64());
+        e.read_data = memory(
+            t.decoder.buffer.val().to_u64(),
+            t.decoder.rd_elem.val().to_u64(),
+        );
         g.responses.len() < e.want || e.next < e.words.len()
     }
 
@@ -622,13 +844,7 @@ mod tests {
             got: Got::default(),
         };
         let max_cycles = 40 * e.words.len() as u64 + 1000;
-        let env = crate::testbench::run(
-            Decoder::<4, 4>::new(CAP, PATHS),
-            max_cycles,
-            env,
-            drive,
-            observe,
-        );
+        let env = crate::testbench::run(Dut::new(), max_cycles, env, drive, observe);
         let g = env.got;
         let first_diff = g
             .responses

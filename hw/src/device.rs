@@ -1,7 +1,9 @@
 //! The whole device behind its host link, composed of its blocks: the
 //! command decoder (`decoder`), the GEMM's arguments and checks
 //! (`gemm_args`), the tile sequencer with its feed and drain chains
-//! (`sequencer`), the banked buffers (`buffers`), the array, one output
+//! (`sequencer`), the banked buffers (`buffers`) with the packing of
+//! narrow transfer elements between them and the link (`packing`), the
+//! array, one output
 //! stage per column and the counters. Protocol and layouts:
 //! `srsa_spec::protocol` and docs/PROTOCOL.md.
 
@@ -11,6 +13,7 @@ use crate::counters::Counters;
 use crate::decoder::Decoder;
 use crate::gemm_args::GemmArgs;
 use crate::output_stage::OutputStage;
+use crate::packing::{Pack, Unpack};
 use crate::sequencer::Sequencer;
 use rust_hdl::prelude::*;
 use srsa_spec::lfsr::{column_state, POWER_UP_SEED};
@@ -37,6 +40,8 @@ pub struct Device<const R: usize, const C: usize, const DA: usize, const DC: usi
     pub args: GemmArgs<R, C, DA, DC>,
     pub sequencer: Sequencer<R, C, DA, DC>,
     pub buffers: Buffers<R, C, DA, DC>,
+    pub unpack: Unpack,
+    pub pack: Pack,
     pub array: Array<R, C>,
     pub out: Vec<OutputStage<DC>>,
     pub counters: Counters,
@@ -70,6 +75,8 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Device<R,
             args: GemmArgs::new(features),
             sequencer: Sequencer::new(features),
             buffers: Buffers::new(features),
+            unpack: Default::default(),
+            pack: Default::default(),
             array: Default::default(),
             out: (0..C)
                 .map(|c| OutputStage::new(column_state(POWER_UP_SEED, c)))
@@ -91,9 +98,8 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         self.decoder.cmd_valid.next = self.cmd_valid.val();
         self.decoder.rsp_ready.next = self.rsp_ready.val();
         self.cmd_ready.next = self.decoder.cmd_ready.val();
-        self.rsp_data.next = self.decoder.rsp_data.val();
+        self.rsp_data.next = self.pack.rsp.val();
         self.rsp_valid.next = self.decoder.rsp_valid.val();
-        self.decoder.read_word.next = self.buffers.read_word.val();
         self.decoder.gemm_status.next = self.args.status.val();
         self.decoder.gemm_done.next = self.sequencer.done.val();
         self.decoder.counter_word.next = self.counters.word.val();
@@ -139,12 +145,25 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         self.buffers.host_write.next = self.decoder.host_write.val();
         self.buffers.buffer.next = self.decoder.buffer.val();
         self.buffers.elem.next = self.decoder.elem.val();
-        self.buffers.write_word.next = self.cmd_data.val();
+        self.buffers.write_word.next = self.unpack.pair.val();
         self.buffers.rd_elem.next = self.decoder.rd_elem.val();
         self.buffers.a_transposed.next = self.args.a_transposed.val();
         self.buffers.b_transposed.next = self.args.b_transposed.val();
         self.buffers.b_from_c.next = self.args.b_from_c.val();
         self.buffers.feed_step.next = self.sequencer.feed_step.val();
+
+        // ---- Packing between the link's words and the banks' pairs. ----
+        self.unpack.clock.next = self.clock.val();
+        self.unpack.word.next = self.cmd_data.val();
+        self.unpack.from_held.next = self.decoder.from_held.val();
+        self.unpack.advance.next = self.decoder.host_write.val();
+        self.unpack.width.next = self.decoder.width_code.val();
+        self.pack.clock.next = self.clock.val();
+        self.pack.pair.next = self.buffers.read_word.val();
+        self.pack.capture.next = self.decoder.capture.val();
+        self.pack.width.next = self.decoder.width_code.val();
+        self.pack.select.next = self.decoder.rsp_packed.val();
+        self.pack.rsp_in.next = self.decoder.rsp_data.val();
 
         // ---- Array: operands from the banks, flags from the sequencer. ----
         self.array.clock.next = self.clock.val();

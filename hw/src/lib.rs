@@ -32,6 +32,7 @@ pub mod formal;
 pub mod gemm_args;
 pub mod lfsr;
 pub mod output_stage;
+pub mod packing;
 pub mod pe;
 pub mod rotator;
 pub mod rounding;

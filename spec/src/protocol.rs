@@ -7,10 +7,10 @@
 //! data words only when the status is OK. docs/PROTOCOL.md is the prose
 //! version of this file.
 
-use crate::numerics::{Formats, Rounding, WL};
+use crate::numerics::{word_max, word_min, Formats, Rounding, WL};
 use std::fmt;
 
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 /// First identify word: "SRSA" in ASCII.
 pub const MAGIC: u32 = 0x5352_5341;
 
@@ -40,12 +40,13 @@ impl Buffer {
 pub mod op {
     /// No args. OK response: [`super::IDENTIFY_WORDS`] words.
     pub const IDENTIFY: u32 = 0x01;
-    /// arg = payload words P (1..=MAX_XFER_WORDS); one word `buffer << 24 |
-    /// element address` (even); then P words, two elements each (low half
-    /// first). The payload is always consumed, even when rejected.
+    /// arg = payload words P (1..=MAX_XFER_WORDS); one address word
+    /// ([`super::Transfer`]); then P words of elements of the transfer's
+    /// [`super::Width`], the lowest address in the lowest bits. The payload
+    /// is always consumed, even when rejected.
     pub const WRITE: u32 = 0x02;
-    /// arg = words P to read; one word `buffer << 24 | element address`
-    /// (even). OK response: P words, two elements each.
+    /// arg = words P to read; one address word ([`super::Transfer`]). OK
+    /// response: P words, packed as WRITE packs them.
     pub const READ: u32 = 0x03;
     /// arg = 0; [`super::GEMM_ARGS`] words, see [`super::Gemm`]. The response
     /// comes when every output is written.
@@ -122,8 +123,11 @@ pub mod feature {
     /// Saturates outputs to a WL_out below 16 ([`crate::numerics::Formats::wl_out`]);
     /// without it only WL_out = 16 is accepted.
     pub const WORD_LENGTH: u32 = 8;
+    /// Moves 8- and 4-bit elements, four or eight to a transfer word
+    /// ([`super::Width`]); without it every transfer is of 16-bit elements.
+    pub const PACKED: u32 = 16;
     /// Every feature this protocol version defines.
-    pub const ALL: u32 = PATHS | WORD_LENGTH;
+    pub const ALL: u32 = PATHS | WORD_LENGTH | PACKED;
 }
 pub const COUNTER_WORDS: usize = 6;
 pub const GEMM_ARGS: usize = 7;
@@ -197,21 +201,95 @@ pub fn parse_status(word: u32) -> (u32, u32) {
     (word >> 24, (word >> 16) & 0xFF)
 }
 
+/// The address word of a 16-bit transfer (or, with `buffer` above 15, of
+/// whatever width code its high bits spell: the fuzzers' malformed words).
 pub fn address_word(buffer: u32, address: u32) -> u32 {
-    (buffer << 24) | (address & 0xFF_FFFF)
+    (buffer << BUFFER_FROM) | (address & 0xFF_FFFF)
 }
 
-/// Transfer words of an even number of elements: two per word, the lower
-/// address in the low half.
-pub fn pack_elements(elems: &[i16]) -> Vec<u32> {
-    debug_assert!(elems.len().is_multiple_of(2));
+/// The element width of a transfer: 16 bits (two to a word), 8 (four) or 4
+/// (eight). A device sign-extends each element to 16 bits on WRITE, and
+/// on READ saturates each 16-bit element to the width before packing it,
+/// as a GEMM saturates to WL_out: the status word goes out before the
+/// data, so a value that does not fit cannot be refused without reading
+/// the region twice, and a GEMM output at WL_out <= bits always fits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Width {
+    W16 = 0,
+    W8 = 1,
+    W4 = 2,
+}
+
+impl Width {
+    pub const ALL: [Width; 3] = [Width::W16, Width::W8, Width::W4];
+
+    pub fn from_code(code: u32) -> Option<Width> {
+        Width::ALL.into_iter().find(|&w| w as u32 == code)
+    }
+
+    pub const fn bits(self) -> u32 {
+        16 >> self as u32
+    }
+
+    pub const fn per_word(self) -> u32 {
+        2 << self as u32
+    }
+
+    /// The narrowest width that holds every value of a WL-bit word.
+    pub fn narrowest(wl: u8) -> Width {
+        Width::ALL
+            .into_iter()
+            .rev()
+            .find(|w| w.bits() >= wl as u32)
+            .unwrap_or(Width::W16)
+    }
+
+    /// Whether `x` survives a round trip at this width.
+    pub fn holds(self, x: i16) -> bool {
+        let b = self.bits() as u8;
+        (word_min(b)..=word_max(b)).contains(&(x as i64))
+    }
+
+    /// What a READ sends of `x`: saturated to the width, in its low bits.
+    pub fn encode(self, x: i16) -> u32 {
+        let b = self.bits() as u8;
+        let x = (x as i64).clamp(word_min(b), word_max(b));
+        x as u32 & (u32::MAX >> (32 - self.bits()))
+    }
+
+    /// What a WRITE stores of `field`'s low bits: sign-extended.
+    pub fn decode(self, field: u32) -> i16 {
+        let drop = 32 - self.bits();
+        ((field << drop) as i32 >> drop) as i16
+    }
+}
+
+/// Transfer words of `elems` (a whole number of words at `width`), the
+/// lowest address in the lowest bits, each element saturated to the width.
+pub fn pack_as(elems: &[i16], width: Width) -> Vec<u32> {
+    let n = width.per_word() as usize;
+    debug_assert!(elems.len().is_multiple_of(n));
     elems
-        .chunks_exact(2)
-        .map(|p| p[0] as u16 as u32 | (p[1] as u16 as u32) << 16)
+        .chunks_exact(n)
+        .map(|c| {
+            c.iter().enumerate().fold(0, |w, (i, &x)| {
+                w | width.encode(x) << (i as u32 * width.bits())
+            })
+        })
         .collect()
 }
 
-/// The two elements of a transfer word, lower address first.
+/// The elements of one transfer word at `width`, lowest address first.
+pub fn unpack_as(word: u32, width: Width) -> impl Iterator<Item = i16> {
+    (0..width.per_word()).map(move |i| width.decode(word >> (i * width.bits())))
+}
+
+/// Transfer words of an even number of 16-bit elements.
+pub fn pack_elements(elems: &[i16]) -> Vec<u32> {
+    pack_as(elems, Width::W16)
+}
+
+/// The two 16-bit elements of a transfer word, lower address first.
 pub fn unpack_word(word: u32) -> [i16; 2] {
     [word as u16 as i16, (word >> 16) as u16 as i16]
 }
@@ -527,21 +605,61 @@ pub fn gemm_busy_cycles(rows: u32, cols: u32, g: &Gemm) -> u64 {
     (tiles - 1) * tile_period(rows, cols, g) as u64 + k + r + c + 3
 }
 
-/// Validates a WRITE/READ region: `words` words from element `address`.
-pub fn check_region(
-    buffer: u32,
-    address: u32,
+/// Where a transfer's address word holds its fields: the element address
+/// in bits 23..0, the buffer in 27..24, the element width's code in 31..28.
+pub const BUFFER_FROM: u32 = 24;
+pub const WIDTH_FROM: u32 = 28;
+
+/// A WRITE or READ's address word, decoded and checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transfer {
+    pub buffer: Buffer,
+    pub width: Width,
+    /// First element; a multiple of the width's elements per word.
+    pub address: u32,
+}
+
+impl Transfer {
+    pub fn encode(&self) -> u32 {
+        (self.width as u32) << WIDTH_FROM | address_word(self.buffer as u32, self.address)
+    }
+
+    /// Elements the transfer's `words` words cover.
+    pub fn elems(&self, words: u32) -> u64 {
+        words as u64 * self.width.per_word() as u64
+    }
+}
+
+/// Decodes and checks a WRITE/READ address word for `words` transfer words
+/// on a device of `buffer_elems` elements per buffer with `features`.
+/// Checks run in this order: the buffer, the width (a code the protocol
+/// lacks, or a packed width on a device without [`feature::PACKED`], is
+/// [`Status::BadFormat`]), the size (`words` > 0), then the address (a
+/// multiple of the elements per word, the region inside the buffer).
+pub fn decode_transfer(
+    addr_word: u32,
     words: u32,
     buffer_elems: u32,
-) -> Result<Buffer, Status> {
-    let buf = Buffer::from_code(buffer).ok_or(Status::BadBuffer)?;
+    features: u32,
+) -> Result<Transfer, Status> {
+    let buffer = Buffer::from_code(addr_word >> BUFFER_FROM & 0xF).ok_or(Status::BadBuffer)?;
+    let width = Width::from_code(addr_word >> WIDTH_FROM)
+        .filter(|&w| w == Width::W16 || features & feature::PACKED != 0)
+        .ok_or(Status::BadFormat)?;
     if words == 0 {
         return Err(Status::BadSize);
     }
-    if !address.is_multiple_of(2) || address as u64 + 2 * words as u64 > buffer_elems as u64 {
+    let t = Transfer {
+        buffer,
+        width,
+        address: addr_word & 0xFF_FFFF,
+    };
+    if !t.address.is_multiple_of(width.per_word())
+        || t.address as u64 + t.elems(words) > buffer_elems as u64
+    {
         return Err(Status::BadAddress);
     }
-    Ok(buf)
+    Ok(t)
 }
 
 /// Why a link failed.
@@ -779,5 +897,68 @@ mod tests {
             macs: u64::MAX,
         };
         assert_eq!(Counters::decode(&c.encode()), c);
+    }
+
+    #[test]
+    fn packed_words_round_trip_and_saturate() {
+        let elems: Vec<i16> = vec![-8, 7, -1, 0, 3, -5, 6, -2];
+        for w in Width::ALL {
+            let words = pack_as(&elems, w);
+            assert_eq!(words.len(), 8 / w.per_word() as usize);
+            let back: Vec<i16> = words.iter().flat_map(|&x| unpack_as(x, w)).collect();
+            assert_eq!(back, elems, "{w:?}");
+        }
+        // The lowest address in the lowest bits.
+        assert_eq!(pack_as(&[1, -1, 2, 0], Width::W8), vec![0x00_02_FF_01]);
+        assert_eq!(pack_as(&[1, -1], Width::W16), vec![0xFFFF_0001]);
+        // A READ saturates what the width cannot hold.
+        assert_eq!(
+            pack_as(&[200, -200, 127, -128], Width::W8),
+            vec![0x80_7F_80_7F]
+        );
+        let big: Vec<i16> = vec![i16::MAX, i16::MIN, 8, -9, 7, -8, 0, 0];
+        let got: Vec<i16> = unpack_as(pack_as(&big, Width::W4)[0], Width::W4).collect();
+        assert_eq!(got, [7, -8, 7, -8, 7, -8, 0, 0]);
+        assert!(Width::W4.holds(-8) && !Width::W4.holds(8) && Width::W16.holds(i16::MIN));
+        assert_eq!(
+            [2, 4, 5, 8, 9, 16].map(Width::narrowest),
+            [
+                Width::W4,
+                Width::W4,
+                Width::W8,
+                Width::W8,
+                Width::W16,
+                Width::W16
+            ]
+        );
+    }
+
+    #[test]
+    fn transfers_are_checked_in_order() {
+        let cap = 64;
+        let at = |b: u32, w: u32, a: u32| w << WIDTH_FROM | address_word(b, a);
+        let t = decode_transfer(at(2, 2, 56), 1, cap, feature::ALL).unwrap();
+        assert_eq!((t.buffer, t.width, t.address), (Buffer::C, Width::W4, 56));
+        assert_eq!(t.encode(), at(2, 2, 56));
+        let cases = [
+            // buffer first, then width, size, address
+            (at(3, 3, 1), 0, feature::ALL, Status::BadBuffer),
+            (at(0, 3, 1), 0, feature::ALL, Status::BadFormat),
+            (at(0, 1, 1), 0, 0, Status::BadFormat),
+            (at(0, 1, 1), 0, feature::ALL, Status::BadSize),
+            (at(0, 1, 2), 1, feature::ALL, Status::BadAddress),
+            (at(0, 2, 4), 1, feature::ALL, Status::BadAddress),
+            (at(0, 2, 64 - 8), 2, feature::ALL, Status::BadAddress),
+            (at(0, 0, 63), 1, feature::ALL, Status::BadAddress),
+        ];
+        for (word, words, features, want) in cases {
+            assert_eq!(
+                decode_transfer(word, words, cap, features),
+                Err(want),
+                "{word:#010x}, {words} words, features {features:#x}"
+            );
+        }
+        assert!(decode_transfer(at(1, 0, 62), 1, cap, 0).is_ok());
+        assert!(decode_transfer(at(1, 1, 60), 1, cap, feature::PACKED).is_ok());
     }
 }

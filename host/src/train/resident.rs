@@ -265,7 +265,7 @@ impl Slot {
             ..gemm(rows, self.fan_in + 1, self.outputs, mode, formats)
         };
         d.gemm(&g)?;
-        self.read_output(d, rows, self.np, self.outputs)
+        self.read_output(d, rows, self.np, self.outputs, formats.wl_out)
     }
 
     /// `g W^T` from the resident weights, for `g` of the pending batch.
@@ -290,7 +290,7 @@ impl Slot {
         };
         d.gemm(&gm)?;
         let np = pad(self.fan_in as u32, d.cols()) as usize;
-        self.read_output(d, rows, np, self.fan_in)
+        self.read_output(d, rows, np, self.fan_in, formats.wl_out)
     }
 
     /// `W_ext <- W_ext + 2^-shift x_ext^T g` in place, with the batch the
@@ -331,15 +331,16 @@ impl Slot {
     }
 
     /// The first `rows` x `cols` of the output the last GEMM wrote at C's
-    /// base, `np` elements a row.
+    /// base, `np` elements a row, each of `wl` bits.
     fn read_output<L: Link>(
         &self,
         d: &mut Driver<L>,
         rows: usize,
         np: usize,
         cols: usize,
+        wl: u8,
     ) -> Result<Array2<i16>, DriverError> {
-        let raw = d.read(Buffer::C, 0, rows * np)?;
+        let raw = d.read_wl(Buffer::C, 0, rows * np, wl)?;
         let all = Array2::from_shape_vec((rows, np), raw).expect("read length");
         Ok(all.slice(s![.., ..cols]).to_owned())
     }
