@@ -11,8 +11,7 @@ use srsa_host::sqnr::{allocate, best_fl, combined_db, kappa, measured_db, Stats}
 use srsa_host::train::checkpoint::{self, Checkpoint};
 use srsa_host::train::{Format, Plan};
 use srsa_spec::numerics::{quantize_with, value, Rounding, MAX_FL, MIN_WL, WL};
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Parser)]
 pub struct Args {
@@ -51,18 +50,6 @@ impl Layer {
     fn best(&self, wl: u8) -> (u8, f64) {
         self.best[(wl - MIN_WL) as usize]
     }
-}
-
-/// The element type a checkpoint holds, from its text header.
-fn element(path: &Path) -> Result<String> {
-    let mut head = vec![0u8; 4096];
-    let n = std::fs::File::open(path)
-        .and_then(|mut f| f.read(&mut head))
-        .with_context(|| format!("cannot read checkpoint {}", path.display()))?;
-    String::from_utf8_lossy(&head[..n])
-        .lines()
-        .find_map(|l| l.strip_prefix("element ").map(str::to_string))
-        .with_context(|| format!("{} is not a checkpoint (no element line)", path.display()))
 }
 
 fn layers_of<E: Copy>(ck: &Checkpoint<E>, real: impl Fn(E, &str) -> f64) -> Result<Vec<Layer>> {
@@ -114,7 +101,7 @@ fn weight_bits(params: &[usize], bits: &[u8]) -> usize {
 
 pub fn run(args: &Args) -> Result<()> {
     let path = &args.checkpoint;
-    let (plan, layers) = match element(path)?.as_str() {
+    let (plan, layers) = match checkpoint::element_of(path)?.as_str() {
         "f32" => {
             let ck = checkpoint::load::<f32>(path)?;
             let layers = layers_of(&ck, |x, _| x as f64)?;

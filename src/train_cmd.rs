@@ -144,6 +144,12 @@ pub struct Args {
     /// seed are used).
     #[arg(long)]
     pub resume: Option<PathBuf>,
+    /// Start from another run's parameters (a float or fixed-point
+    /// checkpoint of the same network), rounded to this run's weight
+    /// formats: fine-tuning at a new plan, from epoch 0 with this run's
+    /// settings.
+    #[arg(long, conflicts_with = "resume")]
+    pub init_from: Option<PathBuf>,
     /// Write the error curves as an SVG plot.
     #[arg(long)]
     pub plot: Option<PathBuf>,
@@ -396,6 +402,13 @@ fn drive<B: Backend>(
     if let (Some(ck), Some(path)) = (resume, &args.resume) {
         t.restore(path, ck)?;
         println!("resumed at epoch {}", t.epoch);
+    }
+    if let Some(path) = &args.init_from {
+        t.start_from(path)?;
+        println!(
+            "starting from the parameters of {}, rounded to this run's weight formats",
+            path.display()
+        );
     }
     let split = t.lr_split();
     let formats = match t.cfg.plan.as_uniform() {

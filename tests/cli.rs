@@ -585,6 +585,23 @@ fn sqnr_writes_a_plan_that_trains() {
     let o = srsa(&args, &dir.0);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("epoch 1:"));
+    // Fine-tuning at the plan from the analysed checkpoint; a network
+    // that is not the checkpoint's is refused by name.
+    args.extend(["--init-from", ck.to_str().unwrap()]);
+    let o = srsa(&args, &dir.0);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("starting from the parameters of"),
+        "{}",
+        stdout(&o)
+    );
+    let mut other: Vec<&str> = args.clone();
+    let at = other.iter().position(|a| *a == "mlp:784-32-10").unwrap();
+    other[at] = "mlp:784-16-10";
+    other.retain(|a| *a != "--plan" && *a != plan.to_str().unwrap());
+    let o = srsa(&other, &dir.0);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--net mlp:784-32-10"), "{}", stderr(&o));
     // Neither goal, or an unreachable one, is a clear error.
     for bad in [
         &[][..],

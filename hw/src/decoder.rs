@@ -240,14 +240,15 @@ impl<const R: usize, const C: usize> Logic for Decoder<R, C> {
         if self.cmd_data.val().get_bit(0) {
             self.region_status.next = self.st_bad_address.val();
         }
-        if self.xfer_code.val() == self.w8.val() {
+        // (Behind `has_packed`: a board without packing builds neither.)
+        if self.has_packed.val() & (self.xfer_code.val() == self.w8.val()) {
             self.region_end.next = bit_cast::<32, 24>(self.cmd_data.val().get_bits::<24>(0))
                 + (bit_cast::<32, 24>(self.arg.q.val()) << 2);
             if self.cmd_data.val().get_bits::<2>(0).any() {
                 self.region_status.next = self.st_bad_address.val();
             }
         }
-        if self.xfer_code.val() == self.w4.val() {
+        if self.has_packed.val() & (self.xfer_code.val() == self.w4.val()) {
             self.region_end.next = bit_cast::<32, 24>(self.cmd_data.val().get_bits::<24>(0))
                 + (bit_cast::<32, 24>(self.arg.q.val()) << 3);
             if self.cmd_data.val().get_bits::<3>(0).any() {

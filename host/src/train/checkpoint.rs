@@ -21,13 +21,14 @@
 //! <every tensor, row-major, in the order listed>
 //! ```
 
-use super::backend::{Backend, Element};
+use super::backend::{Backend, Element, HostRounding};
 use super::layers::TensorFormats;
 use super::network::MAX_PARAMS;
 use super::output::write_atomically;
 use super::plan::{Format, LayerPlan, Plan};
 use super::trainer::{rounding_name, TrainConfig, Trainer};
 use ndarray::Array2;
+use srsa_spec::numerics::value;
 use std::path::{Path, PathBuf};
 
 /// Version 3 records the format plan (an `input` line and a `layer` line
@@ -335,6 +336,114 @@ pub fn load<E: Element>(path: &Path) -> Result<Checkpoint<E>, CheckpointError> {
     })
 }
 
+/// The element type (`f32`, `i16`) a checkpoint file holds, from its
+/// header.
+pub fn element_of(path: &Path) -> Result<String, CheckpointError> {
+    use std::io::Read;
+    let mut head = vec![];
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_HEADER).read_to_end(&mut head))
+        .map_err(|source| CheckpointError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    String::from_utf8_lossy(&head)
+        .lines()
+        .take_while(|l| *l != "data")
+        .find_map(|l| l.strip_prefix("element ").map(str::to_string))
+        .ok_or_else(|| CheckpointError::Invalid {
+            path: path.to_path_buf(),
+            why: "no 'element' line".into(),
+        })
+}
+
+/// A checkpoint's parameters as reals, whichever element type it holds
+/// (fixed-point words are read in its own plan's weight formats): its
+/// configuration and, per trainable layer, weights then biases.
+pub fn load_real(path: &Path) -> Result<(TrainConfig, Vec<Array2<f32>>), CheckpointError> {
+    match element_of(path)?.as_str() {
+        "i16" => {
+            let ck = load::<i16>(path)?;
+            let names = ck.cfg.arch.layer_names();
+            let fl = |i: usize| {
+                names
+                    .get(i / 2)
+                    .and_then(|n| ck.cfg.plan.layer(n))
+                    .map_or(0, |l| l.weights.fl)
+            };
+            let tensors = ck
+                .tensors
+                .iter()
+                .enumerate()
+                .map(|(i, t)| t.mapv(|x| value(x, fl(i)) as f32))
+                .collect();
+            Ok((ck.cfg, tensors))
+        }
+        _ => {
+            let ck = load::<f32>(path)?;
+            Ok((ck.cfg, ck.tensors))
+        }
+    }
+}
+
+impl<B: Backend> Trainer<B> {
+    /// Starts this run (at epoch 0, with its own configuration) from the
+    /// parameters of another run's checkpoint of the same network: each
+    /// tensor's reals rounded to nearest in this run's weight format, as
+    /// Lin et al. fine-tune a trained model at a new set of widths.
+    pub fn start_from(&mut self, path: &Path) -> Result<(), CheckpointError> {
+        let mismatch = |why: String| CheckpointError::Mismatch {
+            path: path.to_path_buf(),
+            why,
+        };
+        let (cfg, tensors) = load_real(path)?;
+        if cfg.arch != self.cfg.arch {
+            return Err(mismatch(format!(
+                "its network is {}, this run's is {} (give --net {})",
+                cfg.arch, self.cfg.arch, cfg.arch
+            )));
+        }
+        let formats = self
+            .cfg
+            .plan
+            .resolve(&self.cfg.arch)
+            .map_err(|e| mismatch(e.to_string()))?;
+        let mut params = self.net.params_mut();
+        if tensors.len() != 2 * params.len() {
+            return Err(mismatch(format!(
+                "it has {} tensors, the network {}",
+                tensors.len(),
+                2 * params.len()
+            )));
+        }
+        for (i, p) in params.iter_mut().enumerate() {
+            for (j, dst) in [&mut p.w, &mut p.b].into_iter().enumerate() {
+                let src = &tensors[2 * i + j];
+                if src.dim() != dst.dim() {
+                    return Err(mismatch(format!(
+                        "tensor {} is {:?}, the network's is {:?}",
+                        2 * i + j,
+                        src.dim(),
+                        dst.dim()
+                    )));
+                }
+                *dst = self
+                    .backend
+                    .encode(src.view(), formats[i].weights, HostRounding::Nearest);
+            }
+        }
+        self.net
+            .upload_params(&mut self.backend)
+            .map_err(|source| CheckpointError::Device {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        self.epoch = 0;
+        self.position = None;
+        Ok(())
+    }
+}
+
 impl<B: Backend> Trainer<B> {
     /// Continues from a checkpoint made by the same configuration (build
     /// the trainer from `ck.cfg`).
@@ -494,6 +603,74 @@ mod tests {
         narrow.restore(&path, ck.clone()).unwrap();
         let e = t.restore(&path, ck).unwrap_err().to_string();
         assert!(e.contains("format plan") && e.contains("<6, 4>"), "{e}");
+        std::fs::remove_file(&path).ok();
+    }
+
+    /// A run at another plan starts from a checkpoint's reals, each rounded
+    /// to nearest in its own weight format (a 6-bit layer saturates), on
+    /// the device too; from a float checkpoint the same; another network
+    /// is refused by name.
+    #[test]
+    fn a_run_starts_from_another_plans_parameters() {
+        let mut t = trainer();
+        let path = temp("start");
+        save(&path, &mut t).unwrap();
+        let (from, reals) = load_real(&path).unwrap();
+        assert_eq!(from, t.cfg);
+        let fl = t.cfg.plan.layers[0].1.weights.fl;
+        assert_eq!(
+            reals[0][[3, 2]],
+            value(t.net.params()[0].w[[3, 2]], fl) as f32
+        );
+
+        let mut plan = t.cfg.plan.clone();
+        let narrow = Format { wl: 6, fl: 4 };
+        plan.layers[0].1.weights = narrow;
+        let cfg = TrainConfig {
+            plan,
+            seed: 99,
+            ..t.cfg.clone()
+        };
+        let dev = crate::driver::Driver::new(crate::golden::GoldenDevice::new(4, 1 << 16)).unwrap();
+        let mut u = Trainer::new(crate::train::Fixed::new(dev), cfg).unwrap();
+        u.start_from(&path).unwrap();
+        u.sync_params().unwrap();
+        let want = reals[0].mapv(|x| {
+            srsa_spec::numerics::quantize_with(
+                x as f64,
+                narrow.fl,
+                narrow.wl,
+                srsa_spec::numerics::Rounding::Nearest,
+                0,
+            )
+        });
+        assert_eq!(u.net.params()[0].w, want, "fc1 at <6, 4>");
+        assert_eq!(
+            u.net.params()[1].w,
+            t.net.params()[1].w,
+            "fc2 keeps its format"
+        );
+        assert_eq!(u.epoch, 0);
+
+        let float = TrainConfig {
+            rounding: None,
+            ..t.cfg.clone()
+        };
+        let mut f = Trainer::new(crate::train::Float, float.clone()).unwrap();
+        f.start_from(&path).unwrap();
+        assert_eq!(f.net.params()[0].w, reals[0]);
+
+        let other = TrainConfig {
+            arch: crate::train::Arch::mlp(&[8]),
+            ..float
+        };
+        let other = TrainConfig {
+            plan: Plan::uniform(&other.arch, TensorFormats::uniform(12)),
+            ..other
+        };
+        let mut g = Trainer::new(crate::train::Float, other).unwrap();
+        let e = g.start_from(&path).unwrap_err().to_string();
+        assert!(e.contains("its network is") && e.contains("--net"), "{e}");
         std::fs::remove_file(&path).ok();
     }
 }
