@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use srsa_host::sqnr::{allocate, best_fl, combined_db, kappa, measured_db, Stats};
 use srsa_host::train::checkpoint::{self, Checkpoint};
-use srsa_host::train::{Format, Plan};
+use srsa_host::train::{Backend, Fixed, Float, Format, Plan, TrainConfig, Trainer};
 use srsa_spec::numerics::{quantize_with, value, Rounding, MAX_FL, MIN_WL, WL};
 use std::path::PathBuf;
 
@@ -31,6 +31,21 @@ pub struct Args {
     /// Write the per-layer table as CSV.
     #[arg(long, value_name = "FILE")]
     csv: Option<PathBuf>,
+    /// Training samples to take the activations' statistics on and to
+    /// measure the output SQNR with.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=60_000))]
+    calibration: u32,
+    /// Also give every layer's activations this width (2..16), with the
+    /// FL its statistics predict best (else the plan keeps the
+    /// checkpoint's activation formats).
+    #[arg(long, value_name = "WL", value_parser = clap::value_parser!(u8).range(2..=16))]
+    activation_wl: Option<u8>,
+    /// The device the output SQNR is measured on: golden (the bit-exact
+    /// model) or sim (the Verilator RTL).
+    #[arg(long, default_value = "golden")]
+    device: crate::train_cmd::Device,
+    #[command(flatten)]
+    data: crate::train_cmd::DataArgs,
 }
 
 /// The widths the table shows predictions for.
@@ -215,9 +230,113 @@ pub fn run(args: &Args) -> Result<()> {
         }
         std::fs::write(csv, text).with_context(|| format!("cannot write {}", csv.display()))?;
     }
+    let measured_weights = gammas.clone();
+    activations_and_output(args, &mut out_plan, &measured_weights)?;
     if let Some(out) = &args.out {
         out_plan.save(out)?;
         println!("plan written to {}", out.display());
     }
+    Ok(())
+}
+
+/// The activations' statistics on calibration samples (the checkpoint's
+/// reals, forward in f32), their widths if asked, and the output SQNR at
+/// the logits: predicted by Lin's 1/γ = Σ 1/γ_i from the measured SQNR
+/// of every quantizer on the path (the input, each layer's weights,
+/// `weight_db`, and its activations), and measured on the device (the
+/// plan's fixed-point forward pass, rounding to nearest, against the f32
+/// one).
+fn activations_and_output(args: &Args, plan: &mut Plan, weight_db: &[f64]) -> Result<()> {
+    let data = args.data.load()?;
+    let n = (args.calibration as usize).min(data.train.len());
+    let idx: Vec<usize> = (0..n).collect();
+    let pixels = data.train.pixels_f32(&idx);
+    let (cfg, _) = checkpoint::load_real(&args.checkpoint)?;
+    let float_cfg = TrainConfig {
+        rounding: None,
+        ..cfg.clone()
+    };
+    let mut float = Trainer::new(Float, float_cfg)?;
+    float.start_from(&args.checkpoint)?;
+    let reference = float.layer_outputs(pixels.view())?;
+    let names = cfg.arch.layer_names();
+    println!("activations on {n} calibration samples (f32 forward pass of the checkpoint):");
+    // The pixels' own quantizer is the first on the path.
+    let px: Vec<f64> = pixels.iter().map(|&v| v as f64).collect();
+    let fi = plan.input;
+    let pq: Vec<f64> = px
+        .iter()
+        .map(|&x| value(quantize_with(x, fi.fl, fi.wl, Rounding::Nearest, 0), fi.fl))
+        .collect();
+    let mut act_db = vec![measured_db(&px, &pq)];
+    println!("input {fi}: measured {:.2} dB", act_db[0]);
+    println!("layer | std | max|x| | kurtosis | predicted dB at 4 6 8 10 12 bits | format | predicted dB | measured dB");
+    for (name, y) in names.iter().zip(&reference) {
+        let values: Vec<f64> = y.iter().map(|&v| v as f64).collect();
+        let stats = Stats::of(&values);
+        let lp = plan
+            .layers
+            .iter_mut()
+            .find(|(l, _)| l == name)
+            .map(|(_, lp)| lp)
+            .with_context(|| format!("the plan has no layer {name}"))?;
+        if let Some(wl) = args.activation_wl {
+            lp.activations = Format {
+                wl,
+                fl: best_fl(wl, stats.rms, MAX_FL).0,
+            };
+        }
+        let f = lp.activations;
+        let want = srsa_host::sqnr::predicted_db(f.wl, f.fl, stats.rms);
+        let q: Vec<f64> = values
+            .iter()
+            .map(|&x| value(quantize_with(x, f.fl, f.wl, Rounding::Nearest, 0), f.fl))
+            .collect();
+        let got = measured_db(&values, &q);
+        act_db.push(got);
+        let shown: Vec<String> = SHOWN
+            .iter()
+            .map(|&b| format!("{:.1}", best_fl(b, stats.rms, MAX_FL).1))
+            .collect();
+        println!(
+            "{name} | {:.5} | {:.5} | {:.2} | {} | {f} | {want:.2} | {got:.2}",
+            stats.std,
+            stats.max_abs,
+            stats.kurtosis,
+            shown.join(" ")
+        );
+    }
+    plan.check(&cfg.arch, float.lr_split().shift)
+        .context("the chosen widths make a plan the device cannot run")?;
+    // The fixed-point forward pass at the plan, on the device.
+    let fixed_cfg = TrainConfig {
+        plan: plan.clone(),
+        rounding: Some(Rounding::Nearest),
+        ..cfg.clone()
+    };
+    let crate::train_cmd::Device::Fixed(kind) = args.device.clone() else {
+        bail!("--device must be golden or sim: the output SQNR is measured on fixed point");
+    };
+    let driver = crate::devices::open(kind, 8)?;
+    let mut fixed = Trainer::new(Fixed::new(driver), fixed_cfg)?;
+    fixed.start_from(&args.checkpoint)?;
+    let got = fixed.layer_outputs(pixels.view())?;
+    let (zf, zq) = (reference.last(), got.last());
+    let (Some(zf), Some(zq)) = (zf, zq) else {
+        bail!("the network has no layers");
+    };
+    let zf: Vec<f64> = zf.iter().map(|&v| v as f64).collect();
+    let zq: Vec<f64> = zq.iter().map(|&v| v as f64).collect();
+    let measured = measured_db(&zf, &zq);
+    let mut all = weight_db.to_vec();
+    all.extend(&act_db);
+    println!(
+        "output SQNR at the logits: predicted {:.2} dB (1/γ = Σ 1/γ_i of the measured {} weight and {} input and activation quantizers), \
+         measured {measured:.2} dB on {} ({n} samples)",
+        combined_db(&all),
+        weight_db.len(),
+        act_db.len(),
+        fixed.backend.describe()
+    );
     Ok(())
 }

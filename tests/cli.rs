@@ -559,11 +559,24 @@ fn sqnr_writes_a_plan_that_trains() {
             plan.to_str().unwrap(),
             "--csv",
             csv.to_str().unwrap(),
+            "--activation-wl",
+            "10",
+            "--calibration",
+            "200",
         ],
         &dir.0,
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
+    // Activations, and the output SQNR measured on the device.
+    let measured: f64 = out
+        .split("output SQNR at the logits: ")
+        .nth(1)
+        .and_then(|s| s.split("), measured ").nth(1))
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no measured output SQNR in {out}"));
+    assert!(measured > 10.0 && measured < 120.0, "{out}");
     let reached: f64 = out
         .split("weights: predicted ")
         .nth(1)
@@ -578,6 +591,11 @@ fn sqnr_writes_a_plan_that_trains() {
         .map(|l| l.split(',').next().unwrap().parse().unwrap())
         .collect();
     assert_eq!(widths.len(), 2, "{text}");
+    assert_eq!(
+        text.matches("activations = { wl = 10,").count(),
+        2,
+        "{text}"
+    );
     assert!(widths.iter().all(|&w| (2..16).contains(&w)), "{text}");
     assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 3);
     let mut args = SMALL_RUN.to_vec();

@@ -10,6 +10,7 @@
 
 use super::backend::{Backend, BackendError, Element, HostRounding};
 use super::checkpoint::CheckpointError;
+use super::layers::Layer;
 use super::network::{Arch, Network, CLASSES};
 use super::plan::{LayerFormats, Plan};
 use crate::mnist::Dataset;
@@ -257,6 +258,32 @@ impl<B: Backend> Trainer<B> {
             self.epoch += 1;
         }
         Ok(stats)
+    }
+
+    /// The real outputs of every parameterised layer for `pixels` (one
+    /// sample a row), forward passes only, on the backend: each decoded
+    /// in its layer's activation format; the logits come last.
+    pub fn layer_outputs(
+        &mut self,
+        pixels: ArrayView2<f32>,
+    ) -> Result<Vec<Array2<f32>>, TrainError> {
+        let (first, _) = self.ends();
+        let mut x = self
+            .backend
+            .encode(pixels, first.input, HostRounding::Nearest);
+        let mut out = vec![];
+        for layer in &mut self.net.layers {
+            x = layer.forward(&mut self.backend, x, false)?;
+            let fl = match layer {
+                Layer::Dense(d) => Some(d.formats.activations.fl),
+                Layer::Conv(c) => Some(c.formats.activations.fl),
+                Layer::Pool(_) => None,
+            };
+            if let Some(fl) = fl {
+                out.push(self.backend.decode(x.view(), fl));
+            }
+        }
+        Ok(out)
     }
 
     /// Loss and error rate on `data`, forward passes only (on the backend).
