@@ -12,7 +12,8 @@ use srsa_host::golden::GoldenDevice;
 use srsa_spec::lfsr::column_state;
 use srsa_spec::numerics::{Formats, Rounding};
 use srsa_spec::protocol::{
-    address_word, encode_gemm, header, op, pack_elements, Buffer, Gemm, Link, SEED_ARGS,
+    address_word, encode_gemm, header, op, pack_as, pack_elements, Buffer, Gemm, Link, Transfer,
+    Width, SEED_ARGS, WIDTH_FROM,
 };
 
 fn write(buf: Buffer, addr: u32, elems: &[i16]) -> Vec<u32> {
@@ -89,6 +90,63 @@ fn vector_in(
     }
 }
 
+/// Packed transfers: 8- and 4-bit WRITEs read back at 16 bits (sign
+/// extension) and 16-bit values read packed (saturation), a GEMM fed
+/// from packed operands, and the refusals of a misaligned packed address
+/// and of a width code the protocol lacks.
+fn packed() -> Vector {
+    let at = |buf: Buffer, w: Width, addr: u32| {
+        Transfer {
+            buffer: buf,
+            width: w,
+            address: addr,
+        }
+        .encode()
+    };
+    let mut words = vec![];
+    let small: Vec<i16> = (0..16).map(|i| (i * 5 % 16) as i16 - 8).collect();
+    for (buf, width) in [(Buffer::A, Width::W8), (Buffer::B, Width::W4)] {
+        let payload = pack_as(&small, width);
+        words.extend([header(op::WRITE, payload.len() as u32), at(buf, width, 0)]);
+        words.extend(payload);
+    }
+    words.extend([header(op::READ, 8), at(Buffer::A, Width::W16, 0)]);
+    // Each side of each width's range.
+    let edges = [
+        -300, -129, -128, -127, -9, -8, -7, 0, 1, 6, 7, 8, 126, 127, 128, 300,
+    ];
+    words.extend(write(Buffer::C, 16, &edges));
+    words.extend([header(op::READ, 4), at(Buffer::C, Width::W8, 16)]);
+    words.extend([header(op::READ, 2), at(Buffer::C, Width::W4, 16)]);
+    // 4 x 4 by 4 x 4 from the packed operands, into C at 32.
+    let g = Gemm {
+        out_base: 32,
+        ..Gemm::plain(
+            4,
+            4,
+            4,
+            Rounding::Nearest,
+            Formats::new(2, 2, 0, 2).with_wl(4),
+        )
+    };
+    words.push(header(op::GEMM, 0));
+    words.extend(encode_gemm(&g));
+    words.extend([header(op::READ, 2), at(Buffer::C, Width::W4, 32)]);
+    words.extend([
+        header(op::WRITE, 1),
+        at(Buffer::A, Width::W8, 2),
+        0x1234_5678,
+    ]);
+    words.extend([
+        header(op::READ, 1),
+        (3 << WIDTH_FROM) | address_word(Buffer::A as u32, 0),
+    ]);
+    Vector {
+        name: "packed transfers".into(),
+        words,
+    }
+}
+
 fn main() {
     let vectors = [
         vector("truncate", Rounding::Truncate, false, false, None),
@@ -131,6 +189,7 @@ fn main() {
             Some(3),
             Formats::new(15, 15, 15, 4).with_wl(4),
         ),
+        packed(),
     ];
     println!("# SRSA known-answer vectors (docs/PROTOCOL.md), written by");
     println!("# host/examples/known_answers.rs from the golden model.");
