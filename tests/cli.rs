@@ -1,7 +1,10 @@
 //! The `srsa` program as a user runs it: exit codes, files written and the
 //! lines it prints.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::TempDir;
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn srsa(args: &[&str], cwd: &Path) -> Output {
@@ -21,23 +24,6 @@ fn srsa(args: &[&str], cwd: &Path) -> Output {
 }
 
 /// A fresh, empty directory of this test's own; removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("srsa-cli-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

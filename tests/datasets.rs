@@ -3,8 +3,11 @@
 //! trained on by `srsa train`, whose plain `mlp` takes its input layer from
 //! the data; networks that cannot take the images say why.
 
+mod common;
+
+use common::TempDir;
 use srsa_host::mnist::{self, Dataset, Split};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn idx(path: &Path, magic: u32, dims: &[u32], body: &[u8]) {
@@ -55,17 +58,9 @@ fn text(o: &Output) -> String {
     )
 }
 
-struct TempDir(PathBuf);
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        std::fs::remove_dir_all(&self.0).ok();
-    }
-}
-
 #[test]
 fn fourteen_by_fourteen_digits_train_and_misfits_are_named() {
-    let dir = TempDir(std::env::temp_dir().join(format!("srsa-14x14-{}", std::process::id())));
-    std::fs::create_dir_all(&dir.0).unwrap();
+    let dir = TempDir::new("14x14");
     for (split, n) in [(Split::Train, 8000), (Split::Test, 2000)] {
         let d = mnist::load_split(&mnist::bundled_dir(), split)
             .expect("bundled MNIST")

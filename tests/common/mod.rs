@@ -193,3 +193,22 @@ pub fn check_case(rig: &mut Rig, c: &Case, label: &str) -> Array2<i16> {
     }
     out
 }
+
+/// A fresh directory under the system's temporary one, named after the
+/// test and this process, removed when dropped.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!("srsa-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
