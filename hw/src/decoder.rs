@@ -232,44 +232,52 @@ impl<const R: usize, const C: usize> Logic for Decoder<R, C> {
         self.header_op.next = self.cmd_data.val().get_bits::<8>(24);
 
         // Check of a WRITE/READ address word against `arg` words, in the
-        // order of srsa_spec::protocol::decode_transfer.
-        self.xfer_code.next = bit_cast::<2, 32>(self.cmd_data.val() >> self.width_from.val());
-        self.region_end.next = bit_cast::<32, 24>(self.cmd_data.val().get_bits::<24>(0))
-            + (bit_cast::<32, 24>(self.arg.q.val()) << 1);
+        // order of srsa_spec::protocol::decode_transfer; evaluated only
+        // while an address word can arrive (Verilator skips an untaken
+        // branch, and the check is needed nowhere else).
+        self.xfer_code.next = 0.into();
+        self.region_end.next = 0.into();
         self.region_status.next = self.st_ok.val();
-        if self.cmd_data.val().get_bit(0) {
-            self.region_status.next = self.st_bad_address.val();
-        }
-        // (Behind `has_packed`: a board without packing builds neither.)
-        if self.has_packed.val() & (self.xfer_code.val() == self.w8.val()) {
+        if self.state.q.val() == State::XferAddr {
+            self.xfer_code.next = bit_cast::<2, 32>(self.cmd_data.val() >> self.width_from.val());
             self.region_end.next = bit_cast::<32, 24>(self.cmd_data.val().get_bits::<24>(0))
-                + (bit_cast::<32, 24>(self.arg.q.val()) << 2);
-            if self.cmd_data.val().get_bits::<2>(0).any() {
+                + (bit_cast::<32, 24>(self.arg.q.val()) << 1);
+            self.region_status.next = self.st_ok.val();
+            if self.cmd_data.val().get_bit(0) {
                 self.region_status.next = self.st_bad_address.val();
             }
-        }
-        if self.has_packed.val() & (self.xfer_code.val() == self.w4.val()) {
-            self.region_end.next = bit_cast::<32, 24>(self.cmd_data.val().get_bits::<24>(0))
-                + (bit_cast::<32, 24>(self.arg.q.val()) << 3);
-            if self.cmd_data.val().get_bits::<3>(0).any() {
+            // (Behind `has_packed`: a board without packing builds neither.)
+            if self.has_packed.val() & (self.xfer_code.val() == self.w8.val()) {
+                self.region_end.next = bit_cast::<32, 24>(self.cmd_data.val().get_bits::<24>(0))
+                    + (bit_cast::<32, 24>(self.arg.q.val()) << 2);
+                if self.cmd_data.val().get_bits::<2>(0).any() {
+                    self.region_status.next = self.st_bad_address.val();
+                }
+            }
+            if self.has_packed.val() & (self.xfer_code.val() == self.w4.val()) {
+                self.region_end.next = bit_cast::<32, 24>(self.cmd_data.val().get_bits::<24>(0))
+                    + (bit_cast::<32, 24>(self.arg.q.val()) << 3);
+                if self.cmd_data.val().get_bits::<3>(0).any() {
+                    self.region_status.next = self.st_bad_address.val();
+                }
+            }
+            if self.region_end.val() > self.capacity.val() {
                 self.region_status.next = self.st_bad_address.val();
             }
-        }
-        if self.region_end.val() > self.capacity.val() {
-            self.region_status.next = self.st_bad_address.val();
-        }
-        if self.arg.q.val() == 0 {
-            self.region_status.next = self.st_bad_size.val();
-        }
-        if bit_cast::<2, 32>(self.cmd_data.val() >> self.width_hi.val()).any()
-            | self.xfer_code.val().all()
-            | (!self.has_packed.val() & self.xfer_code.val().any())
-        {
-            self.region_status.next = self.st_bad_format.val();
-        }
-        if bit_cast::<4, 32>(self.cmd_data.val() >> self.buffer_from.val()) > self.max_buffer.val()
-        {
-            self.region_status.next = self.st_bad_buffer.val();
+            if self.arg.q.val() == 0 {
+                self.region_status.next = self.st_bad_size.val();
+            }
+            if bit_cast::<2, 32>(self.cmd_data.val() >> self.width_hi.val()).any()
+                | self.xfer_code.val().all()
+                | (!self.has_packed.val() & self.xfer_code.val().any())
+            {
+                self.region_status.next = self.st_bad_format.val();
+            }
+            if bit_cast::<4, 32>(self.cmd_data.val() >> self.buffer_from.val())
+                > self.max_buffer.val()
+            {
+                self.region_status.next = self.st_bad_buffer.val();
+            }
         }
 
         // A packed word's pairs after its first: a WRITE's first pair comes
