@@ -7,8 +7,9 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
+use ndarray::Array2;
 use srsa_host::sqnr::{allocate, best_fl, combined_db, kappa, measured_db, Stats};
-use srsa_host::train::checkpoint::{self, Checkpoint};
+use srsa_host::train::checkpoint;
 use srsa_host::train::{Backend, Fixed, Float, Format, Plan, TrainConfig, Trainer};
 use srsa_spec::numerics::{quantize_with, value, Rounding, MAX_FL, MIN_WL, WL};
 use std::path::PathBuf;
@@ -67,23 +68,24 @@ impl Layer {
     }
 }
 
-fn layers_of<E: Copy>(ck: &Checkpoint<E>, real: impl Fn(E, &str) -> f64) -> Result<Vec<Layer>> {
-    let names = ck.cfg.arch.layer_names();
-    if ck.tensors.len() != 2 * names.len() {
+/// Each layer's weights and biases, as `checkpoint::load_real` reads them.
+fn layers_of(cfg: &TrainConfig, tensors: &[Array2<f32>]) -> Result<Vec<Layer>> {
+    let names = cfg.arch.layer_names();
+    if tensors.len() != 2 * names.len() {
         bail!(
             "the checkpoint has {} tensors, its network {} has {} layers",
-            ck.tensors.len(),
-            ck.cfg.arch,
+            tensors.len(),
+            cfg.arch,
             names.len()
         );
     }
     Ok(names
         .into_iter()
-        .zip(ck.tensors.chunks(2))
+        .zip(tensors.chunks(2))
         .map(|(name, wb)| {
             let values: Vec<f64> = wb
                 .iter()
-                .flat_map(|t| t.iter().map(|&x| real(x, &name)))
+                .flat_map(|t| t.iter().map(|&x| x as f64))
                 .collect();
             let stats = Stats::of(&values);
             Layer {
@@ -116,21 +118,9 @@ fn weight_bits(params: &[usize], bits: &[u8]) -> usize {
 
 pub fn run(args: &Args) -> Result<()> {
     let path = &args.checkpoint;
-    let (plan, layers) = match checkpoint::element_of(path)?.as_str() {
-        "f32" => {
-            let ck = checkpoint::load::<f32>(path)?;
-            let layers = layers_of(&ck, |x, _| x as f64)?;
-            (ck.cfg.plan, layers)
-        }
-        "i16" => {
-            let ck = checkpoint::load::<i16>(path)?;
-            let plan = ck.cfg.plan.clone();
-            let fl = |name: &str| plan.layer(name).map_or(0, |p| p.weights.fl);
-            let layers = layers_of(&ck, |x, name| value(x, fl(name)))?;
-            (ck.cfg.plan, layers)
-        }
-        other => bail!("{}: unknown element type {other}", path.display()),
-    };
+    let (cfg, tensors) = checkpoint::load_real(path)?;
+    let layers = layers_of(&cfg, &tensors)?;
+    let plan = cfg.plan.clone();
     let params: Vec<usize> = layers.iter().map(|l| l.values.len()).collect();
     let k = kappa(4, 12);
     println!(
@@ -231,7 +221,7 @@ pub fn run(args: &Args) -> Result<()> {
         std::fs::write(csv, text).with_context(|| format!("cannot write {}", csv.display()))?;
     }
     let measured_weights = gammas.clone();
-    activations_and_output(args, &mut out_plan, &measured_weights)?;
+    activations_and_output(args, &cfg, &tensors, &mut out_plan, &measured_weights)?;
     if let Some(out) = &args.out {
         out_plan.save(out)?;
         println!("plan written to {}", out.display());
@@ -246,18 +236,23 @@ pub fn run(args: &Args) -> Result<()> {
 /// `weight_db`, and its activations), and measured on the device (the
 /// plan's fixed-point forward pass, rounding to nearest, against the f32
 /// one).
-fn activations_and_output(args: &Args, plan: &mut Plan, weight_db: &[f64]) -> Result<()> {
+fn activations_and_output(
+    args: &Args,
+    cfg: &TrainConfig,
+    tensors: &[Array2<f32>],
+    plan: &mut Plan,
+    weight_db: &[f64],
+) -> Result<()> {
     let data = args.data.load()?;
     let n = (args.calibration as usize).min(data.train.len());
     let idx: Vec<usize> = (0..n).collect();
     let pixels = data.train.pixels_f32(&idx);
-    let (cfg, _) = checkpoint::load_real(&args.checkpoint)?;
     let float_cfg = TrainConfig {
         rounding: None,
         ..cfg.clone()
     };
     let mut float = Trainer::new(Float, float_cfg)?;
-    float.start_from(&args.checkpoint)?;
+    float.start_from_reals(&args.checkpoint, cfg, tensors)?;
     let reference = float.layer_outputs(pixels.view())?;
     let names = cfg.arch.layer_names();
     println!("activations on {n} calibration samples (f32 forward pass of the checkpoint):");
@@ -319,7 +314,7 @@ fn activations_and_output(args: &Args, plan: &mut Plan, weight_db: &[f64]) -> Re
     };
     let driver = crate::devices::open(kind, 8)?;
     let mut fixed = Trainer::new(Fixed::new(driver), fixed_cfg)?;
-    fixed.start_from(&args.checkpoint)?;
+    fixed.start_from_reals(&args.checkpoint, cfg, tensors)?;
     let got = fixed.layer_outputs(pixels.view())?;
     let (zf, zq) = (reference.last(), got.last());
     let (Some(zf), Some(zq)) = (zf, zq) else {

@@ -283,8 +283,8 @@ impl<L: Link> Driver<L> {
                 width.bits()
             )));
         }
-        let (head, body, tail) = split(addr, data.len(), width);
         if width != Width::W16 {
+            let (head, body, tail) = split(addr, data.len(), width);
             let (n0, n1) = (head.1, head.1 + body.1);
             self.write_as(buf, addr, &data[..n0], Width::W16)?;
             self.write_words(buf, body.0, &data[n0..n1], width)?;

@@ -91,6 +91,8 @@ pub struct Decoder<const R: usize, const C: usize> {
 
     header_op: Signal<Local, Bits<8>>,
     region_status: Signal<Local, Bits<8>>,
+    /// Elements the transfer's words cover, and where its region ends.
+    span: Signal<Local, Bits<32>>,
     region_end: Signal<Local, Bits<32>>,
     /// The address word's width code, and the pairs a word of it holds,
     /// less one.
@@ -181,6 +183,7 @@ impl<const R: usize, const C: usize> Decoder<R, C> {
             seed_word: (0..SEED_ARGS - 1).map(|_| DFF::default()).collect(),
             header_op: Default::default(),
             region_status: Default::default(),
+            span: Default::default(),
             region_end: Default::default(),
             xfer_code: Default::default(),
             last_pair: Default::default(),
@@ -236,31 +239,30 @@ impl<const R: usize, const C: usize> Logic for Decoder<R, C> {
         // while an address word can arrive (Verilator skips an untaken
         // branch, and the check is needed nowhere else).
         self.xfer_code.next = 0.into();
+        self.span.next = 0.into();
         self.region_end.next = 0.into();
         self.region_status.next = self.st_ok.val();
         if self.state.q.val() == State::XferAddr {
             self.xfer_code.next = bit_cast::<2, 32>(self.cmd_data.val() >> self.width_from.val());
-            self.region_end.next = bit_cast::<32, 24>(self.cmd_data.val().get_bits::<24>(0))
-                + (bit_cast::<32, 24>(self.arg.q.val()) << 1);
-            self.region_status.next = self.st_ok.val();
+            self.span.next = bit_cast::<32, 24>(self.arg.q.val()) << 1;
             if self.cmd_data.val().get_bit(0) {
                 self.region_status.next = self.st_bad_address.val();
             }
             // (Behind `has_packed`: a board without packing builds neither.)
             if self.has_packed.val() & (self.xfer_code.val() == self.w8.val()) {
-                self.region_end.next = bit_cast::<32, 24>(self.cmd_data.val().get_bits::<24>(0))
-                    + (bit_cast::<32, 24>(self.arg.q.val()) << 2);
+                self.span.next = bit_cast::<32, 24>(self.arg.q.val()) << 2;
                 if self.cmd_data.val().get_bits::<2>(0).any() {
                     self.region_status.next = self.st_bad_address.val();
                 }
             }
             if self.has_packed.val() & (self.xfer_code.val() == self.w4.val()) {
-                self.region_end.next = bit_cast::<32, 24>(self.cmd_data.val().get_bits::<24>(0))
-                    + (bit_cast::<32, 24>(self.arg.q.val()) << 3);
+                self.span.next = bit_cast::<32, 24>(self.arg.q.val()) << 3;
                 if self.cmd_data.val().get_bits::<3>(0).any() {
                     self.region_status.next = self.st_bad_address.val();
                 }
             }
+            self.region_end.next =
+                bit_cast::<32, 24>(self.cmd_data.val().get_bits::<24>(0)) + self.span.val();
             if self.region_end.val() > self.capacity.val() {
                 self.region_status.next = self.st_bad_address.val();
             }
@@ -281,7 +283,7 @@ impl<const R: usize, const C: usize> Logic for Decoder<R, C> {
         }
 
         // A packed word's pairs after its first: a WRITE's first pair comes
-        // straight off the link, the rest from `pack`.
+        // straight off the link, the rest from `packing::Unpack`'s held word.
         self.last_pair.next = 0.into();
         if self.width.q.val() == self.w8.val() {
             self.last_pair.next = 1.into();
@@ -290,7 +292,7 @@ impl<const R: usize, const C: usize> Logic for Decoder<R, C> {
             self.last_pair.next = 3.into();
         }
         // (Tested through `has_packed`, so that a device without packing
-        // builds no `sub` or `pack` at all.)
+        // builds no `sub` and no packing logic at all.)
         self.in_word.next = self.has_packed.val() & self.sub.q.val().any();
         self.width_code.next = self.width.q.val();
         self.from_held.next = self.in_word.val();

@@ -338,7 +338,7 @@ pub fn load<E: Element>(path: &Path) -> Result<Checkpoint<E>, CheckpointError> {
 
 /// The element type (`f32`, `i16`) a checkpoint file holds, from its
 /// header.
-pub fn element_of(path: &Path) -> Result<String, CheckpointError> {
+fn element_of(path: &Path) -> Result<String, CheckpointError> {
     use std::io::Read;
     let mut head = vec![];
     std::fs::File::open(path)
@@ -387,64 +387,6 @@ pub fn load_real(path: &Path) -> Result<(TrainConfig, Vec<Array2<f32>>), Checkpo
 }
 
 impl<B: Backend> Trainer<B> {
-    /// Starts this run (at epoch 0, with its own configuration) from the
-    /// parameters of another run's checkpoint of the same network: each
-    /// tensor's reals rounded to nearest in this run's weight format, as
-    /// Lin et al. fine-tune a trained model at a new set of widths.
-    pub fn start_from(&mut self, path: &Path) -> Result<(), CheckpointError> {
-        let mismatch = |why: String| CheckpointError::Mismatch {
-            path: path.to_path_buf(),
-            why,
-        };
-        let (cfg, tensors) = load_real(path)?;
-        if cfg.arch != self.cfg.arch {
-            return Err(mismatch(format!(
-                "its network is {}, this run's is {} (give --net {})",
-                cfg.arch, self.cfg.arch, cfg.arch
-            )));
-        }
-        let formats = self
-            .cfg
-            .plan
-            .resolve(&self.cfg.arch)
-            .map_err(|e| mismatch(e.to_string()))?;
-        let mut params = self.net.params_mut();
-        if tensors.len() != 2 * params.len() {
-            return Err(mismatch(format!(
-                "it has {} tensors, the network {}",
-                tensors.len(),
-                2 * params.len()
-            )));
-        }
-        for (i, p) in params.iter_mut().enumerate() {
-            for (j, dst) in [&mut p.w, &mut p.b].into_iter().enumerate() {
-                let src = &tensors[2 * i + j];
-                if src.dim() != dst.dim() {
-                    return Err(mismatch(format!(
-                        "tensor {} is {:?}, the network's is {:?}",
-                        2 * i + j,
-                        src.dim(),
-                        dst.dim()
-                    )));
-                }
-                *dst = self
-                    .backend
-                    .encode(src.view(), formats[i].weights, HostRounding::Nearest);
-            }
-        }
-        self.net
-            .upload_params(&mut self.backend)
-            .map_err(|source| CheckpointError::Device {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        self.epoch = 0;
-        self.position = None;
-        Ok(())
-    }
-}
-
-impl<B: Backend> Trainer<B> {
     /// Continues from a checkpoint made by the same configuration (build
     /// the trainer from `ck.cfg`).
     pub fn restore(&mut self, path: &Path, ck: Checkpoint<B::E>) -> Result<(), CheckpointError> {
@@ -471,17 +413,77 @@ impl<B: Backend> Trainer<B> {
                 ck.cfg, self.cfg
             )));
         }
+        self.put_params(path, &ck.tensors, |_, _, src| src.clone())?;
+        self.epoch = ck.epoch;
+        self.position = None;
+        Ok(())
+    }
+
+    /// Starts this run (at epoch 0, with its own configuration) from the
+    /// parameters of another run's checkpoint of the same network: each
+    /// tensor's reals rounded to nearest in this run's weight format, as
+    /// Lin et al. fine-tune a trained model at a new set of widths.
+    pub fn start_from(&mut self, path: &Path) -> Result<(), CheckpointError> {
+        let (cfg, tensors) = load_real(path)?;
+        self.start_from_reals(path, &cfg, &tensors)
+    }
+
+    /// [`Trainer::start_from`] with the checkpoint at `path` already read
+    /// by [`load_real`].
+    pub fn start_from_reals(
+        &mut self,
+        path: &Path,
+        cfg: &TrainConfig,
+        tensors: &[Array2<f32>],
+    ) -> Result<(), CheckpointError> {
+        let mismatch = |why: String| CheckpointError::Mismatch {
+            path: path.to_path_buf(),
+            why,
+        };
+        if cfg.arch != self.cfg.arch {
+            return Err(mismatch(format!(
+                "its network is {}, this run's is {} (give --net {})",
+                cfg.arch, self.cfg.arch, cfg.arch
+            )));
+        }
+        let formats = self
+            .cfg
+            .plan
+            .resolve(&self.cfg.arch)
+            .map_err(|e| mismatch(e.to_string()))?;
+        self.put_params(path, tensors, |be, layer, src| {
+            be.encode(src.view(), formats[layer].weights, HostRounding::Nearest)
+        })?;
+        self.epoch = 0;
+        self.position = None;
+        Ok(())
+    }
+
+    /// Sets every parameter from `tensors` (per trainable layer, weights
+    /// then biases) through `put` (backend, layer, tensor), once their
+    /// number and shapes match the network's, and writes them to the
+    /// device.
+    fn put_params<S>(
+        &mut self,
+        path: &Path,
+        tensors: &[Array2<S>],
+        put: impl Fn(&mut B, usize, &Array2<S>) -> Array2<B::E>,
+    ) -> Result<(), CheckpointError> {
+        let mismatch = |why: String| CheckpointError::Mismatch {
+            path: path.to_path_buf(),
+            why,
+        };
         let mut params = self.net.params_mut();
-        if ck.tensors.len() != 2 * params.len() {
+        if tensors.len() != 2 * params.len() {
             return Err(mismatch(format!(
                 "it has {} tensors, the network {}",
-                ck.tensors.len(),
+                tensors.len(),
                 2 * params.len()
             )));
         }
         for (i, p) in params.iter_mut().enumerate() {
             for (j, dst) in [&mut p.w, &mut p.b].into_iter().enumerate() {
-                let src = &ck.tensors[2 * i + j];
+                let src = &tensors[2 * i + j];
                 if src.dim() != dst.dim() {
                     return Err(mismatch(format!(
                         "tensor {} is {:?}, the network's is {:?}",
@@ -490,7 +492,7 @@ impl<B: Backend> Trainer<B> {
                         dst.dim()
                     )));
                 }
-                dst.assign(src);
+                *dst = put(&mut self.backend, i, src);
             }
         }
         self.net
@@ -498,10 +500,7 @@ impl<B: Backend> Trainer<B> {
             .map_err(|source| CheckpointError::Device {
                 path: path.to_path_buf(),
                 source,
-            })?;
-        self.epoch = ck.epoch;
-        self.position = None;
-        Ok(())
+            })
     }
 }
 
