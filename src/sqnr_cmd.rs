@@ -8,10 +8,11 @@
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use ndarray::Array2;
-use srsa_host::sqnr::{allocate, best_fl, combined_db, kappa, measured_db, Stats};
+use srsa_host::bit_allocation::{format_db, weight_layers, Allocator};
+use srsa_host::sqnr::{best_fl, combined_db, measured_db, Stats};
 use srsa_host::train::checkpoint;
 use srsa_host::train::{Backend, Fixed, Float, Format, Plan, TrainConfig, Trainer};
-use srsa_spec::numerics::{quantize_with, value, Rounding, MAX_FL, MIN_WL, WL};
+use srsa_spec::numerics::{Rounding, MAX_FL, MIN_WL, WL};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -52,112 +53,35 @@ pub struct Args {
 /// The widths the table shows predictions for.
 const SHOWN: [u8; 5] = [4, 6, 8, 10, 12];
 
-/// One layer's weights (biases included: they share the weights' format).
-struct Layer {
-    name: String,
-    values: Vec<f64>,
-    stats: Stats,
-    /// Per width from [`MIN_WL`]: the best FL and its predicted SQNR,
-    /// computed once (each is 32 numerical integrals).
-    best: Vec<(u8, f64)>,
-}
-
-impl Layer {
-    fn best(&self, wl: u8) -> (u8, f64) {
-        self.best[(wl - MIN_WL) as usize]
-    }
-}
-
-/// Each layer's weights and biases, as `checkpoint::load_real` reads them.
-fn layers_of(cfg: &TrainConfig, tensors: &[Array2<f32>]) -> Result<Vec<Layer>> {
-    let names = cfg.arch.layer_names();
-    if tensors.len() != 2 * names.len() {
-        bail!(
-            "the checkpoint has {} tensors, its network {} has {} layers",
-            tensors.len(),
-            cfg.arch,
-            names.len()
-        );
-    }
-    Ok(names
-        .into_iter()
-        .zip(tensors.chunks(2))
-        .map(|(name, wb)| {
-            let values: Vec<f64> = wb
-                .iter()
-                .flat_map(|t| t.iter().map(|&x| x as f64))
-                .collect();
-            let stats = Stats::of(&values);
-            Layer {
-                best: (MIN_WL..=WL as u8)
-                    .map(|wl| best_fl(wl, stats.rms, MAX_FL))
-                    .collect(),
-                stats,
-                name,
-                values,
-            }
-        })
-        .collect())
-}
-
-/// Widths from Lin's closed form at the constant `c`.
-fn widths(c: f64, k: f64, params: &[usize]) -> Vec<u8> {
-    allocate(c, k, params, MIN_WL, WL as u8)
-}
-
-/// The predicted SQNR of all weight quantizers at `bits`, each with its
-/// best FL.
-fn predicted(layers: &[Layer], bits: &[u8]) -> f64 {
-    let g: Vec<f64> = layers.iter().zip(bits).map(|(l, &b)| l.best(b).1).collect();
-    combined_db(&g)
-}
-
-fn weight_bits(params: &[usize], bits: &[u8]) -> usize {
-    params.iter().zip(bits).map(|(&p, &b)| p * b as usize).sum()
-}
-
 pub fn run(args: &Args) -> Result<()> {
     let path = &args.checkpoint;
     let (cfg, tensors) = checkpoint::load_real(path)?;
-    let layers = layers_of(&cfg, &tensors)?;
+    let layers = weight_layers(&cfg.arch, &tensors)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let alloc = Allocator::new(&layers);
     let plan = cfg.plan.clone();
-    let params: Vec<usize> = layers.iter().map(|l| l.values.len()).collect();
-    let k = kappa(4, 12);
+    let params = alloc.params.clone();
     println!(
-        "{}: {} layers; the device's quantizer on a Gaussian gains {k:.2} dB a bit (4 to 12 bits)",
+        "{}: {} layers; the device's quantizer on a Gaussian gains {:.2} dB a bit (4 to 12 bits)",
         path.display(),
-        layers.len()
+        layers.len(),
+        alloc.kappa
     );
-    // Lin's constant C: searched on a fine grid, since rounding makes the
-    // widths a step function of it.
-    let grid = (-400..=800).map(|i| i as f64 * 0.05);
     let chosen = match (args.target_sqnr, args.budget) {
-        (Some(target), _) => grid
-            .map(|c| widths(c, k, &params))
-            .find(|b| predicted(&layers, b) >= target)
+        (Some(target), _) => alloc
+            .for_target(target)
             .with_context(|| format!("no widths up to {WL} bits reach {target} dB"))?,
-        (None, Some(budget)) => {
-            let cap = budget * params.iter().sum::<usize>() as f64;
-            grid.rev()
-                .map(|c| widths(c, k, &params))
-                .find(|b| weight_bits(&params, b) as f64 <= cap)
-                .with_context(|| {
-                    format!("no widths of at least {MIN_WL} bits fit {budget} bits a weight")
-                })?
-        }
+        (None, Some(budget)) => alloc.for_budget(budget).with_context(|| {
+            format!("no widths of at least {MIN_WL} bits fit {budget} bits a weight")
+        })?,
         (None, None) => bail!("give --target-sqnr DB or --budget BITS"),
     };
     let mut rows = vec![];
-    let mut out_plan: Plan = plan.clone();
+    let mut out_plan: Plan = alloc.apply(&plan, &chosen);
     let mut gammas = vec![];
     for ((l, &wl), &p) in layers.iter().zip(&chosen).zip(&params) {
         let (fl, want) = l.best(wl);
-        let q: Vec<f64> = l
-            .values
-            .iter()
-            .map(|&x| value(quantize_with(x, fl, wl, Rounding::Nearest, 0), fl))
-            .collect();
-        let got = measured_db(&l.values, &q);
+        let got = l.measured(wl);
         gammas.push(got);
         let shown: Vec<String> = SHOWN
             .iter()
@@ -174,9 +98,6 @@ pub fn run(args: &Args) -> Result<()> {
             format!("{want:.2}"),
             format!("{got:.2}"),
         ]);
-        if let Some((_, lp)) = out_plan.layers.iter_mut().find(|(n, _)| n == &l.name) {
-            lp.weights = Format { wl, fl };
-        }
     }
     let head = [
         "layer",
@@ -194,13 +115,13 @@ pub fn run(args: &Args) -> Result<()> {
         println!("{}", r.join(" | "));
     }
     // The equal-width plan that reaches the same prediction, for scale.
-    let reached = predicted(&layers, &chosen);
+    let reached = alloc.predicted(&chosen);
     let equal = (MIN_WL..=WL as u8)
-        .find(|&b| predicted(&layers, &vec![b; layers.len()]) >= reached)
+        .find(|&b| alloc.predicted(&vec![b; layers.len()]) >= reached)
         .unwrap_or(WL as u8);
     let (ours, theirs) = (
-        weight_bits(&params, &chosen),
-        weight_bits(&params, &vec![equal; layers.len()]),
+        alloc.weight_bits(&chosen),
+        alloc.weight_bits(&vec![equal; layers.len()]),
     );
     println!(
         "weights: predicted {reached:.2} dB, measured {:.2} dB (1/γ = Σ 1/γ_i of the measured layers); \
@@ -259,11 +180,7 @@ fn activations_and_output(
     // The pixels' own quantizer is the first on the path.
     let px: Vec<f64> = pixels.iter().map(|&v| v as f64).collect();
     let fi = plan.input;
-    let pq: Vec<f64> = px
-        .iter()
-        .map(|&x| value(quantize_with(x, fi.fl, fi.wl, Rounding::Nearest, 0), fi.fl))
-        .collect();
-    let mut act_db = vec![measured_db(&px, &pq)];
+    let mut act_db = vec![format_db(&px, fi)];
     println!("input {fi}: measured {:.2} dB", act_db[0]);
     println!("layer | std | max|x| | kurtosis | predicted dB at 4 6 8 10 12 bits | format | predicted dB | measured dB");
     for (name, y) in names.iter().zip(&reference) {
@@ -283,11 +200,7 @@ fn activations_and_output(
         }
         let f = lp.activations;
         let want = srsa_host::sqnr::predicted_db(f.wl, f.fl, stats.rms);
-        let q: Vec<f64> = values
-            .iter()
-            .map(|&x| value(quantize_with(x, f.fl, f.wl, Rounding::Nearest, 0), f.fl))
-            .collect();
-        let got = measured_db(&values, &q);
+        let got = format_db(&values, f);
         act_db.push(got);
         let shown: Vec<String> = SHOWN
             .iter()

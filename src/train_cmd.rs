@@ -81,7 +81,7 @@ impl DataArgs {
 }
 
 /// A learning rate that can be trained with: finite, positive, not absurd.
-fn parse_lr(s: &str) -> Result<f32, String> {
+pub fn parse_lr(s: &str) -> Result<f32, String> {
     let lr: f32 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
     if lr.is_finite() && lr > 0.0 && lr <= 1000.0 {
         Ok(lr)

@@ -380,6 +380,7 @@ fn bad_input_gets_a_message_not_a_panic() {
             ],
             "3",
         ),
+        (vec!["experiment", "lin", "--budgets", "3,1.5"], "--budgets"),
         (with(&["--net", "mlp:784-99999999-10"]), "99999999"),
         (with(&["--resume", "huge-net.ckpt"]), "huge-net.ckpt"),
         (with(&["--resume", "wrapping.ckpt"]), "wrapping.ckpt"),
@@ -618,4 +619,69 @@ fn sqnr_writes_a_plan_that_trains() {
         assert_eq!(o.status.code(), Some(1), "{bad:?}");
         assert!(stderr(&o).starts_with("error: "), "{bad:?}: {}", stderr(&o));
     }
+}
+
+/// `srsa experiment lin` on a small MLP: both schemes at each budget, the
+/// SQNR plans within their budgets, every run re-checked on the RTL, and
+/// the reports written.
+#[test]
+fn experiment_lin_compares_the_schemes_and_writes_reports() {
+    let dir = TempDir::new("lin");
+    let out = dir.0.join("results");
+    let o = srsa(
+        &[
+            "experiment",
+            "lin",
+            "--skip-cnn",
+            "--mlp",
+            "mlp:784-32-16-10",
+            "--mlp-epochs",
+            "1",
+            "--budgets",
+            "2.5,3,4",
+            "--train-samples",
+            "400",
+            "--test-samples",
+            "200",
+            "--calibration",
+            "100",
+            "--n",
+            "4",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &dir.0,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(out.join("lin.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    // Equal plans at the whole budgets only; SQNR plans at every budget
+    // (identical ones at a budget counted once).
+    let equal: Vec<_> = rows.iter().filter(|r| r[1] == "equal").collect();
+    assert_eq!(equal.len(), 2, "{csv}");
+    assert!(rows.iter().any(|r| r[1] == "SQNR"), "{csv}");
+    for r in &rows {
+        let (budget, average): (f64, f64) = (r[2].parse().unwrap(), r[5].parse().unwrap());
+        assert!(average <= budget + 1e-9, "{csv}");
+        let widths: Vec<u8> = r[3].split('-').map(|w| w.parse().unwrap()).collect();
+        assert_eq!(widths.len(), 3, "{csv}");
+        if r[1] == "equal" {
+            assert!(widths.iter().all(|&w| w as f64 == budget), "{csv}");
+        }
+        for e in [r[9], r[10]] {
+            let e: f64 = e.parse().unwrap();
+            assert!((0.0..=1.0).contains(&e), "{csv}");
+        }
+        assert!(r[11].contains("bit-identical"), "{csv}");
+    }
+    let md = std::fs::read_to_string(out.join("lin.md")).unwrap();
+    assert!(
+        md.contains("the fewest SQNR weight bits within 0.2 points"),
+        "{md}"
+    );
+    assert!(out.join("lin-mlp.svg").exists());
 }

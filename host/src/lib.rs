@@ -9,6 +9,7 @@
 //! - [`lockstep`]: two devices driven as one, compared word for word;
 //! - [`cases`]: random GEMM cases for equivalence checks.
 
+pub mod bit_allocation;
 pub mod cases;
 pub mod driver;
 pub mod fuzz;

@@ -4,60 +4,27 @@
 //! sample of batches of every fixed-point run is re-run on the simulated RTL
 //! from the same state and must give bit-identical weights.
 
+use super::{par_map, recheck};
 use crate::plot::{line_chart, Series};
 use anyhow::{bail, Context, Result};
 use srsa_host::driver::Driver;
-use srsa_host::golden::GoldenDevice;
 use srsa_host::train::{
-    train_in_lockstep, Arch, Data, Epoch, Fixed, Float, Plan, TensorFormats, TrainConfig, Trainer,
+    Arch, Data, Epoch, Fixed, Float, Plan, TensorFormats, TrainConfig, Trainer,
 };
-use srsa_sim::SimDevice;
 use srsa_spec::numerics::Rounding;
 use std::fmt::Write as _;
-use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::Instant;
-
-#[derive(clap::Subcommand)]
-pub enum Experiment {
-    /// Float vs WL 16 at several FL, nearest vs stochastic (Gupta et al.).
-    Gupta(Args),
-}
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct Args {
     /// The fully connected network (the paper's is 784-1000-1000-10).
     #[arg(long, default_value = "mlp:784-1000-1000-10")]
     pub mlp: Arch,
-    #[arg(long, default_value_t = 10)]
-    pub mlp_epochs: u32,
-    #[arg(long, default_value_t = 5)]
-    pub cnn_epochs: u32,
-    /// Leave out the MLP or the CNN.
-    #[arg(long)]
-    pub skip_mlp: bool,
-    #[arg(long)]
-    pub skip_cnn: bool,
     /// Fractional lengths to compare (WL 16).
     #[arg(long, value_delimiter = ',', default_value = "8,10,14")]
     pub fl: Vec<u8>,
     #[command(flatten)]
-    pub sgd: crate::train_cmd::SgdArgs,
-    /// Array size of the golden and simulated devices.
-    #[arg(long, default_value_t = 8, value_parser = crate::devices::parse_side)]
-    pub n: usize,
-    #[command(flatten)]
-    pub data: crate::train_cmd::DataArgs,
-    /// Batches of each fixed-point run re-run on the simulated RTL (at the
-    /// start of the last epoch); 0 skips the check.
-    #[arg(long, default_value_t = 1)]
-    pub recheck: usize,
-    /// Runs in parallel.
-    #[arg(long, default_value_t = 2)]
-    pub jobs: usize,
-    /// Directory for gupta.md, gupta.csv and the plots.
-    #[arg(long, default_value = "results")]
-    pub out: PathBuf,
+    pub run: super::Common,
 }
 
 #[derive(Clone, Debug)]
@@ -108,20 +75,15 @@ impl Job {
     }
 }
 
-pub fn run(e: &Experiment) -> Result<()> {
-    let Experiment::Gupta(args) = e;
-    if args.jobs == 0 {
+pub fn run(args: &Args) -> Result<()> {
+    if args.run.jobs == 0 {
         bail!("--jobs must be at least 1");
     }
-    let data = args.data.load()?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let data = args.run.data.load()?;
+    std::fs::create_dir_all(&args.run.out)
+        .with_context(|| format!("cannot create {}", args.run.out.display()))?;
     let mut jobs = vec![];
-    let nets = [
-        (!args.skip_mlp).then(|| (args.mlp.clone(), args.mlp_epochs)),
-        (!args.skip_cnn).then_some((Arch::cnn(), args.cnn_epochs)),
-    ];
-    for (arch, epochs) in nets.into_iter().flatten() {
+    for (_, arch, epochs) in args.run.nets(&args.mlp) {
         jobs.push(Job {
             arch: arch.clone(),
             epochs,
@@ -142,52 +104,27 @@ pub fn run(e: &Experiment) -> Result<()> {
         jobs.len(),
         data.train.len(),
         data.test.len(),
-        args.jobs
+        args.run.jobs
     );
     let start = Instant::now();
-    let queue = Mutex::new(jobs.clone().into_iter().enumerate().collect::<Vec<_>>());
-    let results = Mutex::new(vec![None; jobs.len()]);
-    let failure = Mutex::new(None);
-    std::thread::scope(|s| {
-        for _ in 0..args.jobs {
-            s.spawn(|| loop {
-                let next = queue.lock().expect("queue").pop();
-                let Some((i, job)) = next else { break };
-                match run_job(args, &data, &job) {
-                    Ok(o) => {
-                        println!(
-                            "  {} {}: test error {:.2}% after {} epochs ({:.0} s{})",
-                            job.net(),
-                            job.label(),
-                            100.0 * o.curve.last().copied().unwrap_or(f64::NAN),
-                            job.epochs,
-                            o.seconds,
-                            if o.rechecked > 0 {
-                                format!(", {} batch(es) bit-identical on the RTL", o.rechecked)
-                            } else {
-                                String::new()
-                            }
-                        );
-                        results.lock().expect("results")[i] = Some(o);
-                    }
-                    Err(e) => {
-                        *failure.lock().expect("failure") =
-                            Some(e.context(format!("{} {}", job.net(), job.label())));
-                        queue.lock().expect("queue").clear();
-                    }
-                }
-            });
-        }
-    });
-    if let Some(e) = failure.into_inner().expect("failure") {
-        return Err(e);
-    }
-    let results: Vec<Outcome> = results
-        .into_inner()
-        .expect("results")
-        .into_iter()
-        .flatten()
-        .collect();
+    let results = par_map(args.run.jobs, jobs, |job| {
+        let o =
+            run_job(args, &data, &job).with_context(|| format!("{} {}", job.net(), job.label()))?;
+        println!(
+            "  {} {}: test error {:.2}% after {} epochs ({:.0} s{})",
+            job.net(),
+            job.label(),
+            100.0 * o.curve.last().copied().unwrap_or(f64::NAN),
+            job.epochs,
+            o.seconds,
+            if o.rechecked > 0 {
+                format!(", {} batch(es) bit-identical on the RTL", o.rechecked)
+            } else {
+                String::new()
+            }
+        );
+        Ok(o)
+    })?;
     write_reports(args, &results, start.elapsed().as_secs_f64())
 }
 
@@ -199,9 +136,9 @@ fn config(args: &Args, job: &Job) -> TrainConfig {
             TensorFormats::uniform(job.fixed.map(|f| f.0).unwrap_or(14)),
         ),
         rounding: job.fixed.map(|f| f.1),
-        lr: args.sgd.lr,
-        batch: args.sgd.batch,
-        seed: args.sgd.seed,
+        lr: args.run.sgd.lr,
+        batch: args.run.sgd.batch,
+        seed: args.run.sgd.seed,
     }
 }
 
@@ -216,12 +153,12 @@ fn run_job(args: &Args, data: &Data, job: &Job) -> Result<Outcome> {
     let curve = match job.fixed {
         None => test_errors(Trainer::new(Float, cfg)?.fit(data, job.epochs, None, &mut ())?),
         Some(_) => {
-            let golden = crate::devices::golden(args.n)?;
+            let golden = crate::devices::golden(args.run.n)?;
             let mut t = Trainer::new(Fixed::new(Driver::new(golden)?), cfg)?;
             let last = job.epochs.saturating_sub(1);
             let mut curve = test_errors(t.fit(data, last, None, &mut ())?);
-            if args.recheck > 0 && job.epochs > 0 {
-                rechecked = recheck(args, &mut t, data)?;
+            if args.run.recheck > 0 && job.epochs > 0 {
+                rechecked = recheck(args.run.n, args.run.recheck, &mut t, data)?;
             }
             curve.extend(test_errors(t.fit(data, job.epochs, None, &mut ())?));
             // A re-check that covered the whole last epoch left fit nothing
@@ -238,30 +175,6 @@ fn run_job(args: &Args, data: &Data, job: &Job) -> Result<Outcome> {
         seconds: start.elapsed().as_secs_f64(),
         rechecked,
     })
-}
-
-/// Runs the first batches of the golden trainer `t`'s next epoch also on
-/// the simulated RTL, from the same weights and random state; any
-/// difference in the weights after a batch is an error naming the element.
-/// Returns the batches checked; `t` is left in that epoch, after them.
-fn recheck(args: &Args, t: &mut Trainer<Fixed<GoldenDevice>>, data: &Data) -> Result<usize> {
-    let sim = SimDevice::new(args.n).context("cannot start the simulated device")?;
-    let mut s = Trainer::new(Fixed::new(Driver::new(sim)?), t.cfg.clone())?;
-    t.sync_params()?;
-    for (dst, src) in s.net.params_mut().into_iter().zip(t.net.params()) {
-        dst.w.assign(&src.w);
-        dst.b.assign(&src.b);
-    }
-    s.upload_params()?;
-    s.epoch = t.epoch;
-    let run = train_in_lockstep(t, &mut s, &data.train, args.recheck)?;
-    if let Some(d) = run.divergence {
-        bail!(
-            "RTL re-check: {}",
-            d.describe("the golden model", "the RTL")
-        );
-    }
-    Ok(run.steps.len())
 }
 
 fn write_reports(args: &Args, results: &[Outcome], seconds: f64) -> Result<()> {
@@ -316,16 +229,13 @@ fn write_reports(args: &Args, results: &[Outcome], seconds: f64) -> Result<()> {
         md,
         "\n{} runs, batch {}, lr {}, seed {}, {} s in all ({} at a time).",
         results.len(),
-        args.sgd.batch,
-        args.sgd.lr,
-        args.sgd.seed,
+        args.run.sgd.batch,
+        args.run.sgd.lr,
+        args.run.sgd.seed,
         seconds.round(),
-        args.jobs
+        args.run.jobs
     );
-    let w = |name: &str, text: &str| -> Result<()> {
-        let p = args.out.join(name);
-        std::fs::write(&p, text).with_context(|| format!("cannot write {}", p.display()))
-    };
+    let w = |name: &str, text: &str| args.run.write(name, text);
     w("gupta.csv", &csv)?;
     w("gupta-curves.csv", &curves)?;
     w("gupta.md", &md)?;
@@ -356,7 +266,7 @@ fn write_reports(args: &Args, results: &[Outcome], seconds: f64) -> Result<()> {
     print!("{md}");
     println!(
         "wrote {}/gupta.md, gupta.csv, gupta-curves.csv and the plots",
-        args.out.display()
+        args.run.out.display()
     );
     Ok(())
 }
