@@ -672,11 +672,11 @@ fn experiment_lin_compares_the_schemes_and_writes_reports() {
         if r[1] == "equal" {
             assert!(widths.iter().all(|&w| w as f64 == budget), "{csv}");
         }
-        for e in [r[9], r[10]] {
+        for e in [r[11], r[12]] {
             let e: f64 = e.parse().unwrap();
             assert!((0.0..=1.0).contains(&e), "{csv}");
         }
-        assert!(r[11].contains("bit-identical"), "{csv}");
+        assert!(r[13].contains("bit-identical"), "{csv}");
     }
     let md = std::fs::read_to_string(out.join("lin.md")).unwrap();
     assert!(

@@ -19,9 +19,9 @@ use srsa_host::sqnr::{best_fl, combined_db, measured_db, Stats};
 use srsa_host::train::{
     Arch, Data, Fixed, Float, Format, Plan, TensorFormats, TrainConfig, Trainer,
 };
-use srsa_spec::numerics::{Rounding, MAX_FL};
+use srsa_spec::numerics::{quantize_with, value, Rounding, MAX_FL};
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Instant;
 
 #[derive(clap::Args, Clone, Debug)]
@@ -97,6 +97,8 @@ struct Outcome {
     average: f64,
     predicted_db: f64,
     measured_db: f64,
+    /// The same, of the f32 model with its weights alone quantised.
+    weights_db: (f64, f64),
     error: f64,
     tuned_error: Option<f64>,
     rechecked: String,
@@ -246,7 +248,7 @@ fn run_job(args: &Args, data: &Data, b: &Base, job: &Job) -> Result<Outcome> {
     let fixed = |rounding| -> Result<Trainer<Fixed<_>>> {
         let golden = crate::devices::golden(args.run.n)?;
         let mut t = Trainer::new(Fixed::new(Driver::new(golden)?), cfg(rounding))?;
-        t.start_from_reals(&PathBuf::from(b.net), &b.cfg, &b.tensors)?;
+        t.start_from_reals(Path::new(b.net), &b.cfg, &b.tensors)?;
         Ok(t)
     };
     // The quantised model as it stands, rounding to nearest.
@@ -259,6 +261,7 @@ fn run_job(args: &Args, data: &Data, b: &Base, job: &Job) -> Result<Outcome> {
         .zip(&job.bits)
         .map(|(l, &wl)| l.measured(wl))
         .collect();
+    let weights_db = (combined_db(&gammas), weights_only_db(b, &plan)?);
     gammas.push(format_db(&flat(b.pixels.view()), plan.input));
     for (y, (_, lp)) in b.reference.iter().zip(&plan.layers) {
         gammas.push(format_db(&flat(y.view()), lp.activations));
@@ -311,6 +314,7 @@ fn run_job(args: &Args, data: &Data, b: &Base, job: &Job) -> Result<Outcome> {
         average: alloc.average(&job.bits),
         predicted_db: combined_db(&gammas),
         measured_db: measured,
+        weights_db,
         error,
         tuned_error,
         rechecked: if rechecked.is_empty() {
@@ -320,6 +324,40 @@ fn run_job(args: &Args, data: &Data, b: &Base, job: &Job) -> Result<Outcome> {
         },
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// The output SQNR of the f32 model with only its weights quantised, as
+/// `plan` has them: it separates the weights' share of the output noise
+/// from the activations'.
+fn weights_only_db(b: &Base, plan: &Plan) -> Result<f64> {
+    let mut q = vec![];
+    for (l, wb) in b.layers.iter().zip(b.tensors.chunks(2)) {
+        let f = plan
+            .layer(&l.name)
+            .with_context(|| format!("the plan has no layer {}", l.name))?
+            .weights;
+        for t in wb {
+            q.push(t.mapv(|x| {
+                value(
+                    quantize_with(x as f64, f.fl, f.wl, Rounding::Nearest, 0),
+                    f.fl,
+                ) as f32
+            }));
+        }
+    }
+    let mut t = Trainer::new(
+        Float,
+        TrainConfig {
+            rounding: None,
+            ..b.cfg.clone()
+        },
+    )?;
+    t.start_from_reals(Path::new(b.net), &b.cfg, &q)?;
+    let z = t.layer_outputs(b.pixels.view())?;
+    let (Some(zf), Some(zq)) = (b.reference.last(), z.last()) else {
+        bail!("the network has no layers");
+    };
+    Ok(measured_db(&flat(zf.view()), &flat(zq.view())))
 }
 
 fn flat(a: ArrayView2<f32>) -> Vec<f64> {
@@ -345,10 +383,10 @@ fn fewest_bits(
 
 fn write_reports(args: &Args, bases: &[Base], results: &[Outcome], seconds: f64) -> Result<()> {
     let mut csv = String::from(
-        "net,scheme,budget,bits,weight_bits,average_bits,activation_bits_per_sample,predicted_output_db,measured_output_db,test_error,test_error_fine_tuned,rtl_recheck,seconds\n",
+        "net,scheme,budget,bits,weight_bits,average_bits,activation_bits_per_sample,predicted_output_db,measured_output_db,weights_only_predicted_db,weights_only_measured_db,test_error,test_error_fine_tuned,rtl_recheck,seconds\n",
     );
     let mut md = String::from(
-        "| net | scheme | budget | widths per layer | weight bits | bits a weight | test error, quantised | fine-tuned | output SQNR predicted / measured | RTL re-check |\n|---|---|---|---|---|---|---|---|---|---|\n",
+        "| net | scheme | budget | widths per layer | weight bits | bits a weight | test error, quantised | fine-tuned | output SQNR predicted / measured | weights alone, predicted / measured | RTL re-check |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     let pct = |e: Option<f64>| {
         e.map(|e| format!("{:.2}%", 100.0 * e))
@@ -359,7 +397,7 @@ fn write_reports(args: &Args, bases: &[Base], results: &[Outcome], seconds: f64)
         let bits: Vec<String> = o.job.bits.iter().map(|b| b.to_string()).collect();
         let _ = writeln!(
             csv,
-            "{},{},{},{},{},{:.3},{},{:.2},{:.2},{:.4},{},{},{:.0}",
+            "{},{},{},{},{},{:.3},{},{:.2},{:.2},{:.2},{:.2},{:.4},{},{},{:.0}",
             b.net,
             o.job.scheme.name(),
             o.job.budget,
@@ -369,6 +407,8 @@ fn write_reports(args: &Args, bases: &[Base], results: &[Outcome], seconds: f64)
             b.activation_bits,
             o.predicted_db,
             o.measured_db,
+            o.weights_db.0,
+            o.weights_db.1,
             o.error,
             o.tuned_error.map(|e| format!("{e:.4}")).unwrap_or_default(),
             o.rechecked,
@@ -376,7 +416,7 @@ fn write_reports(args: &Args, bases: &[Base], results: &[Outcome], seconds: f64)
         );
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {:.2} | {:.2}% | {} | {:.1} / {:.1} dB | {} |",
+            "| {} | {} | {} | {} | {} | {:.2} | {:.2}% | {} | {:.1} / {:.1} dB | {:.1} / {:.1} dB | {} |",
             b.net,
             o.job.scheme.name(),
             o.job.budget,
@@ -387,6 +427,8 @@ fn write_reports(args: &Args, bases: &[Base], results: &[Outcome], seconds: f64)
             pct(o.tuned_error),
             o.predicted_db,
             o.measured_db,
+            o.weights_db.0,
+            o.weights_db.1,
             o.rechecked
         );
     }
