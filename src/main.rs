@@ -4,6 +4,7 @@
 mod bench;
 mod check;
 mod devices;
+mod eval_cmd;
 mod experiment;
 mod fpga;
 mod fuzz;
@@ -73,6 +74,9 @@ enum Command {
     /// predicted and measured SQNR per layer, per-layer widths for a target
     /// SQNR or a bit budget, written as a format plan.
     Sqnr(sqnr_cmd::Args),
+    /// A checkpoint's test error on a device, and a digest of its
+    /// predictions (equal on sim and golden).
+    Eval(eval_cmd::Args),
     /// Reproduce a paper's experiment (on the golden model, re-checked on
     /// the simulated RTL).
     #[command(subcommand)]
@@ -136,6 +140,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::BenchWorkload(args) => bench::workload(&args),
         Command::Train(args) => train_cmd::run(&args),
         Command::Sqnr(args) => sqnr_cmd::run(&args),
+        Command::Eval(args) => eval_cmd::run(&args),
         Command::Experiment(e) => experiment::run(&e),
     }
 }

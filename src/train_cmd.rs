@@ -126,8 +126,9 @@ pub struct Args {
     /// uniform --fl and --fl-* (which it cannot be given with).
     #[arg(long, conflicts_with_all = ["fl", "fl_weights", "fl_activations", "fl_gradients"])]
     pub plan: Option<PathBuf>,
-    /// mlp (784-256-10 on MNIST), cnn, mlp:IN-H1-...-10 or cnn:RxC. Plain
-    /// mlp and cnn take their input size from the data.
+    /// mlp (784-256-10 on MNIST), cnn (Gupta et al.'s), lenet5 (Han et
+    /// al.'s LeNet-5), mlp:IN-H1-...-10, cnn:RxC or lenet5:RxC. Plain mlp,
+    /// cnn and lenet5 take their input size from the data.
     #[arg(long, default_value = "mlp", value_parser = parse_net)]
     pub net: Net,
     /// Train until this many epochs are done (counting a resumed run's).
@@ -197,7 +198,7 @@ impl Net {
         if fitted != self.arch {
             bail!(
                 "--net {}: takes {} pixels per image, the data has {rows} x {cols}; \
-                 give --net {fitted} or plain mlp/cnn",
+                 give --net {fitted} or plain mlp/cnn/lenet5",
                 self.arch,
                 self.arch.inputs()
             );

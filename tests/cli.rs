@@ -685,3 +685,50 @@ fn experiment_lin_compares_the_schemes_and_writes_reports() {
     );
     assert!(out.join("lin-mlp.svg").exists());
 }
+
+/// `srsa eval` gives a checkpoint the same test error and the same
+/// predictions on the RTL as on the golden model; a missing model is
+/// named.
+#[test]
+fn eval_predicts_alike_on_sim_and_golden() {
+    let dir = TempDir::new("eval");
+    let ck = dir.0.join("m.ckpt");
+    let mut args = SMALL_RUN.to_vec();
+    args.extend(["--rounding", "stochastic", "--save", ck.to_str().unwrap()]);
+    let o = srsa(&args, &dir.0);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let eval = |device: &str| {
+        let o = srsa(
+            &[
+                "eval",
+                "--model",
+                ck.to_str().unwrap(),
+                "--device",
+                device,
+                "--test-samples",
+                "100",
+            ],
+            &dir.0,
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = stdout(&o);
+        let error = out
+            .split("test error ")
+            .nth(1)
+            .and_then(|s| s.split(')').next())
+            .unwrap_or_else(|| panic!("no test error in {out}"))
+            .to_string();
+        let digest = out
+            .split("predictions digest: ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no digest in {out}"))
+            .trim()
+            .to_string();
+        assert!(error.contains("of 100"), "{out}");
+        (error, digest)
+    };
+    assert_eq!(eval("golden"), eval("sim"));
+    let o = srsa(&["eval", "--model", "missing.ckpt"], &dir.0);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("missing.ckpt"), "{}", stderr(&o));
+}

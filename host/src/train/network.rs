@@ -1,5 +1,7 @@
-//! The networks: a multi-layer perceptron of any widths and the MNIST CNN of
-//! Gupta et al. (conv 5x5x8, pool, conv 5x5x16, pool, FC 128, FC 10).
+//! The networks: a multi-layer perceptron of any widths, and a CNN of two
+//! 5x5 convolutions, each followed by 2x2 max-pooling, then two dense
+//! layers: Gupta et al.'s MNIST CNN (widths 8, 16, 128) or LeNet-5 as Han
+//! et al. train it (20, 50, 500).
 
 use super::backend::{Backend, BackendError, Element, HostRounding};
 use super::im2col::Map;
@@ -23,8 +25,33 @@ pub const MAX_PARAMS: usize = 1 << 26;
 pub enum Arch {
     /// `inputs` pixels, these hidden ReLU layers, 10 outputs.
     Mlp { inputs: usize, hidden: Vec<usize> },
-    /// The paper's MNIST CNN on `rows x cols` images.
-    Cnn { rows: usize, cols: usize },
+    /// conv 5x5 x `widths.0`, pool, conv 5x5 x `widths.1`, pool, FC
+    /// `widths.2`, FC 10, on `rows x cols` images.
+    Cnn {
+        rows: usize,
+        cols: usize,
+        widths: CnnWidths,
+    },
+}
+
+/// A CNN's channels in its two convolutions and its hidden dense width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CnnWidths(pub usize, pub usize, pub usize);
+
+/// Gupta et al.'s MNIST CNN.
+pub const GUPTA_CNN: CnnWidths = CnnWidths(8, 16, 128);
+/// LeNet-5 as Han et al. (and Caffe's example) have it.
+pub const LENET5: CnnWidths = CnnWidths(20, 50, 500);
+
+impl CnnWidths {
+    /// The name `Arch`'s text form gives these widths.
+    fn name(self) -> &'static str {
+        if self == LENET5 {
+            "lenet5"
+        } else {
+            "cnn"
+        }
+    }
 }
 
 impl Arch {
@@ -36,11 +63,21 @@ impl Arch {
         }
     }
 
-    /// The CNN on MNIST's 28 x 28 images.
+    /// Gupta et al.'s CNN on MNIST's 28 x 28 images.
     pub fn cnn() -> Arch {
         Arch::Cnn {
             rows: MNIST_SIDE,
             cols: MNIST_SIDE,
+            widths: GUPTA_CNN,
+        }
+    }
+
+    /// LeNet-5 on MNIST's 28 x 28 images.
+    pub fn lenet5() -> Arch {
+        Arch::Cnn {
+            rows: MNIST_SIDE,
+            cols: MNIST_SIDE,
+            widths: LENET5,
         }
     }
 
@@ -48,7 +85,7 @@ impl Arch {
     pub fn inputs(&self) -> usize {
         match self {
             Arch::Mlp { inputs, .. } => *inputs,
-            Arch::Cnn { rows, cols } => rows * cols,
+            Arch::Cnn { rows, cols, .. } => rows * cols,
         }
     }
 
@@ -61,7 +98,7 @@ impl Arch {
                 hidden: hidden.clone(),
             }
             .checked(),
-            Arch::Cnn { .. } => {
+            Arch::Cnn { widths, .. } => {
                 // conv 5x5, pool 2, conv 5x5, pool 2 must leave a map.
                 let last = |side: usize| {
                     side.checked_sub(4)
@@ -74,7 +111,11 @@ impl Arch {
                         "the CNN (conv 5x5, pool, conv 5x5, pool) needs images of at least 16 x 16, not {rows} x {cols}"
                     ));
                 }
-                Ok(Arch::Cnn { rows, cols })
+                Ok(Arch::Cnn {
+                    rows,
+                    cols,
+                    widths: *widths,
+                })
             }
         }
     }
@@ -146,13 +187,17 @@ impl Arch {
                     })
                     .collect()
             }
-            Arch::Cnn { rows, cols } => {
+            Arch::Cnn {
+                rows,
+                cols,
+                widths: CnnWidths(w1, w2, w3),
+            } => {
                 let m0 = Map {
                     h: *rows,
                     w: *cols,
                     c: 1,
                 };
-                let c1 = Conv::new(param(25, 8, &formats[0]), true, m0, 5, formats[0]);
+                let c1 = Conv::new(param(25, *w1, &formats[0]), true, m0, 5, formats[0]);
                 let m1 = c1.output_map();
                 let p1 = MaxPool::new(m1);
                 let m2 = Map {
@@ -160,7 +205,7 @@ impl Arch {
                     w: m1.w / 2,
                     c: m1.c,
                 };
-                let c2 = Conv::new(param(25 * 8, 16, &formats[1]), true, m2, 5, formats[1]);
+                let c2 = Conv::new(param(25 * w1, *w2, &formats[1]), true, m2, 5, formats[1]);
                 let m3 = c2.output_map();
                 let p2 = MaxPool::new(m3);
                 let flat = (m3.h / 2) * (m3.w / 2) * m3.c;
@@ -169,8 +214,8 @@ impl Arch {
                     Layer::Pool(p1),
                     Layer::Conv(c2),
                     Layer::Pool(p2),
-                    dense(param(flat, 128, &formats[2]), true, &formats[2]),
-                    dense(param(128, CLASSES, &formats[3]), false, &formats[3]),
+                    dense(param(flat, *w3, &formats[2]), true, &formats[2]),
+                    dense(param(*w3, CLASSES, &formats[3]), false, &formats[3]),
                 ]
             }
         }
@@ -190,30 +235,44 @@ impl fmt::Display for Arch {
             Arch::Cnn {
                 rows: MNIST_SIDE,
                 cols: MNIST_SIDE,
-            } => f.write_str("cnn"),
-            Arch::Cnn { rows, cols } => write!(f, "cnn:{rows}x{cols}"),
+                widths,
+            } => f.write_str(widths.name()),
+            Arch::Cnn { rows, cols, widths } => write!(f, "{}:{rows}x{cols}", widths.name()),
         }
     }
 }
 
 impl std::str::FromStr for Arch {
     type Err = String;
-    /// `cnn` (28 x 28), `cnn:RxC`, `mlp` (784-256-10) or
-    /// `mlp:IN-H1-...-10`. `srsa train` fits `mlp` and `cnn` to its data
-    /// ([`Arch::for_images`]).
+    /// `cnn` (Gupta's, 28 x 28), `cnn:RxC`, `lenet5`, `lenet5:RxC`, `mlp`
+    /// (784-256-10) or `mlp:IN-H1-...-10`. `srsa train` fits `mlp`, `cnn`
+    /// and `lenet5` to its data ([`Arch::for_images`]).
     fn from_str(s: &str) -> Result<Arch, String> {
         match s {
             "cnn" => return Ok(Arch::cnn()),
+            "lenet5" => return Ok(Arch::lenet5()),
             "mlp" => return Ok(Arch::mlp(&[256])),
             _ => {}
         }
-        let bad = || format!("bad network '{s}': expected cnn, cnn:RxC, mlp or mlp:IN-H-...-10");
+        let bad = || {
+            format!(
+                "bad network '{s}': expected cnn, cnn:RxC, lenet5, lenet5:RxC, mlp or mlp:IN-H-...-10"
+            )
+        };
         let num = |w: &str| w.parse::<usize>().map_err(|_| bad());
-        if let Some(side) = s.strip_prefix("cnn:") {
-            let (r, c) = side.split_once('x').ok_or_else(bad)?;
-            return Arch::cnn()
-                .for_images(num(r)?, num(c)?)
-                .map_err(|e| format!("bad network '{s}': {e}"));
+        for cnn in [Arch::cnn(), Arch::lenet5()] {
+            let Arch::Cnn { widths, .. } = cnn else {
+                continue;
+            };
+            if let Some(side) = s
+                .strip_prefix(widths.name())
+                .and_then(|t| t.strip_prefix(':'))
+            {
+                let (r, c) = side.split_once('x').ok_or_else(bad)?;
+                return cnn
+                    .for_images(num(r)?, num(c)?)
+                    .map_err(|e| format!("bad network '{s}': {e}"));
+            }
         }
         let widths = s.strip_prefix("mlp:").ok_or_else(bad)?;
         let widths: Vec<usize> = widths.split('-').map(num).collect::<Result<_, _>>()?;
@@ -424,6 +483,19 @@ mod tests {
         assert_eq!(Arch::mlp(&[256]).layer_names(), ["fc1", "fc2"]);
     }
 
+    /// Han et al.'s LeNet-5 table: conv1 0.5K, conv2 25K, ip1 400K, ip2 5K
+    /// weights, 431K in all (biases counted).
+    #[test]
+    fn lenet5_has_the_papers_parameter_counts() {
+        let arch = Arch::lenet5();
+        let plan = Plan::uniform(&arch, TensorFormats::uniform(8));
+        let formats = plan.resolve(&arch).unwrap();
+        let net = Network::<f32>::init(&arch, &mut crate::train::Float, &formats, 1);
+        let counts: Vec<usize> = net.params().iter().map(|p| p.w.len() + p.b.len()).collect();
+        assert_eq!(counts, [520, 25_050, 400_500, 5_010]);
+        assert_eq!(arch.layer_names(), ["conv1", "conv2", "fc1", "fc2"]);
+    }
+
     /// The input layer and the CNN's maps follow the images.
     #[test]
     fn networks_fit_their_images() {
@@ -450,17 +522,22 @@ mod tests {
             "mlp:784-10",
             "mlp:64-32-10",
             "cnn:32x20",
+            "lenet5",
+            "lenet5:32x32",
         ] {
             assert_eq!(s.parse::<Arch>().unwrap().to_string(), s);
         }
         assert_eq!("mlp".parse::<Arch>().unwrap(), Arch::mlp(&[256]));
         assert_eq!("cnn:28x28".parse::<Arch>().unwrap(), Arch::cnn());
+        assert_eq!("lenet5:28x28".parse::<Arch>().unwrap(), Arch::lenet5());
         for bad in [
             "",
             "mlp:",
             "mlp:0-10",
             "cnn:15x28",
             "cnn:28",
+            "lenet5:12x12",
+            "lenet5x",
             "mlp:784-0-10",
             "mlp:784-256-9",
             "rnn",

@@ -288,9 +288,16 @@ impl<B: Backend> Trainer<B> {
 
     /// Loss and error rate on `data`, forward passes only (on the backend).
     pub fn evaluate(&mut self, data: &Dataset) -> Result<StepStats, TrainError> {
+        Ok(self.predict(data)?.0)
+    }
+
+    /// [`Trainer::evaluate`], with the class each sample is given (the
+    /// first of the largest logits).
+    pub fn predict(&mut self, data: &Dataset) -> Result<(StepStats, Vec<u8>), TrainError> {
         let (first, last) = self.ends();
         let all: Vec<usize> = (0..data.len()).collect();
         let mut total = StepStats::default();
+        let mut predicted = Vec::with_capacity(data.len());
         for idx in all.chunks(EVAL_BATCH) {
             let x = self.backend.encode(
                 data.pixels_f32(idx).view(),
@@ -301,8 +308,12 @@ impl<B: Backend> Trainer<B> {
             let z = self.backend.decode(logits.view(), last.activations.fl);
             let labels: Vec<u8> = idx.iter().map(|&i| data.labels[i]).collect();
             total.add(&softmax_xent(z.view(), &labels, 0.0).0);
+            predicted.extend(z.rows().into_iter().map(|r| {
+                let best = r.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                r.iter().position(|&v| v == best).unwrap_or(0) as u8
+            }));
         }
-        Ok(total)
+        Ok((total, predicted))
     }
 }
 
