@@ -5,6 +5,7 @@ use crate::train_cmd::Device;
 use anyhow::{bail, Result};
 use clap::Parser;
 use ndarray::Array2;
+use srsa_host::compression::file::MAGIC;
 use srsa_host::mnist::Dataset;
 use srsa_host::train::{checkpoint, Backend, Fixed, Float, StepStats, TrainConfig, Trainer};
 use srsa_spec::numerics::Rounding;
@@ -12,7 +13,8 @@ use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
 pub struct Args {
-    /// A checkpoint of `srsa train --save` (float or fixed point).
+    /// A checkpoint of `srsa train --save` (float or fixed point), or a
+    /// compressed model of `srsa compress`.
     #[arg(long)]
     model: PathBuf,
     /// sim, golden, float or serial:PATH[@BAUD]. A fixed-point device runs
@@ -27,7 +29,17 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> Result<()> {
-    let (cfg, tensors) = checkpoint::load_real(&args.model)?;
+    let compressed = std::fs::File::open(&args.model)
+        .and_then(|mut f| {
+            let mut magic = [0u8; 8];
+            std::io::Read::read_exact(&mut f, &mut magic).map(|_| &magic == MAGIC)
+        })
+        .unwrap_or(false);
+    let (cfg, tensors) = if compressed {
+        crate::compress_cmd::reals(&args.model)?
+    } else {
+        checkpoint::load_real(&args.model)?
+    };
     let data = args.data.load()?;
     if data.test.rows * data.test.cols != cfg.arch.inputs() {
         bail!(

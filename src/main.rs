@@ -3,6 +3,7 @@
 
 mod bench;
 mod check;
+mod compress_cmd;
 mod devices;
 mod eval_cmd;
 mod experiment;
@@ -74,7 +75,10 @@ enum Command {
     /// predicted and measured SQNR per layer, per-layer widths for a target
     /// SQNR or a bit budget, written as a format plan.
     Sqnr(sqnr_cmd::Args),
-    /// A checkpoint's test error on a device, and a digest of its
+    /// Deep Compression of a checkpoint (Han et al.): prune, share weights,
+    /// Huffman-code; writes a compressed-model file and the per-layer table.
+    Compress(compress_cmd::Args),
+    /// A checkpoint's (or compressed model's) test error on a device, and a digest of its
     /// predictions (equal on sim and golden).
     Eval(eval_cmd::Args),
     /// Reproduce a paper's experiment (on the golden model, re-checked on
@@ -141,6 +145,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => train_cmd::run(&args),
         Command::Sqnr(args) => sqnr_cmd::run(&args),
         Command::Eval(args) => eval_cmd::run(&args),
+        Command::Compress(args) => compress_cmd::run(&args),
         Command::Experiment(e) => experiment::run(&e),
     }
 }

@@ -219,6 +219,16 @@ const SMALL_RUN: [&str; 12] = [
     "--quiet",
 ];
 
+/// `SMALL_RUN`'s checkpoint, `m.ckpt` in `dir`.
+fn small_checkpoint(dir: &TempDir) -> std::path::PathBuf {
+    let ck = dir.0.join("m.ckpt");
+    let mut args = SMALL_RUN.to_vec();
+    args.extend(["--save", ck.to_str().unwrap()]);
+    let o = srsa(&args, &dir.0);
+    assert!(o.status.success(), "{}", stderr(&o));
+    ck
+}
+
 #[test]
 fn train_saves_plots_and_resumes() {
     let dir = TempDir::new("train");
@@ -528,11 +538,7 @@ fn train_takes_a_plan_and_refuses_bad_ones_by_name() {
 #[test]
 fn sqnr_writes_a_plan_that_trains() {
     let dir = TempDir::new("sqnr");
-    let ck = dir.0.join("m.ckpt");
-    let mut args = SMALL_RUN.to_vec();
-    args.extend(["--save", ck.to_str().unwrap()]);
-    let o = srsa(&args, &dir.0);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let ck = small_checkpoint(&dir);
     let plan = dir.0.join("plan.toml");
     let csv = dir.0.join("sqnr.csv");
     let o = srsa(
@@ -692,11 +698,7 @@ fn experiment_lin_compares_the_schemes_and_writes_reports() {
 #[test]
 fn eval_predicts_alike_on_sim_and_golden() {
     let dir = TempDir::new("eval");
-    let ck = dir.0.join("m.ckpt");
-    let mut args = SMALL_RUN.to_vec();
-    args.extend(["--rounding", "stochastic", "--save", ck.to_str().unwrap()]);
-    let o = srsa(&args, &dir.0);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let ck = small_checkpoint(&dir);
     let eval = |device: &str| {
         let o = srsa(
             &[
@@ -731,4 +733,92 @@ fn eval_predicts_alike_on_sim_and_golden() {
     let o = srsa(&["eval", "--model", "missing.ckpt"], &dir.0);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("missing.ckpt"), "{}", stderr(&o));
+}
+
+/// `srsa compress` writes a compressed model that reads back word for
+/// word and prints Han et al.'s per-layer table; `srsa eval` runs it alike
+/// on the RTL and the golden model; a damaged or foreign file is refused
+/// by name.
+#[test]
+fn compress_writes_a_model_that_evaluates_alike_and_damage_is_refused() {
+    let dir = TempDir::new("compress");
+    let ck = small_checkpoint(&dir);
+    let srz = dir.0.join("m.srz");
+    let o = srsa(
+        &[
+            "compress",
+            "--checkpoint",
+            ck.to_str().unwrap(),
+            "--out",
+            srz.to_str().unwrap(),
+            "--quality",
+            "fc1=0.8,fc2=0.2",
+            "--weight-bits",
+            "4",
+            "--init",
+            "density",
+        ],
+        &dir.0,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("every weight word identical"), "{out}");
+    let fc1 = out
+        .lines()
+        .find(|l| l.starts_with("fc1 |"))
+        .unwrap_or_else(|| panic!("no fc1 row in {out}"));
+    let cells: Vec<&str> = fc1.split(" | ").collect();
+    let kept: f64 = cells[2].trim_end_matches('%').parse().unwrap();
+    assert!(kept > 20.0 && kept < 80.0, "{fc1}");
+    assert_eq!(cells[3], "4", "{fc1}");
+    let eval = |device: &str| {
+        let o = srsa(
+            &[
+                "eval",
+                "--model",
+                srz.to_str().unwrap(),
+                "--device",
+                device,
+                "--test-samples",
+                "100",
+            ],
+            &dir.0,
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = stdout(&o);
+        out.split_once(": test error ")
+            .map(|(_, r)| r.to_string())
+            .unwrap_or_else(|| panic!("no test error in {out}"))
+    };
+    assert_eq!(eval("golden"), eval("sim"));
+    // Damage: a flipped byte, a truncation; a layer the network lacks.
+    let mut bytes = std::fs::read(&srz).unwrap();
+    bytes[40] ^= 1;
+    let bad = dir.0.join("bad.srz");
+    std::fs::write(&bad, &bytes).unwrap();
+    let o = srsa(&["eval", "--model", bad.to_str().unwrap()], &dir.0);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("bad.srz") && stderr(&o).contains("checksum"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(&bad, &bytes[..bytes.len() / 2]).unwrap();
+    let o = srsa(&["eval", "--model", bad.to_str().unwrap()], &dir.0);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("bad.srz"), "{}", stderr(&o));
+    let o = srsa(
+        &[
+            "compress",
+            "--checkpoint",
+            ck.to_str().unwrap(),
+            "--out",
+            bad.to_str().unwrap(),
+            "--quality",
+            "fc9=1",
+        ],
+        &dir.0,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no layer fc9"), "{}", stderr(&o));
 }

@@ -11,6 +11,7 @@
 
 pub mod bit_allocation;
 pub mod cases;
+pub mod compression;
 pub mod driver;
 pub mod fuzz;
 pub mod golden;
