@@ -178,6 +178,11 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         // The rotators: inputs in reversed order (index -j mod n), shifted
         // by minus the step (mod 2^SHIFT_BITS, hence mod n).
         self.data_step.d.next = self.feed_step.val();
+        // (Enabled straight from the inputs: see the B feed below.)
+        self.a_addr_rot.enable.next = self.a_transposed.val() & self.has_at.val();
+        self.a_data_rot.enable.next = self.a_transposed.val() & self.has_at.val();
+        self.b_addr_rot.enable.next = self.b_transposed.val() & self.has_bt.val();
+        self.b_data_rot.enable.next = self.b_transposed.val() & self.has_bt.val();
         self.a_addr_rot.shift.next = !self.feed_step.val() + 1;
         self.b_addr_rot.shift.next = !self.feed_step.val() + 1;
         self.a_data_rot.shift.next = !self.data_step.q.val() + 1;

@@ -3,12 +3,12 @@
 //! The decoder hands over the seven words one per cycle (`load` with the
 //! word's `index`), then steps `index` 0..=3 with `sizing` high while the
 //! one multiplier forms the size products the range checks need; `status`
-//! is then the device's verdict, in the priority order of
-//! `srsa_spec::protocol::decode_gemm`. The decoded fields stay stable for
-//! the whole GEMM, and the conversion settings are registered for the
-//! output stages: decoded from the argument words they would otherwise
-//! start every column's longest path (the words are stable long before a
-//! sum).
+//! is then the device's verdict (registered in the last size step), in
+//! the priority order of `srsa_spec::protocol::decode_gemm`. The decoded
+//! fields stay stable for the whole GEMM, and the conversion settings are
+//! registered for the output stages: decoded from the argument words they
+//! would otherwise start every column's longest path (the words are stable
+//! long before a sum).
 //!
 //! The optional features (`srsa_spec::protocol::feature`) a device is
 //! built with are constants here: a feature it lacks is refused, and its
@@ -75,6 +75,10 @@ pub struct GemmArgs<const R: usize, const C: usize, const DA: usize, const DC: u
     /// rows, 20 bits (see `far`): `size_far` holds whether any reached 2^18.
     product: Vec<DFF<Bits<20>>>,
     size_far: DFF<Bit>,
+    /// The verdict, formed in the size steps: the checks read nothing that
+    /// changes after them, and a simulator evaluated them in every cycle of
+    /// a GEMM while they sat outside a branch.
+    verdict: DFF<Bits<8>>,
     out_shift: DFF<Bits<5>>,
     out_align: DFF<Bits<5>>,
     out_mode: DFF<Bits<2>>,
@@ -196,6 +200,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> GemmArgs<
             arg: (0..GEMM_ARGS).map(|_| DFF::default()).collect(),
             product: (0..3).map(|_| DFF::default()).collect(),
             size_far: Default::default(),
+            verdict: Default::default(),
             out_shift: Default::default(),
             out_align: Default::default(),
             out_mode: Default::default(),
@@ -289,6 +294,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             self,
             clock,
             size_far,
+            verdict,
             out_shift,
             out_align,
             out_mode,
@@ -357,13 +363,6 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         self.a_transposed.next = self.g_at.val();
         self.b_transposed.next = self.g_bt.val();
         self.b_from_c.next = self.g_bc.val();
-        self.refused_path.next = (self.arg[1].q.val() >> self.reserved_from.val()).any()
-            | (self.asked.val().get_bit(0) & !self.has_at.val())
-            | (self.asked.val().get_bit(1) & !self.has_bt.val())
-            | (self.asked.val().get_bit(2) & !self.has_bc.val())
-            | ((self.wl_out.val() != self.max_wl.val()) & !self.has_wl.val())
-            // C's read port cannot serve both B and C_in.
-            | (self.asked.val().get_bit(2) & self.g_acc_init.val());
         self.a_stride.next = (self.k.val() + self.r_mask16.val()) >> self.log2r.val();
         self.b_stride.next = (self.k.val() + self.c_mask16.val()) >> self.log2c.val();
         self.k_a.next = self.k.val();
@@ -404,26 +403,40 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         self.out_base.next = bit_cast::<DC, 20>(self.out_start.val());
 
         // ---- The size products, one a cycle through one multiplier. ----
-        self.mul_a.next = self.k_a.val();
-        self.mul_b.next = self.tile_rows.val();
-        if self.index.val() == 1 {
-            self.mul_a.next = self.k_b.val();
-            self.mul_b.next = self.tile_cols.val();
-        }
-        if self.index.val() == 2 {
-            self.mul_a.next = self.tile_cols.val();
-        }
-        if self.index.val() == 3 {
-            self.mul_a.next = self.m.val();
-            self.mul_b.next = self.ncol.val();
-        }
-        self.mul_product.next = self.mul_a.val() * self.mul_b.val();
-        // The output length is the third product times R.
-        self.mul_far.next = self.mul_product.val().get_bits::<14>(18).any();
-        if self.index.val() == 2 {
-            self.mul_far.next = (self.mul_product.val() >> self.far_rows.val()).any();
-        }
+        // Everything below is evaluated only in the size steps: a simulator
+        // skips an untaken branch, and nothing it computes changes later.
+        self.mul_a.next = 0.into();
+        self.mul_b.next = 0.into();
+        self.mul_product.next = 0.into();
+        self.mul_far.next = false;
+        self.out_len.next = 0.into();
+        self.far.next = false;
+        self.a_end.next = 0.into();
+        self.b_end.next = 0.into();
+        self.out_end.next = 0.into();
+        self.cin_end.next = 0.into();
+        self.misaligned.next = false;
+        self.refused_path.next = false;
         if self.sizing.val() {
+            self.mul_a.next = self.k_a.val();
+            self.mul_b.next = self.tile_rows.val();
+            if self.index.val() == 1 {
+                self.mul_a.next = self.k_b.val();
+                self.mul_b.next = self.tile_cols.val();
+            }
+            if self.index.val() == 2 {
+                self.mul_a.next = self.tile_cols.val();
+            }
+            if self.index.val() == 3 {
+                self.mul_a.next = self.m.val();
+                self.mul_b.next = self.ncol.val();
+            }
+            self.mul_product.next = self.mul_a.val() * self.mul_b.val();
+            // The output length is the third product times R.
+            self.mul_far.next = self.mul_product.val().get_bits::<14>(18).any();
+            if self.index.val() == 2 {
+                self.mul_far.next = (self.mul_product.val() >> self.far_rows.val()).any();
+            }
             for i in 0..3 {
                 if self.index.val().index() == i {
                     self.product[i].d.next = bit_cast::<20, 32>(self.mul_product.val());
@@ -436,75 +449,84 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             } else {
                 self.size_far.d.next = self.size_far.q.val() | self.mul_far.val();
             }
-        }
 
-        // ---- Checks. ----
-        self.out_len.next = bit_cast::<40, 20>(self.product[2].q.val()) << self.log2r.val();
-        // Every depth is at most 2^15 rows, and two values under 2^18 add
-        // up exactly in 20 bits.
-        self.far.next = self.base_rows[0].val().get_bits::<14>(18).any()
-            | self.base_rows[1].val().get_bits::<14>(18).any()
-            | self.base_rows[3].val().get_bits::<14>(18).any()
-            | (self.g_acc_init.val() & self.base_rows[2].val().get_bits::<14>(18).any())
-            | self.size_far.q.val();
-        // Ends in bank rows: A has Mp / R rows per step, B Np / C (per step
-        // of K padded, when transposed), and the output Mp x Np elements
-        // over C banks.
-        self.a_end.next = self.a_start.val() + self.product[0].q.val();
-        self.b_end.next = self.b_start.val() + self.product[1].q.val();
-        self.out_end.next = self.out_start.val() + bit_cast::<20, 40>(self.out_len.val());
-        self.cin_end.next = self.cin_start.val() + bit_cast::<20, 40>(self.out_len.val());
-        self.misaligned.next = (self.arg[3].q.val() & self.r_minus_1.val()).any()
-            | ((self.arg[4].q.val() | self.arg[6].q.val()) & self.c_minus_1.val()).any()
-            | (self.g_acc_init.val() & (self.arg[5].q.val() & self.c_minus_1.val()).any());
-        // Same priority as srsa_spec::protocol::decode_gemm: the last
-        // assignment that applies wins.
-        self.status.next = self.st_ok.val();
-        if (self.misaligned.val()
-            | self.far.val()
-            | (self.a_end.val() > self.depth_a.val())
-            | (self.b_end.val() > self.depth_c.val())
-            | (self.out_end.val() > self.depth_c.val()))
-            | (self.g_acc_init.val()
-                & ((self.cin_end.val() > self.depth_c.val())
-                    | ((self.cin_start.val() != self.out_start.val())
-                        & (self.cin_start.val() < self.out_end.val())
-                        & (self.out_start.val() < self.cin_end.val()))))
-            // B read from C must not be overwritten by the GEMM's outputs.
-            | (self.g_bc.val()
-                & (self.b_start.val() < self.out_end.val())
-                & (self.out_start.val() < self.b_end.val()))
-        {
-            self.status.next = self.st_bad_address.val();
+            // ---- Checks: final in the last size step, as the products
+            // and `size_far` are by then. ----
+            self.out_len.next = bit_cast::<40, 20>(self.product[2].q.val()) << self.log2r.val();
+            // Every depth is at most 2^15 rows, and two values under 2^18 add
+            // up exactly in 20 bits.
+            self.far.next = self.base_rows[0].val().get_bits::<14>(18).any()
+                | self.base_rows[1].val().get_bits::<14>(18).any()
+                | self.base_rows[3].val().get_bits::<14>(18).any()
+                | (self.g_acc_init.val() & self.base_rows[2].val().get_bits::<14>(18).any())
+                | self.size_far.q.val();
+            // Ends in bank rows: A has Mp / R rows per step, B Np / C (per step
+            // of K padded, when transposed), and the output Mp x Np elements
+            // over C banks.
+            self.a_end.next = self.a_start.val() + self.product[0].q.val();
+            self.b_end.next = self.b_start.val() + self.product[1].q.val();
+            self.out_end.next = self.out_start.val() + bit_cast::<20, 40>(self.out_len.val());
+            self.cin_end.next = self.cin_start.val() + bit_cast::<20, 40>(self.out_len.val());
+            self.misaligned.next = (self.arg[3].q.val() & self.r_minus_1.val()).any()
+                | ((self.arg[4].q.val() | self.arg[6].q.val()) & self.c_minus_1.val()).any()
+                | (self.g_acc_init.val() & (self.arg[5].q.val() & self.c_minus_1.val()).any());
+            self.refused_path.next = (self.arg[1].q.val() >> self.reserved_from.val()).any()
+                | (self.asked.val().get_bit(0) & !self.has_at.val())
+                | (self.asked.val().get_bit(1) & !self.has_bt.val())
+                | (self.asked.val().get_bit(2) & !self.has_bc.val())
+                | ((self.wl_out.val() != self.max_wl.val()) & !self.has_wl.val())
+                // C's read port cannot serve both B and C_in.
+                | (self.asked.val().get_bit(2) & self.g_acc_init.val());
+            // Same priority as srsa_spec::protocol::decode_gemm: the last
+            // assignment that applies wins.
+            self.verdict.d.next = self.st_ok.val();
+            if (self.misaligned.val()
+                | self.far.val()
+                | (self.a_end.val() > self.depth_a.val())
+                | (self.b_end.val() > self.depth_c.val())
+                | (self.out_end.val() > self.depth_c.val()))
+                | (self.g_acc_init.val()
+                    & ((self.cin_end.val() > self.depth_c.val())
+                        | ((self.cin_start.val() != self.out_start.val())
+                            & (self.cin_start.val() < self.out_end.val())
+                            & (self.out_start.val() < self.cin_end.val()))))
+                // B read from C must not be overwritten by the GEMM's outputs.
+                | (self.g_bc.val()
+                    & (self.b_start.val() < self.out_end.val())
+                    & (self.out_start.val() < self.b_end.val()))
+            {
+                self.verdict.d.next = self.st_bad_address.val();
+            }
+            if (self.wl_out.val() < self.min_wl.val())
+                | (self.wl_out.val() > self.max_wl.val())
+                | (self.fl_a.val() > self.max_fl.val())
+                | (self.fl_b.val() > self.max_fl.val())
+                | (self.fl_c.val() > self.max_fl.val())
+                | (self.fl_out.val() > self.max_fl.val())
+                | (self.fl_out.val() > self.fl_ab.val())
+                | (self.fl_ab.val() > self.fl_out.val() + self.max_shift.val())
+                | (self.g_acc_init.val()
+                    & ((self.fl_c.val() > self.fl_ab.val())
+                        | (self.fl_ab.val() > self.fl_c.val() + self.max_shift.val())))
+            {
+                self.verdict.d.next = self.st_bad_format.val();
+            }
+            if (self.m.val() == 0)
+                | (self.ncol.val() == 0)
+                | (self.k.val() == 0)
+                | (self.k.val() > self.max_k.val())
+            {
+                self.verdict.d.next = self.st_bad_size.val();
+            }
+            if ((self.g_mode.val() != self.mode_truncate.val())
+                & (self.g_mode.val() != self.mode_nearest.val())
+                & (self.g_mode.val() != self.mode_stochastic.val()))
+                | self.refused_path.val()
+            {
+                self.verdict.d.next = self.st_bad_format.val();
+            }
         }
-        if (self.wl_out.val() < self.min_wl.val())
-            | (self.wl_out.val() > self.max_wl.val())
-            | (self.fl_a.val() > self.max_fl.val())
-            | (self.fl_b.val() > self.max_fl.val())
-            | (self.fl_c.val() > self.max_fl.val())
-            | (self.fl_out.val() > self.max_fl.val())
-            | (self.fl_out.val() > self.fl_ab.val())
-            | (self.fl_ab.val() > self.fl_out.val() + self.max_shift.val())
-            | (self.g_acc_init.val()
-                & ((self.fl_c.val() > self.fl_ab.val())
-                    | (self.fl_ab.val() > self.fl_c.val() + self.max_shift.val())))
-        {
-            self.status.next = self.st_bad_format.val();
-        }
-        if (self.m.val() == 0)
-            | (self.ncol.val() == 0)
-            | (self.k.val() == 0)
-            | (self.k.val() > self.max_k.val())
-        {
-            self.status.next = self.st_bad_size.val();
-        }
-        if ((self.g_mode.val() != self.mode_truncate.val())
-            & (self.g_mode.val() != self.mode_nearest.val())
-            & (self.g_mode.val() != self.mode_stochastic.val()))
-            | self.refused_path.val()
-        {
-            self.status.next = self.st_bad_format.val();
-        }
+        self.status.next = self.verdict.q.val();
     }
 }
 

@@ -13,9 +13,15 @@ pub struct TausComponent {
     pub advance: Signal<In, Bit>,
     pub load: Signal<In, Bit>,
     pub seed: Signal<In, Bits<32>>,
-    /// The state after the next leap (what a draw returns).
+    /// The state after the next leap (what a draw returns), in a cycle
+    /// that advances; zero in the others.
     pub ahead: Signal<Out, Bits<32>>,
-    state: DFFWithInit<Bits<32>>,
+    /// The state XOR its power-up value (`init`), in a plain register that
+    /// starts at zero: rust-hdl's DFFWithInit applies that XOR on both of
+    /// its sides in every cycle, here it sits in the branches that read or
+    /// write the state.
+    held: DFF<Bits<32>>,
+    init: Constant<Bits<32>>,
     mask: Constant<Bits<32>>,
     forced: Constant<Bits<32>>,
     q: Constant<Bits<8>>,
@@ -31,7 +37,8 @@ impl TausComponent {
             load: Default::default(),
             seed: Default::default(),
             ahead: Default::default(),
-            state: DFFWithInit::new(((init | c.forced_bit()) as u64).into()),
+            held: Default::default(),
+            init: Constant::new(((init | c.forced_bit()) as u64).into()),
             mask: Constant::new((c.mask() as u64).into()),
             forced: Constant::new((c.forced_bit() as u64).into()),
             q: Constant::new((c.q as u64).into()),
@@ -44,13 +51,22 @@ impl TausComponent {
 impl Logic for TausComponent {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, state);
-        self.ahead.next = ((self.state.q.val() & self.mask.val()) << self.s.val())
-            ^ (((self.state.q.val() << self.q.val()) ^ self.state.q.val()) >> self.k_minus_s.val());
+        dff_setup!(self, clock, held);
+        // The leap only in a cycle that takes a draw: an output stage
+        // advances once per output, and a simulator skips the untaken branch
+        // in all the others.
+        self.ahead.next = 0.into();
+        if self.advance.val() {
+            self.ahead.next = (((self.held.q.val() ^ self.init.val()) & self.mask.val())
+                << self.s.val())
+                ^ ((((self.held.q.val() ^ self.init.val()) << self.q.val())
+                    ^ (self.held.q.val() ^ self.init.val()))
+                    >> self.k_minus_s.val());
+            self.held.d.next = self.ahead.val() ^ self.init.val();
+        }
+        // A load wins over an advance (whose draw is still the old state's).
         if self.load.val() {
-            self.state.d.next = self.seed.val() | self.forced.val();
-        } else if self.advance.val() {
-            self.state.d.next = self.ahead.val();
+            self.held.d.next = (self.seed.val() | self.forced.val()) ^ self.init.val();
         }
     }
 }
@@ -63,7 +79,7 @@ pub struct Lfsr {
     /// Load `seed` (wins over advance).
     pub load: Signal<In, Bit>,
     pub seed: [Signal<In, Bits<32>>; 3],
-    /// The draw the next advance takes: valid in every cycle.
+    /// The draw this cycle's advance takes (zero in a cycle without one).
     pub draw: Signal<Out, Bits<32>>,
     part: Vec<TausComponent>,
 }
@@ -115,6 +131,8 @@ mod tests {
         sim.add_testbench(move |mut sim: Sim<Lfsr>| {
             let mut x = sim.init()?;
             x.advance.next = true;
+            // A draw is there only once the advance is (before the first edge).
+            x = sim.wait(1, x)?;
             // Sample each draw while the clock is low, before the edge that
             // consumes it.
             for _ in 0..draws {

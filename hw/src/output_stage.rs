@@ -109,14 +109,20 @@ impl<const D: usize> Logic for OutputStage<D> {
             self.held_sum.d.next = self.sum.val();
             self.held_addr.d.next = self.out_addr.val();
         }
-        // C_in sign-extended to 48 bits, then aligned to the product's FL.
-        self.cin_wide.next = bit_cast::<48, 16>(self.cin.val());
-        if self.cin.val().get_bit(15) {
-            self.cin_wide.next = bit_cast::<48, 16>(self.cin.val()) | self.sign_fill.val();
-        }
-        self.value.d.next = self.held_sum.q.val();
-        if self.acc_init.val() {
-            self.value.d.next = self.held_sum.q.val() + (self.cin_wide.val() << self.align.val());
+        // C_in sign-extended to 48 bits, then aligned to the product's FL;
+        // only in the cycle after a take (the stage is idle in nearly all of
+        // a GEMM's cycles, and a simulator skips the untaken branch).
+        self.cin_wide.next = 0.into();
+        if self.valid.q.val() {
+            self.cin_wide.next = bit_cast::<48, 16>(self.cin.val());
+            if self.cin.val().get_bit(15) {
+                self.cin_wide.next = bit_cast::<48, 16>(self.cin.val()) | self.sign_fill.val();
+            }
+            self.value.d.next = self.held_sum.q.val();
+            if self.acc_init.val() {
+                self.value.d.next =
+                    self.held_sum.q.val() + (self.cin_wide.val() << self.align.val());
+            }
         }
         self.value_addr.d.next = self.held_addr.q.val();
         self.value_valid.d.next = self.valid.q.val();
@@ -126,6 +132,7 @@ impl<const D: usize> Logic for OutputStage<D> {
         self.round.relu.next = self.relu.val();
         self.round.sign_bits.next = self.sign_bits.val();
         self.round.draw.next = self.lfsr.draw.val();
+        self.round.enable.next = self.value_valid.q.val();
         self.lfsr.advance.next = self.value_valid.q.val();
         self.lfsr.load.next = self.seed_load.val();
         self.lfsr.seed[0].next = self.seed0.val();

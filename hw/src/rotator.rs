@@ -22,6 +22,8 @@ const _: () = assert!(1 << SHIFT_BITS == MAX_SIDE);
 /// One stage: output i is input (i + D) mod N when `sel`, else input i.
 #[derive(LogicBlock)]
 pub struct RotStage<const N: usize, const W: usize, const D: usize> {
+    /// As the rotator's `enable`.
+    pub enable: Signal<In, Bit>,
     pub sel: Signal<In, Bit>,
     pub x: [Signal<In, Bits<W>>; N],
     pub y: [Signal<Out, Bits<W>>; N],
@@ -35,6 +37,7 @@ impl<const N: usize, const W: usize, const D: usize> Default for RotStage<N, W, 
     fn default() -> Self {
         Self {
             active: Constant::new(D < N),
+            enable: Default::default(),
             sel: Default::default(),
             x: std::array::from_fn(|_| Default::default()),
             y: std::array::from_fn(|_| Default::default()),
@@ -45,13 +48,23 @@ impl<const N: usize, const W: usize, const D: usize> Default for RotStage<N, W, 
 impl<const N: usize, const W: usize, const D: usize> Logic for RotStage<N, W, D> {
     #[hdl_gen]
     fn update(&mut self) {
-        // One-pass loops bring D and N into the index expressions.
+        // An identity stage stays a wire; the others are zero unless
+        // enabled (stage 1 is never the identity, so neither is the whole).
         for i in 0..N {
-            for d in D..(D + 1) {
-                for n in N..(N + 1) {
-                    self.y[i].next = self.x[i].val();
-                    if self.sel.val() & self.active.val() {
-                        self.y[i].next = self.x[(i + d) % n].val();
+            self.y[i].next = self.x[i].val();
+            if self.active.val() {
+                self.y[i].next = 0.into();
+            }
+        }
+        if self.enable.val() & self.active.val() {
+            // One-pass loops bring D and N into the index expressions.
+            for i in 0..N {
+                for d in D..(D + 1) {
+                    for n in N..(N + 1) {
+                        self.y[i].next = self.x[i].val();
+                        if self.sel.val() & self.active.val() {
+                            self.y[i].next = self.x[(i + d) % n].val();
+                        }
                     }
                 }
             }
@@ -59,9 +72,14 @@ impl<const N: usize, const W: usize, const D: usize> Logic for RotStage<N, W, D>
     }
 }
 
-/// N words rotated by `shift` (taken mod N): `y[i] = x[(i + shift) % N]`.
+/// N words rotated by `shift` (taken mod N): `y[i] = x[(i + shift) % N]`,
+/// when enabled.
 #[derive(LogicBlock)]
 pub struct Rotator<const N: usize, const W: usize> {
+    /// Rotate at all: `y` is zero otherwise. The device rotates only for
+    /// a transposed read, and a simulator skips a disabled rotator's
+    /// stages (it evaluated them in every cycle of every GEMM).
+    pub enable: Signal<In, Bit>,
     pub shift: Signal<In, Bits<SHIFT_BITS>>,
     pub x: [Signal<In, Bits<W>>; N],
     pub y: [Signal<Out, Bits<W>>; N],
@@ -76,6 +94,7 @@ impl<const N: usize, const W: usize> Default for Rotator<N, W> {
     fn default() -> Self {
         assert!(N.is_power_of_two() && N <= MAX_SIDE, "rotator of {N} words");
         Self {
+            enable: Default::default(),
             shift: Default::default(),
             x: std::array::from_fn(|_| Default::default()),
             y: std::array::from_fn(|_| Default::default()),
@@ -93,6 +112,11 @@ impl<const N: usize, const W: usize> Logic for Rotator<N, W> {
     fn update(&mut self) {
         // Bits of the shift at or above log2(N) select multiples of N: the
         // identity, whatever they are.
+        self.s1.enable.next = self.enable.val();
+        self.s2.enable.next = self.enable.val();
+        self.s4.enable.next = self.enable.val();
+        self.s8.enable.next = self.enable.val();
+        self.s16.enable.next = self.enable.val();
         self.s1.sel.next = self.shift.val().get_bit(0);
         self.s2.sel.next = self.shift.val().get_bit(1);
         self.s4.sel.next = self.shift.val().get_bit(2);
@@ -119,6 +143,7 @@ mod tests {
     #[derive(LogicBlock)]
     struct Bench<const N: usize, const W: usize> {
         clock: Signal<In, Clock>,
+        enable: Signal<In, Bit>,
         shift: Signal<In, Bits<SHIFT_BITS>>,
         x: [Signal<In, Bits<W>>; N],
         y: [Signal<Out, Bits<W>>; N],
@@ -129,6 +154,7 @@ mod tests {
         fn default() -> Self {
             Self {
                 clock: Default::default(),
+                enable: Default::default(),
                 shift: Default::default(),
                 x: std::array::from_fn(|_| Default::default()),
                 y: std::array::from_fn(|_| Default::default()),
@@ -140,6 +166,7 @@ mod tests {
     impl<const N: usize, const W: usize> Logic for Bench<N, W> {
         #[hdl_gen]
         fn update(&mut self) {
+            self.rot.enable.next = self.enable.val();
             self.rot.shift.next = self.shift.val();
             for i in 0..N {
                 self.rot.x[i].next = self.x[i].val();
@@ -166,21 +193,24 @@ mod tests {
     fn rotator_matches_reference<const N: usize, const W: usize>(seed: u64) {
         println!("{N} words of {W} bits, seed {seed:#x}");
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        // Every shift (all 32 values, the ones beyond N too), random words.
-        let plan: Vec<(usize, Vec<u64>)> = (0..400)
+        // Every shift (all 32 values, the ones beyond N too), random words,
+        // and now and then a disabled cycle.
+        let plan: Vec<(bool, usize, Vec<u64>)> = (0..400)
             .map(|t| {
                 let shift = if t < 1 << SHIFT_BITS {
                     t
                 } else {
                     rng.gen_range(0..1 << SHIFT_BITS)
                 };
-                (shift, (0..N).map(|_| rng.gen_range(0..1u64 << W)).collect())
+                let words = (0..N).map(|_| rng.gen_range(0..1u64 << W)).collect();
+                (t < 1 << SHIFT_BITS || rng.gen_bool(0.9), shift, words)
             })
             .collect();
         let got = crate::testbench::run_plan(
             Bench::<N, W>::default(),
             plan.clone(),
-            |(shift, x), b| {
+            |(enable, shift, x), b| {
+                b.enable.next = *enable;
                 b.shift.next = (*shift as u64).into();
                 for (port, &word) in b.x.iter_mut().zip(x) {
                     port.next = word.into();
@@ -188,11 +218,14 @@ mod tests {
             },
             |b| (0..N).map(|i| b.y[i].val().to_u64()).collect::<Vec<u64>>(),
         );
-        for (t, ((shift, x), y)) in plan.iter().zip(&got).enumerate() {
+        for (t, ((enable, shift, x), y)) in plan.iter().zip(&got).enumerate() {
+            let want = match enable {
+                true => reference(x, *shift),
+                false => vec![0; N],
+            };
             assert_eq!(
-                *y,
-                reference(x, *shift),
-                "cycle {t}: shift {shift}, x {x:?}"
+                *y, want,
+                "cycle {t}: enable {enable}, shift {shift}, x {x:?}"
             );
         }
     }
