@@ -10,7 +10,7 @@ use srsa_host::compression::file::Model;
 use srsa_host::compression::kmeans::Init;
 use srsa_host::compression::{Layer, Settings};
 use srsa_host::train::{checkpoint, TrainConfig};
-use srsa_spec::numerics::{quantize_with, value, Rounding};
+use srsa_spec::numerics::value;
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
@@ -110,9 +110,7 @@ pub fn run(args: &Args) -> Result<()> {
     let mut layers = vec![];
     for ((name, wb), f) in names.iter().zip(tensors.chunks(2)).zip(&formats) {
         let fmt = f.weights;
-        let words = |t: &Array2<f32>| {
-            t.mapv(|x| quantize_with(x as f64, fmt.fl, fmt.wl, Rounding::Nearest, 0))
-        };
+        let words = |t: &Array2<f32>| t.mapv(|x| fmt.nearest(x as f64));
         let default_bits = if name.starts_with("conv") { 8 } else { 5 };
         let s = Settings {
             quality: args.quality.get(name, 1.0),

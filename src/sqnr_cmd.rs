@@ -8,10 +8,10 @@
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use ndarray::Array2;
-use srsa_host::bit_allocation::{format_db, weight_layers, Allocator};
+use srsa_host::bit_allocation::{best_format, format_db, weight_layers, Allocator};
 use srsa_host::sqnr::{best_fl, combined_db, measured_db, Stats};
 use srsa_host::train::checkpoint;
-use srsa_host::train::{Backend, Fixed, Float, Format, Plan, TrainConfig, Trainer};
+use srsa_host::train::{Backend, Fixed, Float, Plan, TrainConfig, Trainer};
 use srsa_spec::numerics::{Rounding, MAX_FL, MIN_WL, WL};
 use std::path::PathBuf;
 
@@ -193,10 +193,7 @@ fn activations_and_output(
             .map(|(_, lp)| lp)
             .with_context(|| format!("the plan has no layer {name}"))?;
         if let Some(wl) = args.activation_wl {
-            lp.activations = Format {
-                wl,
-                fl: best_fl(wl, stats.rms, MAX_FL).0,
-            };
+            lp.activations = best_format(wl, &values);
         }
         let f = lp.activations;
         let want = srsa_host::sqnr::predicted_db(f.wl, f.fl, stats.rms);

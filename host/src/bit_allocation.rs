@@ -7,7 +7,7 @@
 use crate::sqnr::{allocate, best_fl, combined_db, kappa, measured_db, Stats};
 use crate::train::{Arch, Format, Plan};
 use ndarray::Array2;
-use srsa_spec::numerics::{quantize_with, value, Rounding, MAX_FL, MIN_WL, WL};
+use srsa_spec::numerics::{MAX_FL, MIN_WL, WL};
 
 /// One layer's weights (biases included: they share the weights' format).
 pub struct WeightLayer {
@@ -36,11 +36,16 @@ impl WeightLayer {
 
 /// The SQNR of `values` rounded to nearest in format `f` (saturating).
 pub fn format_db(values: &[f64], f: Format) -> f64 {
-    let q: Vec<f64> = values
-        .iter()
-        .map(|&x| value(quantize_with(x, f.fl, f.wl, Rounding::Nearest, 0), f.fl))
-        .collect();
+    let q: Vec<f64> = values.iter().map(|&x| f.held(x)).collect();
     measured_db(values, &q)
+}
+
+/// The `wl`-bit format whose FL a Gaussian of `values`' RMS predicts best.
+pub fn best_format(wl: u8, values: &[f64]) -> Format {
+    Format {
+        wl,
+        fl: best_fl(wl, Stats::of(values).rms, MAX_FL).0,
+    }
 }
 
 /// The layers of `arch` and their reals, `tensors` being each layer's

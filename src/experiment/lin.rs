@@ -13,13 +13,11 @@ use super::{on_rtl, par_map, recheck};
 use crate::plot::{line_chart, Series};
 use anyhow::{bail, Context, Result};
 use ndarray::{Array2, ArrayView2};
-use srsa_host::bit_allocation::{format_db, weight_layers, Allocator, WeightLayer};
+use srsa_host::bit_allocation::{best_format, format_db, weight_layers, Allocator, WeightLayer};
 use srsa_host::driver::Driver;
-use srsa_host::sqnr::{best_fl, combined_db, measured_db, Stats};
-use srsa_host::train::{
-    Arch, Data, Fixed, Float, Format, Plan, TensorFormats, TrainConfig, Trainer,
-};
-use srsa_spec::numerics::{quantize_with, value, Rounding, MAX_FL};
+use srsa_host::sqnr::{combined_db, measured_db};
+use srsa_host::train::{Arch, Data, Fixed, Float, Plan, TensorFormats, TrainConfig, Trainer};
+use srsa_spec::numerics::Rounding;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Instant;
@@ -205,16 +203,10 @@ fn base(args: &Args, data: &Data, net: &'static str, arch: Arch, epochs: u32) ->
     let reference = float.layer_outputs(pixels.view())?;
     let mut plan = cfg.plan.clone();
     let wl = args.activation_wl;
-    plan.input = Format {
-        wl,
-        fl: best_fl(wl, Stats::of(&flat(pixels.view())).rms, MAX_FL).0,
-    };
+    plan.input = best_format(wl, &flat(pixels.view()));
     let mut activation_bits = 0;
     for (y, (_, lp)) in reference.iter().zip(plan.layers.iter_mut()) {
-        lp.activations = Format {
-            wl,
-            fl: best_fl(wl, Stats::of(&flat(y.view())).rms, MAX_FL).0,
-        };
+        lp.activations = best_format(wl, &flat(y.view()));
         activation_bits += y.len() / n * wl as usize;
     }
     println!(
@@ -278,16 +270,15 @@ fn run_job(args: &Args, data: &Data, b: &Base, job: &Job) -> Result<Outcome> {
             .slice(ndarray::s![..args.run.sgd.batch.min(b.pixels.nrows()), ..]);
         let (want, got) = (t.layer_outputs(batch)?, s.layer_outputs(batch)?);
         for (layer, (w, g)) in want.iter().zip(&got).enumerate() {
-            if let Some(i) = w
+            let first = w
                 .iter()
                 .zip(g)
-                .position(|(x, y)| x.to_bits() != y.to_bits())
-            {
+                .enumerate()
+                .find(|(_, (x, y))| x.to_bits() != y.to_bits());
+            if let Some((i, (x, y))) = first {
                 bail!(
-                    "RTL re-check: layer {} output element {i}: golden {} against RTL {}",
-                    layer + 1,
-                    w.iter().nth(i).copied().unwrap_or_default(),
-                    g.iter().nth(i).copied().unwrap_or_default()
+                    "RTL re-check: layer {} output element {i}: golden {x} against RTL {y}",
+                    layer + 1
                 );
             }
         }
@@ -337,12 +328,7 @@ fn weights_only_db(b: &Base, plan: &Plan) -> Result<f64> {
             .with_context(|| format!("the plan has no layer {}", l.name))?
             .weights;
         for t in wb {
-            q.push(t.mapv(|x| {
-                value(
-                    quantize_with(x as f64, f.fl, f.wl, Rounding::Nearest, 0),
-                    f.fl,
-                ) as f32
-            }));
+            q.push(t.mapv(|x| f.held(x as f64) as f32));
         }
     }
     let mut t = Trainer::new(

@@ -29,7 +29,9 @@ use super::layers::TensorFormats;
 use super::network::Arch;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
-use srsa_spec::numerics::{word_max, FormatError, MAX_FL, MIN_WL, WL};
+use srsa_spec::numerics::{
+    quantize_with, value, word_max, FormatError, Rounding, MAX_FL, MIN_WL, WL,
+};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -48,6 +50,16 @@ impl Format {
     /// A full 16-bit word with `fl` fractional bits.
     pub const fn full(fl: u8) -> Format {
         Format { wl: WL as u8, fl }
+    }
+
+    /// `x` rounded to nearest into this format's words (saturating).
+    pub fn nearest(&self, x: f64) -> i16 {
+        quantize_with(x, self.fl, self.wl, Rounding::Nearest, 0)
+    }
+
+    /// `x` as this format holds it: rounded to nearest, as a real.
+    pub fn held(&self, x: f64) -> f64 {
+        value(self.nearest(x), self.fl)
     }
 
     /// Whether 1.0 is one of its words (2^FL fits in WL - 1 bits).
