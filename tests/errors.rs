@@ -356,6 +356,7 @@ fn good_gemm() -> Gemm {
         a_transposed: false,
         b_transposed: false,
         b_from_c: false,
+        masked: false,
         formats: Formats::new(8, 8, 8, 8),
         a_base: 0,
         b_base: 0,

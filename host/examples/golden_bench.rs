@@ -67,6 +67,7 @@ fn main() {
         a_transposed: false,
         b_transposed: false,
         b_from_c: false,
+        masked: false,
         formats: Formats::uniform(8),
         a_base: 0,
         b_base: 0,

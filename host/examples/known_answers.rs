@@ -100,6 +100,7 @@ fn packed() -> Vector {
             buffer: buf,
             width: w,
             address: addr,
+            prune: false,
         }
         .encode()
     };

@@ -96,6 +96,7 @@ impl Case {
             a_transposed: r.a_transposed,
             b_transposed: r.b_transposed,
             b_from_c: r.b_from_c,
+            masked: false,
             formats: self.opts.formats,
             a_base: r.a_base,
             b_base: r.b_base,

@@ -7,6 +7,7 @@
 //! the work asked for, so a dead or confused device is an error, not a hang.
 
 use ndarray::{s, Array2, ArrayView2};
+use srsa_spec::expand::Expand;
 use srsa_spec::lfsr::column_state;
 use srsa_spec::numerics::{Formats, Rounding, ACC_BITS, MIN_WL, WL};
 use srsa_spec::protocol::{
@@ -309,6 +310,53 @@ impl<L: Link> Driver<L> {
         Ok(())
     }
 
+    /// Writes `data` into buffer C from `addr` with the prune flag: its
+    /// zeros are marked pruned, so that masked GEMMs keep them zero
+    /// ([`feature::MASK`]). Whole 16-bit words only: `addr` and the length
+    /// even (a read-modify-write of a neighbour would re-mark it).
+    pub fn write_pruned(&mut self, addr: u32, data: &[i16]) -> Result<(), DriverError> {
+        self.require(feature::MASK, "a pruning mask")?;
+        check_span(addr, data.len())?;
+        if addr % 2 == 1 || data.len() % 2 == 1 {
+            return Err(DriverError::InvalidArgument(format!(
+                "a pruned write of {} elements at {addr}: address and length must be even",
+                data.len()
+            )));
+        }
+        self.write_flagged(Buffer::C, addr, data, Width::W16, true)
+    }
+
+    /// Loads a region from a codebook and coded pairs (EXPAND,
+    /// [`feature::EXPAND`]); see [`srsa_spec::expand`].
+    pub fn expand(&mut self, e: &Expand, book: &[i16], pairs: &[u32]) -> Result<(), DriverError> {
+        self.require(feature::EXPAND, "coded loads")?;
+        let payload = e.payload(book, pairs);
+        if payload.len() > MAX_XFER_WORDS as usize {
+            return Err(DriverError::TooLarge(format!(
+                "a coded load of {} words",
+                payload.len()
+            )));
+        }
+        let mut cmd = vec![header(op::EXPAND, payload.len() as u32)];
+        cmd.extend(e.encode());
+        cmd.extend(&payload);
+        self.send(&cmd)?;
+        // One element a cycle, and a cycle per payload word.
+        let bound = 8 * (e.elems as u64 + cmd.len() as u64) + BASE_CYCLES;
+        self.expect_ok(op::EXPAND, bound)
+    }
+
+    fn require(&self, f: u32, what: &str) -> Result<(), DriverError> {
+        if self.identity.features & f == 0 {
+            return Err(DriverError::Unsupported(format!(
+                "{} has no {what} (IDENTIFY features {:#x})",
+                self.link.name(),
+                self.identity.features
+            )));
+        }
+        Ok(())
+    }
+
     /// WRITE commands for whole words of `data` from `addr` (aligned).
     fn write_words(
         &mut self,
@@ -317,6 +365,17 @@ impl<L: Link> Driver<L> {
         data: &[i16],
         width: Width,
     ) -> Result<(), DriverError> {
+        self.write_flagged(buf, addr, data, width, false)
+    }
+
+    fn write_flagged(
+        &mut self,
+        buf: Buffer,
+        addr: u32,
+        data: &[i16],
+        width: Width,
+        prune: bool,
+    ) -> Result<(), DriverError> {
         let per_chunk = (MAX_XFER_WORDS * width.per_word()) as usize;
         for (i, chunk) in data.chunks(per_chunk).enumerate() {
             let payload = pack_as(chunk, width);
@@ -324,6 +383,7 @@ impl<L: Link> Driver<L> {
                 buffer: buf,
                 width,
                 address: addr + (i * per_chunk) as u32,
+                prune,
             };
             let mut cmd = Vec::with_capacity(2 + payload.len());
             cmd.extend([header(op::WRITE, payload.len() as u32), t.encode()]);
@@ -400,6 +460,7 @@ impl<L: Link> Driver<L> {
                 buffer: buf,
                 width,
                 address: at,
+                prune: false,
             };
             self.send(&[header(op::READ, words), t.encode()])?;
             let bound = transfer_cycles(&t, words as u64);
@@ -568,6 +629,7 @@ impl<L: Link> Driver<L> {
                     a_transposed: false,
                     b_transposed: false,
                     b_from_c: false,
+                    masked: false,
                     formats: opts.formats,
                     a_base: 0,
                     b_base: 0,

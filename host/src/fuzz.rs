@@ -113,6 +113,7 @@ fn mutated_gemm(rng: &mut impl Rng, id: &Identity) -> Vec<u32> {
         a_transposed: rng.gen_bool(0.3),
         b_transposed: rng.gen_bool(0.3),
         b_from_c,
+        masked: rng.gen_bool(0.2),
         formats: Formats::new(fl(rng), fl(rng), fl(rng), fl(rng)).with_wl(rng.gen_range(0..=17)),
         a_base: r * rng.gen_range(0..64),
         b_base: c * rng.gen_range(0..64),

@@ -12,12 +12,13 @@
 //! equal too) and cycles equal to busy.
 
 use crate::kernel::Workspace;
+use srsa_spec::expand::{decode_expand, expand};
 use srsa_spec::lfsr::{column_state, load_state, Lfsr, POWER_UP_SEED};
 use srsa_spec::numerics::{cin_term, convert, wrap_acc, ACC_BITS, WL};
 use srsa_spec::protocol::{
     a_layout, arg_words, b_layout, check_shape, decode_gemm, decode_transfer, feature,
     gemm_busy_cycles, op, pack_as, pad, payload_words, status_word, unpack_as, Buffer, Counters,
-    Gemm, Identity, Link, LinkError, Status, Transfer, GEMM_ARGS, VERSION,
+    Gemm, Identity, Link, LinkError, Status, Transfer, EXPAND_ARGS, GEMM_ARGS, VERSION,
 };
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -30,6 +31,8 @@ pub struct GoldenDevice {
     features: u32,
     /// A, B, C in `Buffer` code order.
     buffers: [Vec<i16>; 3],
+    /// Buffer C's pruned marks (`feature::MASK`).
+    pruned: Vec<bool>,
     /// One per output column.
     lfsrs: Vec<Lfsr>,
     counters: Counters,
@@ -73,6 +76,7 @@ impl GoldenDevice {
             buffer_elems,
             features: feature::ALL,
             buffers: [buf(), buf(), buf()],
+            pruned: vec![false; buffer_elems as usize],
             lfsrs: (0..cols)
                 .map(|c| Lfsr::new(column_state(POWER_UP_SEED, c)))
                 .collect(),
@@ -107,6 +111,11 @@ impl GoldenDevice {
         &self.buffers[b as usize]
     }
 
+    /// Buffer C's pruned marks.
+    pub fn pruned(&self) -> &[bool] {
+        &self.pruned
+    }
+
     /// The column LFSRs in their current state.
     pub fn lfsrs(&self) -> &[Lfsr] {
         &self.lfsrs
@@ -128,7 +137,13 @@ impl GoldenDevice {
             return false;
         };
         let (opcode, arg) = (head >> 24, head & 0xFF_FFFF);
-        let args = arg_words(opcode) + payload_words(opcode, arg);
+        // Without the feature EXPAND is an unknown opcode: nothing after
+        // its header is its.
+        let args = if opcode == op::EXPAND && self.features & feature::EXPAND == 0 {
+            0
+        } else {
+            arg_words(opcode) + payload_words(opcode, arg)
+        };
         if self.input.len() <= args {
             return false;
         }
@@ -163,6 +178,9 @@ impl GoldenDevice {
                 })
             }
             op::SEED => self.seed(arg, words).map(|()| vec![]),
+            op::EXPAND if self.features & feature::EXPAND != 0 => {
+                self.expand(arg, words).map(|()| vec![])
+            }
             op::COUNTERS => Ok(self.counters.encode().to_vec()),
             _ => Err(Status::UnknownOpcode),
         };
@@ -170,25 +188,47 @@ impl GoldenDevice {
     }
 
     fn write(&mut self, words: u32, addr_word: u32, payload: &[u32]) -> Result<(), Status> {
-        let t = self.transfer(addr_word, words)?;
-        let n = t.width.per_word() as usize;
-        let dst = &mut self.buffers[t.buffer as usize][t.address as usize..][..n * payload.len()];
-        for (elems, &w) in dst.chunks_exact_mut(n).zip(payload) {
-            for (e, x) in elems.iter_mut().zip(unpack_as(w, t.width)) {
-                *e = x;
-            }
-        }
+        let t = self.transfer(op::WRITE, addr_word, words)?;
+        let elems: Vec<i16> = payload
+            .iter()
+            .flat_map(|&w| unpack_as(w, t.width))
+            .collect();
+        self.store(t.buffer, t.address, t.prune, &elems);
         Ok(())
     }
 
+    /// Stores `elems` from `address` on, marking C's elements as a write
+    /// with the prune flag `prune` does.
+    fn store(&mut self, buffer: Buffer, address: u32, prune: bool, elems: &[i16]) {
+        let at = address as usize..address as usize + elems.len();
+        self.buffers[buffer as usize][at.clone()].copy_from_slice(elems);
+        if buffer == Buffer::C {
+            for (mark, &x) in self.pruned[at].iter_mut().zip(elems) {
+                *mark = prune && x == 0;
+            }
+        }
+    }
+
+    fn expand(&mut self, words: u32, args: &[u32]) -> Result<(), Status> {
+        let (w, payload) = args.split_at(EXPAND_ARGS);
+        let w: &[u32; EXPAND_ARGS] = w.try_into().expect("step counts EXPAND_ARGS");
+        let e = decode_expand(w, words, self.buffer_elems, self.features)?;
+        let (elems, status) = expand(&e, payload);
+        self.store(e.buffer, e.address, e.prune, &elems);
+        match status {
+            Status::Ok => Ok(()),
+            s => Err(s),
+        }
+    }
+
     fn read(&self, words: u32, addr_word: u32) -> Result<Vec<u32>, Status> {
-        let t = self.transfer(addr_word, words)?;
+        let t = self.transfer(op::READ, addr_word, words)?;
         let src = &self.buffers[t.buffer as usize][t.address as usize..][..t.elems(words) as usize];
         Ok(pack_as(src, t.width))
     }
 
-    fn transfer(&self, addr_word: u32, words: u32) -> Result<Transfer, Status> {
-        decode_transfer(addr_word, words, self.buffer_elems, self.features)
+    fn transfer(&self, opcode: u32, addr_word: u32, words: u32) -> Result<Transfer, Status> {
+        decode_transfer(opcode, addr_word, words, self.buffer_elems, self.features)
     }
 
     fn seed(&mut self, column: u32, words: &[u32]) -> Result<(), Status> {
@@ -234,8 +274,12 @@ impl GoldenDevice {
                             0
                         };
                         let acc = wrap_acc(cin + products[i * np + j]);
-                        c[out_base + i * np + j] =
-                            convert(acc, shift, g.formats.wl_out, g.mode, lfsr.draw(), g.relu);
+                        let y = convert(acc, shift, g.formats.wl_out, g.mode, lfsr.draw(), g.relu);
+                        // A pruned output still draws: the draw order is
+                        // the same with and without the mask.
+                        let pruned = g.masked && self.pruned[cin_base + i * np + j];
+                        c[out_base + i * np + j] = if pruned { 0 } else { y };
+                        self.pruned[out_base + i * np + j] = pruned;
                     }
                 }
             }
@@ -528,5 +572,123 @@ mod tests {
                 assert_eq!(*l, want, "{mode} column {c}");
             }
         }
+    }
+
+    /// Pruned weights stay zero through masked stochastic updates; the
+    /// others move, through zero as well; an unmasked GEMM clears marks.
+    #[test]
+    fn masked_updates_keep_pruned_weights_zero() {
+        use srsa_spec::protocol::PRUNE_BIT;
+        let mut d = dev();
+        // W (1 x 4 in C at 0): 0 is pruned, 3 unpruned; A = 1 x 1, B = 1 x 4.
+        let w: Vec<i16> = vec![0, 3, 0, -3];
+        let mut cmd = vec![header(op::WRITE, 2), 1 << PRUNE_BIT | address_word(2, 0)];
+        cmd.extend(pack_as(&w, srsa_spec::protocol::Width::W16));
+        assert_eq!(exchange(&mut d, &cmd), vec![st(op::WRITE, Status::Ok)]);
+        assert_eq!(&d.pruned()[..4], &[true, false, true, false]);
+        // W + a b with a = 1 and b = (5, -3, 7, 3) at FL 0: the unpruned
+        // weights go to 0 and back out, the pruned ones never move.
+        let mut cmd = vec![header(op::WRITE, 1), address_word(0, 0), 1];
+        cmd.extend([header(op::WRITE, 2), address_word(1, 0)]);
+        cmd.extend(pack_as(&[5, -3, 7, 3], srsa_spec::protocol::Width::W16));
+        exchange(&mut d, &cmd);
+        let mut g = Gemm::plain(1, 1, 4, Rounding::Stochastic, Formats::uniform(0));
+        g.acc_init = true;
+        g.masked = true;
+        let draws: Vec<u32> = d.lfsrs().iter().map(|l| l.state()[0]).collect();
+        assert_eq!(
+            exchange(&mut d, &gemm_words(&g)),
+            vec![st(op::GEMM, Status::Ok)]
+        );
+        assert_eq!(&d.buffer(Buffer::C)[..4], &[0, 0, 0, 0]);
+        assert_eq!(&d.pruned()[..4], &[true, false, true, false]);
+        // Every output drew, pruned or not.
+        let after: Vec<u32> = d.lfsrs().iter().map(|l| l.state()[0]).collect();
+        assert!(draws.iter().zip(&after).all(|(a, b)| a != b));
+        assert_eq!(
+            exchange(&mut d, &gemm_words(&g)),
+            vec![st(op::GEMM, Status::Ok)]
+        );
+        assert_eq!(&d.buffer(Buffer::C)[..4], &[0, -3, 0, 3]);
+        // Unmasked, the same update moves every weight and clears the marks.
+        g.masked = false;
+        exchange(&mut d, &gemm_words(&g));
+        assert_eq!(&d.buffer(Buffer::C)[..4], &[5, -6, 7, 6]);
+        assert_eq!(&d.pruned()[..4], &[false; 4]);
+        // A device without the mask refuses the flag, in a WRITE and a GEMM.
+        let mut d = dev().with_features(feature::ALL & !feature::MASK);
+        let cmd = [header(op::WRITE, 1), 1 << PRUNE_BIT | address_word(2, 0), 0];
+        assert_eq!(
+            exchange(&mut d, &cmd),
+            vec![st(op::WRITE, Status::BadFormat)]
+        );
+        g.masked = true;
+        assert_eq!(
+            exchange(&mut d, &gemm_words(&g)),
+            vec![st(op::GEMM, Status::BadFormat)]
+        );
+    }
+
+    /// EXPAND stores what the spec's decoder gives, marks its zeros with
+    /// the flag, and answers a malformed stream with its status, leaving
+    /// the device in step.
+    #[test]
+    fn expand_stores_the_decoded_region() {
+        use srsa_spec::expand::{encode_pairs, Expand, PairWidth};
+        let mut d = dev();
+        let book = [0i16, 11, -22, 33];
+        let indices = [0u32, 1, 0, 0, 0, 0, 0, 0, 0, 0, 3, 2, 0, 0];
+        let e = Expand {
+            buffer: Buffer::C,
+            address: 6,
+            prune: true,
+            pair: PairWidth::P8,
+            elems: indices.len() as u32,
+            index_bits: 5,
+            entries: 4,
+        };
+        let pairs = encode_pairs(&indices, 5, e.gap_max());
+        let payload = e.payload(&book, &pairs);
+        let run = |d: &mut GoldenDevice, e: &Expand, payload: &[u32]| {
+            let mut cmd = vec![header(op::EXPAND, payload.len() as u32)];
+            cmd.extend(e.encode());
+            cmd.extend(payload);
+            cmd.push(header(op::IDENTIFY, 0));
+            let r = exchange(d, &cmd);
+            assert_eq!(r.len(), 2 + IDENTIFY_WORDS, "{r:x?}");
+            r[0]
+        };
+        assert_eq!(run(&mut d, &e, &payload), st(op::EXPAND, Status::Ok));
+        let want: Vec<i16> = indices.iter().map(|&i| book[i as usize]).collect();
+        assert_eq!(&d.buffer(Buffer::C)[6..20], &want[..]);
+        let marks: Vec<bool> = want.iter().map(|&x| x == 0).collect();
+        assert_eq!(&d.pruned()[6..20], &marks[..]);
+        // An index past the codebook, a run past the end, a short stream.
+        let few = Expand { entries: 3, ..e };
+        let few_payload = few.payload(&book[..3], &pairs);
+        assert_eq!(
+            run(&mut d, &few, &few_payload),
+            st(op::EXPAND, Status::BadIndex)
+        );
+        let short = Expand { elems: 12, ..e };
+        assert_eq!(
+            run(&mut d, &short, &payload),
+            st(op::EXPAND, Status::Overrun)
+        );
+        // (A word's three padding pairs store zeros while the region has room.)
+        let long = Expand { elems: 18, ..e };
+        assert_eq!(
+            run(&mut d, &long, &payload),
+            st(op::EXPAND, Status::ShortStream)
+        );
+        let odd = Expand { address: 7, ..e };
+        assert_eq!(
+            run(&mut d, &odd, &payload),
+            st(op::EXPAND, Status::BadAddress)
+        );
+        // Without the feature it is an unknown opcode.
+        let mut d = dev().with_features(feature::ALL & !feature::EXPAND);
+        let r = exchange(&mut d, &[header(op::EXPAND, 0)]);
+        assert_eq!(r, vec![st(op::EXPAND, Status::UnknownOpcode)]);
     }
 }

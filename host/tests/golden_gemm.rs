@@ -71,6 +71,7 @@ fn random_gemm(rng: &mut StdRng, n: u32) -> Option<Gemm> {
         a_transposed: false,
         b_transposed: false,
         b_from_c: false,
+        masked: false,
         formats: random_formats(rng),
         a_base,
         b_base,
@@ -146,6 +147,7 @@ fn corner_cases_match_the_reference() {
         a_transposed: false,
         b_transposed: false,
         b_from_c: false,
+        masked: false,
         formats: Formats::new(15, 15, 0, 0),
         a_base: 0,
         b_base: 64,
@@ -203,6 +205,7 @@ fn corner_cases_match_the_reference() {
         a_transposed: false,
         b_transposed: false,
         b_from_c: false,
+        masked: false,
         formats: Formats::uniform(0),
         ..g0
     };

@@ -537,7 +537,7 @@ mod tests {
     const CAP: u32 = 256;
 
     /// IDENTIFY's last word: the device's operand paths, here all of them.
-    const PATHS: u32 = srsa_spec::protocol::feature::ALL;
+    const PATHS: u32 = crate::shapes::paths::BUILT;
 
     /// What the buffers would answer for the pair at `elem` of `buffer`.
     /// Elements of every magnitude, so that packed reads both pass values
@@ -606,7 +606,7 @@ mod tests {
                     let aw = code << WIDTH_FROM | address_word(buffer, addr);
                     e.words.push(header(opc, words));
                     e.words.push(aw);
-                    let t = decode_transfer(aw, words, CAP, PATHS);
+                    let t = decode_transfer(opc, aw, words, CAP, PATHS);
                     let st = t.err();
                     e.responses.push(status_word(opc, st.unwrap_or(Status::Ok)));
                     for i in 0..words as u64 {

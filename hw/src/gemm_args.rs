@@ -630,6 +630,7 @@ mod tests {
             a_transposed: false,
             b_transposed: false,
             b_from_c: false,
+            masked: false,
             formats: srsa_spec::numerics::Formats::new(
                 fl_a,
                 fl_b,

@@ -3,6 +3,7 @@
 //! speaks. The hardware, the golden model and the tests all take their rules
 //! from here; nothing here knows about any of them.
 
+pub mod expand;
 pub mod lfsr;
 pub mod numerics;
 pub mod protocol;

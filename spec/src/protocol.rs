@@ -10,7 +10,7 @@
 use crate::numerics::{word_max, word_min, Formats, Rounding, WL};
 use std::fmt;
 
-pub const VERSION: u32 = 5;
+pub const VERSION: u32 = 6;
 /// First identify word: "SRSA" in ASCII.
 pub const MAGIC: u32 = 0x5352_5341;
 
@@ -56,6 +56,11 @@ pub mod op {
     pub const SEED: u32 = 0x05;
     /// No args. OK response: [`super::COUNTER_WORDS`] words.
     pub const COUNTERS: u32 = 0x06;
+    /// arg = payload words P; [`super::EXPAND_ARGS`] words (see
+    /// [`crate::expand::Expand`]), then P words: a codebook and
+    /// run-length-coded indices, expanded into a region of a buffer. The
+    /// payload is always consumed, even when rejected.
+    pub const EXPAND: u32 = 0x07;
 }
 
 /// Status codes (bits 23..16 of a response's status word).
@@ -71,6 +76,12 @@ pub enum Status {
     /// An unrepresentable format or rounding mode.
     BadFormat = 5,
     BadColumn = 6,
+    /// EXPAND: a code index at or beyond the codebook's entries.
+    BadIndex = 7,
+    /// EXPAND: a run that passes the end of the region.
+    Overrun = 8,
+    /// EXPAND: the stream ends before the region is full.
+    ShortStream = 9,
 }
 
 impl Status {
@@ -84,6 +95,9 @@ impl Status {
             BadSize,
             BadFormat,
             BadColumn,
+            BadIndex,
+            Overrun,
+            ShortStream,
         ]
         .into_iter()
         .find(|s| *s as u32 == code)
@@ -100,6 +114,9 @@ impl fmt::Display for Status {
             Status::BadSize => "zero or too large size",
             Status::BadFormat => "format or rounding mode cannot be represented",
             Status::BadColumn => "no such column",
+            Status::BadIndex => "code index beyond the codebook",
+            Status::Overrun => "coded run past the end of the region",
+            Status::ShortStream => "coded stream ends before the region is full",
         })
     }
 }
@@ -126,30 +143,44 @@ pub mod feature {
     /// Moves 8- and 4-bit elements, four or eight to a transfer word
     /// ([`super::Width`]); without it every transfer is of 16-bit elements.
     pub const PACKED: u32 = 16;
+    /// Keeps pruned weights zero: WRITE and EXPAND can mark the zeros
+    /// they store in buffer C as pruned ([`super::Transfer::prune`]), and a
+    /// masked GEMM ([`super::Gemm::masked`]) writes 0 for every output
+    /// whose C_in is marked, and keeps the mark.
+    pub const MASK: u32 = 32;
+    /// Loads a region from a codebook and coded indices ([`super::op::EXPAND`]).
+    pub const EXPAND: u32 = 64;
+    /// What Deep Compression needs of a device (Han et al.).
+    pub const COMPRESSION: u32 = MASK | EXPAND;
     /// Every feature this protocol version defines.
-    pub const ALL: u32 = PATHS | WORD_LENGTH | PACKED;
+    pub const ALL: u32 = PATHS | WORD_LENGTH | PACKED | COMPRESSION;
 }
 pub const COUNTER_WORDS: usize = 6;
 pub const GEMM_ARGS: usize = 7;
 /// Argument words of SEED: one per LFSR component.
 pub const SEED_ARGS: usize = 3;
+/// Argument words of EXPAND: the address word, the size word and the
+/// codebook word ([`crate::expand::Expand`]).
+pub const EXPAND_ARGS: usize = 3;
 /// Fixed argument words after a header of `opcode`; an unknown opcode has
 /// none (nothing after its header is consumed). WRITE is followed by its
 /// payload too: [`payload_words`].
 pub const fn arg_words(opcode: u32) -> usize {
     match opcode {
         op::WRITE | op::READ => 1,
+        op::EXPAND => EXPAND_ARGS,
         op::GEMM => GEMM_ARGS,
         op::SEED => SEED_ARGS,
         _ => 0,
     }
 }
 
-/// Payload words after the argument words: WRITE's `arg`, none otherwise.
-/// The payload of a rejected WRITE is consumed all the same.
+/// Payload words after the argument words: WRITE's and EXPAND's `arg`,
+/// none otherwise. The payload of a rejected command is consumed all the
+/// same.
 pub const fn payload_words(opcode: u32, arg: u32) -> usize {
     match opcode {
-        op::WRITE => arg as usize,
+        op::WRITE | op::EXPAND => arg as usize,
         _ => 0,
     }
 }
@@ -409,6 +440,9 @@ pub struct Gemm {
     pub b_transposed: bool,
     /// B is read from buffer C ([`feature::B_FROM_C`]).
     pub b_from_c: bool,
+    /// Outputs whose C_in is marked pruned are written as 0 and stay
+    /// marked ([`feature::MASK`]; needs `acc_init`).
+    pub masked: bool,
     pub formats: Formats,
     pub a_base: u32,
     pub b_base: u32,
@@ -430,6 +464,7 @@ impl Gemm {
             a_transposed: false,
             b_transposed: false,
             b_from_c: false,
+            masked: false,
             formats,
             a_base: 0,
             b_base: 0,
@@ -452,7 +487,8 @@ pub fn encode_gemm(g: &Gemm) -> [u32; GEMM_ARGS] {
             | (g.a_transposed as u32) << PATHS_FROM
             | (g.b_transposed as u32) << (PATHS_FROM + 1)
             | (g.b_from_c as u32) << (PATHS_FROM + 2)
-            | (f.wl_out as u32) << WL_FROM,
+            | (f.wl_out as u32) << WL_FROM
+            | (g.masked as u32) << MASK_FROM,
         f.fl_a as u32 | (f.fl_b as u32) << 8 | (f.fl_c as u32) << 16 | (f.fl_out as u32) << 24,
         g.a_base,
         g.b_base,
@@ -500,8 +536,10 @@ pub fn operand_lengths(g: &Gemm, rows: u32, cols: u32) -> (u64, u64) {
 pub const PATHS_FROM: u32 = 20;
 /// Where GEMM word 1 holds the output's word length (5 bits).
 pub const WL_FROM: u32 = 23;
+/// Where GEMM word 1 holds the masked flag ([`Gemm::masked`]).
+pub const MASK_FROM: u32 = 28;
 /// The bits of GEMM word 1 above the defined fields.
-pub const RESERVED_FROM: u32 = 28;
+pub const RESERVED_FROM: u32 = 29;
 
 /// Decodes and validates GEMM argument words for a device with an R x C
 /// array, `buffer_elems` elements per buffer and the operand paths of
@@ -537,18 +575,24 @@ pub fn decode_gemm(
         a_transposed: flag(PATHS_FROM),
         b_transposed: flag(PATHS_FROM + 1),
         b_from_c: flag(PATHS_FROM + 2),
+        masked: flag(MASK_FROM),
         formats,
         a_base: w[3],
         b_base: w[4],
         cin_base: w[5],
         out_base: w[6],
     };
-    // Reserved bits must be zero, every feature asked for must exist, and
-    // C's read port cannot serve both B and C_in.
+    // Reserved bits must be zero, every feature asked for must exist, C's
+    // read port cannot serve both B and C_in, and the mask is C_in's.
     let narrow = formats.wl_out != WL as u8;
-    let asked =
-        (w[1] >> PATHS_FROM) & feature::PATHS | if narrow { feature::WORD_LENGTH } else { 0 };
-    if (w[1] >> RESERVED_FROM) != 0 || asked & !features != 0 || (g.b_from_c && acc_init) {
+    let asked = (w[1] >> PATHS_FROM) & feature::PATHS
+        | if narrow { feature::WORD_LENGTH } else { 0 }
+        | if g.masked { feature::MASK } else { 0 };
+    if (w[1] >> RESERVED_FROM) != 0
+        || asked & !features != 0
+        || (g.b_from_c && acc_init)
+        || (g.masked && !acc_init)
+    {
         return Err(Status::BadFormat);
     }
     if m == 0 || k == 0 || ncol == 0 || k > MAX_K {
@@ -606,9 +650,11 @@ pub fn gemm_busy_cycles(rows: u32, cols: u32, g: &Gemm) -> u64 {
 }
 
 /// Where a transfer's address word holds its fields: the element address
-/// in bits 23..0, the buffer in 27..24, the element width's code in 31..28.
+/// in bits 23..0, the buffer in 27..24, the element width's code in 30..28
+/// and the prune flag in bit 31.
 pub const BUFFER_FROM: u32 = 24;
 pub const WIDTH_FROM: u32 = 28;
+pub const PRUNE_BIT: u32 = 31;
 
 /// A WRITE or READ's address word, decoded and checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -617,11 +663,17 @@ pub struct Transfer {
     pub width: Width,
     /// First element; a multiple of the width's elements per word.
     pub address: u32,
+    /// Every element the transfer stores as 0 is marked pruned, every
+    /// other one unmarked ([`feature::MASK`]; buffer C, WRITE and EXPAND
+    /// only). Without it, every element a WRITE stores in C is unmarked.
+    pub prune: bool,
 }
 
 impl Transfer {
     pub fn encode(&self) -> u32 {
-        (self.width as u32) << WIDTH_FROM | address_word(self.buffer as u32, self.address)
+        (self.prune as u32) << PRUNE_BIT
+            | (self.width as u32) << WIDTH_FROM
+            | address_word(self.buffer as u32, self.address)
     }
 
     /// Elements the transfer's `words` words cover.
@@ -632,34 +684,64 @@ impl Transfer {
 
 /// Decodes and checks a WRITE/READ address word for `words` transfer words
 /// on a device of `buffer_elems` elements per buffer with `features`.
-/// Checks run in this order: the buffer, the width (a code the protocol
-/// lacks, or a packed width on a device without [`feature::PACKED`], is
-/// [`Status::BadFormat`]), the size (`words` > 0), then the address (a
-/// multiple of the elements per word, the region inside the buffer).
+/// Checks run in this order: the buffer, the width and flag (a code the
+/// protocol lacks, a packed width on a device without [`feature::PACKED`],
+/// or the prune flag on a READ, on buffer A or B or on a device without
+/// [`feature::MASK`], is [`Status::BadFormat`]), the size (`words` > 0),
+/// then the address (a multiple of the elements per word, the region
+/// inside the buffer).
 pub fn decode_transfer(
+    opcode: u32,
     addr_word: u32,
     words: u32,
     buffer_elems: u32,
     features: u32,
 ) -> Result<Transfer, Status> {
-    let buffer = Buffer::from_code(addr_word >> BUFFER_FROM & 0xF).ok_or(Status::BadBuffer)?;
-    let width = Width::from_code(addr_word >> WIDTH_FROM)
-        .filter(|&w| w == Width::W16 || features & feature::PACKED != 0)
-        .ok_or(Status::BadFormat)?;
+    let t = decode_address(opcode, addr_word, features)?;
     if words == 0 {
         return Err(Status::BadSize);
     }
-    let t = Transfer {
-        buffer,
-        width,
-        address: addr_word & 0xFF_FFFF,
-    };
-    if !t.address.is_multiple_of(width.per_word())
+    if !t.address.is_multiple_of(t.width.per_word())
         || t.address as u64 + t.elems(words) > buffer_elems as u64
     {
         return Err(Status::BadAddress);
     }
     Ok(t)
+}
+
+/// The buffer, width and flag checks of an address word (the first two of
+/// [`decode_transfer`]'s).
+fn decode_address(opcode: u32, addr_word: u32, features: u32) -> Result<Transfer, Status> {
+    let buffer = address_buffer(addr_word)?;
+    let width = Width::from_code(addr_word >> WIDTH_FROM & 7)
+        .filter(|&w| w == Width::W16 || features & feature::PACKED != 0)
+        .ok_or(Status::BadFormat)?;
+    Ok(Transfer {
+        buffer,
+        width,
+        address: addr_word & 0xFF_FFFF,
+        prune: prune_flag(opcode, buffer, addr_word, features)?,
+    })
+}
+
+/// An address word's buffer (bits 27..24), or [`Status::BadBuffer`].
+pub fn address_buffer(addr_word: u32) -> Result<Buffer, Status> {
+    Buffer::from_code(addr_word >> BUFFER_FROM & 0xF).ok_or(Status::BadBuffer)
+}
+
+/// An address word's prune flag (bit 31): only a WRITE or EXPAND into
+/// buffer C on a device with [`feature::MASK`] may set it.
+pub fn prune_flag(
+    opcode: u32,
+    buffer: Buffer,
+    addr_word: u32,
+    features: u32,
+) -> Result<bool, Status> {
+    let prune = addr_word >> PRUNE_BIT == 1;
+    if prune && (opcode == op::READ || buffer != Buffer::C || features & feature::MASK == 0) {
+        return Err(Status::BadFormat);
+    }
+    Ok(prune)
 }
 
 /// Why a link failed.
@@ -712,6 +794,7 @@ mod tests {
             a_transposed: false,
             b_transposed: false,
             b_from_c: false,
+            masked: false,
             formats: Formats::new(12, 10, 8, 9).with_wl(11),
             a_base: 8,
             b_base: 16,
@@ -861,6 +944,13 @@ mod tests {
         assert_eq!(d(&g, feature::ALL), Ok(g));
         g.a_base += 8;
         assert_eq!(d(&g, feature::ALL), Err(Status::BadAddress));
+        // The mask: C_in's, so only with accumulate-init, and a feature.
+        let mut g = gemm();
+        g.masked = true;
+        assert_eq!(d(&g, feature::ALL), Ok(g));
+        assert_eq!(d(&g, feature::ALL & !feature::MASK), Err(Status::BadFormat));
+        g.acc_init = false;
+        assert_eq!(d(&g, feature::ALL), Err(Status::BadFormat));
     }
 
     #[test]
@@ -937,7 +1027,7 @@ mod tests {
     fn transfers_are_checked_in_order() {
         let cap = 64;
         let at = |b: u32, w: u32, a: u32| w << WIDTH_FROM | address_word(b, a);
-        let t = decode_transfer(at(2, 2, 56), 1, cap, feature::ALL).unwrap();
+        let t = decode_transfer(op::WRITE, at(2, 2, 56), 1, cap, feature::ALL).unwrap();
         assert_eq!((t.buffer, t.width, t.address), (Buffer::C, Width::W4, 56));
         assert_eq!(t.encode(), at(2, 2, 56));
         let cases = [
@@ -953,12 +1043,27 @@ mod tests {
         ];
         for (word, words, features, want) in cases {
             assert_eq!(
-                decode_transfer(word, words, cap, features),
+                decode_transfer(op::WRITE, word, words, cap, features),
                 Err(want),
                 "{word:#010x}, {words} words, features {features:#x}"
             );
         }
-        assert!(decode_transfer(at(1, 0, 62), 1, cap, 0).is_ok());
-        assert!(decode_transfer(at(1, 1, 60), 1, cap, feature::PACKED).is_ok());
+        assert!(decode_transfer(op::READ, at(1, 0, 62), 1, cap, 0).is_ok());
+        assert!(decode_transfer(op::WRITE, at(1, 1, 60), 1, cap, feature::PACKED).is_ok());
+        // The prune flag: a WRITE into C on a device with the mask, only.
+        let pruned = |b: u32| 1 << PRUNE_BIT | at(b, 0, 0);
+        let t = decode_transfer(op::WRITE, pruned(2), 1, cap, feature::ALL).unwrap();
+        assert!(t.prune && t.encode() == pruned(2));
+        for (opcode, b, features) in [
+            (op::READ, 2, feature::ALL),
+            (op::WRITE, 1, feature::ALL),
+            (op::WRITE, 2, feature::ALL & !feature::MASK),
+        ] {
+            assert_eq!(
+                decode_transfer(opcode, pruned(b), 0, cap, features),
+                Err(Status::BadFormat),
+                "opcode {opcode}, buffer {b}"
+            );
+        }
     }
 }

@@ -260,6 +260,7 @@ impl Slot {
             relu,
             a_transposed: true,
             b_from_c: true,
+            masked: false,
             a_base: self.x_base,
             b_base: self.w_base,
             ..gemm(rows, self.fan_in + 1, self.outputs, mode, formats)
@@ -285,6 +286,7 @@ impl Slot {
         let gm = Gemm {
             b_transposed: true,
             b_from_c: true,
+            masked: false,
             b_base: self.w_base,
             ..gemm(rows, self.outputs, self.fan_in, mode, formats)
         };
