@@ -135,7 +135,7 @@ fn transfer_commands(n: u32) -> Vec<Cmd> {
     };
     let read = |p: u32, buf: u32, addr: u32| vec![header(r, p), address_word(buf, addr)];
     let mut cmds = vec![];
-    for opc in [0x00, 0x07, 0x7F, 0x80, 0xFF] {
+    for opc in [0x00, 0x08, 0x7F, 0x80, 0xFF] {
         cmds.push(bad(
             format!("unknown opcode {opc:#04x}"),
             vec![header(opc, 0xABCDE)],
@@ -392,9 +392,16 @@ fn gemm_commands(n: u32) -> Vec<Cmd> {
     let none = |_: &mut [u32]| {};
     use Status::{BadAddress, BadFormat, BadSize};
     push_bad("mode 3", g0, &|w| w[1] |= 3 << 16, BadFormat);
+    // The mask is C_in's: never without accumulate-init.
+    push_bad(
+        "masked without accumulate-init",
+        with(&|g| g.acc_init = false),
+        &|w| w[1] |= 1 << 28,
+        BadFormat,
+    );
     // Bits 20..=22 are the operand paths, which every simulated device has,
-    // and 27..=23 the output word length.
-    for bit in [28, 29, 31] {
+    // 27..=23 the output word length and 28 the mask.
+    for bit in [29, 30, 31] {
         push_bad(
             &format!("reserved bit {bit}"),
             g0,
@@ -553,7 +560,7 @@ fn gemm_commands(n: u32) -> Vec<Cmd> {
     push_bad(
         "reserved bit and K = 0",
         with(&|g| g.k = 0),
-        &|w| w[1] |= 1 << 28,
+        &|w| w[1] |= 1 << 29,
         BadFormat,
     );
     push_bad(

@@ -6,18 +6,22 @@
 //! makes the device consume for it), so the stream stays in step, but its
 //! contents are random: unknown opcodes, bad buffers, odd and out-of-range
 //! addresses, zero sizes, bad columns, and GEMM arguments with random bits
-//! flipped (formats, reserved bits, operand paths, sizes, bases). Sizes
-//! are kept small so that a GEMM that happens to be valid stays short.
+//! flipped (formats, reserved bits, operand paths, sizes, bases, the
+//! mask), pruned writes, and EXPANDs of coded regions with their words
+//! damaged (indices past the codebook, runs past the end, short streams,
+//! bad arguments). Sizes are kept small so that a GEMM that happens to be
+//! valid stays short.
 
 use crate::driver::{Driver, MatmulOpts};
 use crate::golden::GoldenDevice;
 use crate::lockstep::Lockstep;
 use ndarray::Array2;
 use rand::Rng;
+use srsa_spec::expand::{encode_pairs, Expand, PairWidth};
 use srsa_spec::numerics::{Formats, Rounding, MAX_FL};
 use srsa_spec::protocol::{
-    address_word, encode_gemm, header, op, status_word, Gemm, Identity, Link, Status, BUFFER_FROM,
-    SEED_ARGS, WIDTH_FROM,
+    address_word, encode_gemm, header, op, status_word, Buffer, Gemm, Identity, Link, Status,
+    BUFFER_FROM, PRUNE_BIT, SEED_ARGS, WIDTH_FROM,
 };
 
 /// Most payload words of a fuzzed WRITE or READ.
@@ -51,17 +55,19 @@ pub fn random_command(rng: &mut impl Rng, id: &Identity) -> Vec<u32> {
     // ones that exist, sometimes any byte at all.
     let buffer = |rng: &mut dyn rand::RngCore| -> u32 {
         if rng.gen_bool(0.9) {
-            rng.gen_range(0..3) | [0, 0, 1, 2][rng.gen_range(0..4)] << (WIDTH_FROM - BUFFER_FROM)
+            rng.gen_range(0..3)
+                | [0, 0, 1, 2][rng.gen_range(0..4)] << (WIDTH_FROM - BUFFER_FROM)
+                | (rng.gen_bool(0.15) as u32) << (PRUNE_BIT - BUFFER_FROM)
         } else {
             rng.gen_range(3..256)
         }
     };
-    match rng.gen_range(0..12) {
+    match rng.gen_range(0..14) {
         0 => {
             // An opcode no device has: nothing after the header is read.
             let opcode = loop {
                 let o = rng.gen_range(0..256u32);
-                if !(op::IDENTIFY..=op::COUNTERS).contains(&o) {
+                if !(op::IDENTIFY..=op::EXPAND).contains(&o) {
                     break o;
                 }
             };
@@ -82,6 +88,7 @@ pub fn random_command(rng: &mut impl Rng, id: &Identity) -> Vec<u32> {
             header(op::READ, rng.gen_range(0..=MAX_XFER)),
             address_word(buffer(rng), address(rng)),
         ],
+        8 | 9 => damaged_expand(rng, id),
         7 => {
             let col = rng.gen_range(0..id.cols + 3);
             let mut w = vec![header(op::SEED, col)];
@@ -94,6 +101,61 @@ pub fn random_command(rng: &mut impl Rng, id: &Identity) -> Vec<u32> {
             w
         }
     }
+}
+
+/// An EXPAND of a small random coded region, then sometimes a word of it
+/// damaged; the header always counts the payload that follows.
+pub fn damaged_expand(rng: &mut impl Rng, id: &Identity) -> Vec<u32> {
+    let pair = PairWidth::ALL[rng.gen_range(0..2)];
+    let index_bits = rng.gen_range(1..pair.bits().min(9));
+    let entries = rng.gen_range(1..=(1u32 << index_bits).min(40));
+    let elems = 2 * rng.gen_range(1..=40u32);
+    let e = Expand {
+        buffer: Buffer::ALL[rng.gen_range(0..3)],
+        address: 2 * rng.gen_range(0..id.buffer_elems.min(4096) / 2 - elems),
+        prune: rng.gen_bool(0.5),
+        pair,
+        elems,
+        index_bits,
+        entries,
+    };
+    let e = if e.buffer != Buffer::C && rng.gen_bool(0.8) {
+        Expand { prune: false, ..e }
+    } else {
+        e
+    };
+    let density = rng.gen_range(0.0..1.0);
+    let indices: Vec<u32> = (0..elems)
+        .map(|_| {
+            if rng.gen_bool(density) {
+                rng.gen_range(0..entries)
+            } else {
+                0
+            }
+        })
+        .collect();
+    let mut book: Vec<i16> = (0..entries).map(|_| rng.gen()).collect();
+    book[0] = 0;
+    let pairs = encode_pairs(&indices, index_bits, e.gap_max());
+    let mut args = e.encode().to_vec();
+    let mut payload = e.payload(&book, &pairs);
+    match rng.gen_range(0..9) {
+        0 => args[rng.gen_range(0..3)] ^= 1 << rng.gen_range(0..32),
+        1 => {
+            let i = rng.gen_range(0..payload.len());
+            payload[i] ^= 1 << rng.gen_range(0..32);
+        }
+        2 => payload.truncate(rng.gen_range(0..payload.len())),
+        3 => payload.push(rng.gen()),
+        4 => args[1] = args[1] & !0xFF_FFFF | rng.gen_range(0..2 * elems),
+        // A codebook shorter than its indices.
+        5 => args[2] = rng.gen_range(1..=entries),
+        _ => {}
+    }
+    let mut w = vec![header(op::EXPAND, payload.len() as u32)];
+    w.extend(args);
+    w.extend(payload);
+    w
 }
 
 /// A small GEMM with any flags and formats, then a few random bits

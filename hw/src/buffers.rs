@@ -16,6 +16,11 @@
 //! to its row. Both are rotations of the rows' order reversed (index -j),
 //! by -v. The same on B's columns, for whichever banks feed B: B's, or C's
 //! read ports when B is read from C (C_in is not read then).
+//!
+//! With the pruning mask (`feature::MASK`), each C bank has a one-bit
+//! bank beside it, read and written with it: a host write marks the
+//! zeros it stores when `prune` is set (and unmarks everything else), and
+//! a result write stores the output stage's mark.
 
 use crate::rotator::{Rotator, SHIFT_BITS};
 use rust_hdl::prelude::*;
@@ -38,6 +43,8 @@ pub struct Buffers<const R: usize, const C: usize, const DA: usize, const DC: us
     pub buffer: Signal<In, Bits<2>>,
     pub elem: Signal<In, Bits<24>>,
     pub write_word: Signal<In, Bits<32>>,
+    /// The host write carries the prune flag.
+    pub prune: Signal<In, Bit>,
     pub rd_elem: Signal<In, Bits<24>>,
     pub read_word: Signal<Out, Bits<32>>,
 
@@ -48,9 +55,12 @@ pub struct Buffers<const R: usize, const C: usize, const DA: usize, const DC: us
     pub out_enable: [Signal<In, Bit>; C],
     pub out_addr: [Signal<In, Bits<DC>>; C],
     pub out_data: [Signal<In, Bits<16>>; C],
+    pub out_pruned: [Signal<In, Bit>; C],
     pub a_data: [Signal<Out, Bits<16>>; R],
     pub b_data: [Signal<Out, Bits<16>>; C],
     pub c_data: [Signal<Out, Bits<16>>; C],
+    /// The pruned mark read with `c_data`.
+    pub c_pruned: [Signal<Out, Bit>; C],
     /// The GEMM's operand paths (held while running), and the sequencer's
     /// step count of the addresses on a_addr and b_addr.
     pub a_transposed: Signal<In, Bit>,
@@ -61,6 +71,7 @@ pub struct Buffers<const R: usize, const C: usize, const DA: usize, const DC: us
     pub a_bank: Vec<RAM<Bits<16>, DA>>,
     pub b_bank: Vec<RAM<Bits<16>, DC>>,
     pub c_bank: Vec<RAM<Bits<16>, DC>>,
+    pub m_bank: Vec<RAM<Bit, DC>>,
 
     /// Bank of `elem` and of `elem + 1` in buffer A, and in B or C. Pairs
     /// are even-addressed, so with at least two banks they sit in
@@ -92,6 +103,10 @@ pub struct Buffers<const R: usize, const C: usize, const DA: usize, const DC: us
     has_at: Constant<Bit>,
     has_bt: Constant<Bit>,
     has_bc: Constant<Bit>,
+    has_mask: Constant<Bit>,
+    /// The host write's marks of its low and high element.
+    mark_lo: Signal<Local, Bit>,
+    mark_hi: Signal<Local, Bit>,
 
     log2r: Constant<Bits<8>>,
     log2c: Constant<Bits<8>>,
@@ -113,6 +128,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Buffers<R
             buffer: Default::default(),
             elem: Default::default(),
             write_word: Default::default(),
+            prune: Default::default(),
             rd_elem: Default::default(),
             read_word: Default::default(),
             a_addr: std::array::from_fn(|_| Default::default()),
@@ -121,9 +137,11 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Buffers<R
             out_enable: std::array::from_fn(|_| Default::default()),
             out_addr: std::array::from_fn(|_| Default::default()),
             out_data: std::array::from_fn(|_| Default::default()),
+            out_pruned: std::array::from_fn(|_| Default::default()),
             a_data: std::array::from_fn(|_| Default::default()),
             b_data: std::array::from_fn(|_| Default::default()),
             c_data: std::array::from_fn(|_| Default::default()),
+            c_pruned: std::array::from_fn(|_| Default::default()),
             a_transposed: Default::default(),
             b_transposed: Default::default(),
             b_from_c: Default::default(),
@@ -140,9 +158,13 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Buffers<R
             has_at: has(feature::A_TRANSPOSED),
             has_bt: has(feature::B_TRANSPOSED),
             has_bc: has(feature::B_FROM_C),
+            has_mask: has(feature::MASK),
+            mark_lo: Default::default(),
+            mark_hi: Default::default(),
             a_bank: (0..R).map(|_| RAM::default()).collect(),
             b_bank: (0..C).map(|_| RAM::default()).collect(),
             c_bank: (0..C).map(|_| RAM::default()).collect(),
+            m_bank: (0..C).map(|_| RAM::default()).collect(),
             bank_a: Default::default(),
             bank_a_hi: Default::default(),
             bank_c: Default::default(),
@@ -208,6 +230,8 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         self.rd_row_c.next = bit_cast::<DC, 24>(self.rd_elem.val() >> self.log2c.val());
         self.lo.next = self.write_word.val().get_bits::<16>(0);
         self.hi.next = self.write_word.val().get_bits::<16>(16);
+        self.mark_lo.next = self.prune.val() & !self.lo.val().any();
+        self.mark_hi.next = self.prune.val() & !self.hi.val().any();
 
         // Host reads: the pair's two banks, of the buffer being read. Only
         // in cycles that can carry one (the decoder reads `read_word` only
@@ -223,6 +247,8 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             self.b_bank[b].write_clock.next = self.clock.val();
             self.c_bank[b].read_clock.next = self.clock.val();
             self.c_bank[b].write_clock.next = self.clock.val();
+            self.m_bank[b].read_clock.next = self.clock.val();
+            self.m_bank[b].write_clock.next = self.clock.val();
         }
         if !self.running.val() & !self.host_write.val() {
             for b in 0..R {
@@ -316,6 +342,20 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
                 }
             }
             self.c_data[c].next = self.c_bank[c].read_data.val();
+            // The mark bank follows its C bank's ports (a board without the
+            // mask never writes it, and synthesis drops it).
+            self.m_bank[c].read_address.next = self.c_bank[c].read_address.val();
+            self.m_bank[c].write_address.next = self.c_bank[c].write_address.val();
+            self.m_bank[c].write_enable.next =
+                self.c_bank[c].write_enable.val() & self.has_mask.val();
+            self.m_bank[c].write_data.next = self.out_pruned[c].val();
+            if !self.running.val() {
+                self.m_bank[c].write_data.next = self.mark_lo.val();
+                if self.bank_c_hi.val().index() == c {
+                    self.m_bank[c].write_data.next = self.mark_hi.val();
+                }
+            }
+            self.c_pruned[c].next = self.m_bank[c].read_data.val() & self.has_mask.val();
         }
         // The B feed's source, written out at each use and tested on the
         // input itself: through a local of this block (b_src, or `bc`),

@@ -9,8 +9,8 @@ use crate::constant;
 use rust_hdl::prelude::*;
 use srsa_spec::numerics::{ACC_BITS, WL};
 use srsa_spec::protocol::{
-    arg_words, feature, op, Status, Width, BUFFER_FROM, GEMM_ARGS, IDENTIFY_WORDS, MAGIC,
-    SEED_ARGS, VERSION, WIDTH_FROM,
+    arg_words, feature, op, Buffer, Status, Width, BUFFER_FROM, GEMM_ARGS, IDENTIFY_WORDS, MAGIC,
+    PRUNE_BIT, SEED_ARGS, VERSION, WIDTH_FROM,
 };
 
 #[derive(Copy, Clone, PartialEq, Debug, LogicState)]
@@ -25,6 +25,7 @@ pub enum State {
     GemmCheck,
     GemmRun,
     SeedArgs,
+    Expanding,
     EmitStatus,
     EmitIdent,
     EmitCounters,
@@ -56,6 +57,16 @@ pub struct Decoder<const R: usize, const C: usize> {
     pub from_held: Signal<Out, Bit>,
     pub capture: Signal<Out, Bit>,
     pub rsp_packed: Signal<Out, Bit>,
+    /// A WRITE's prune flag (address word bit 31).
+    pub prune: Signal<Out, Bit>,
+
+    // EXPAND (see `expander`): started on its header, which then owns the
+    // link until it is done (the device ORs its `cmd_ready` with this
+    // block's, which is low meanwhile: read here, it would close a
+    // combinational loop with `expand_start` through the two blocks).
+    pub expand_start: Signal<Out, Bit>,
+    pub expand_done: Signal<In, Bit>,
+    pub expand_status: Signal<In, Bits<8>>,
 
     // GEMM (see `gemm_args` and `sequencer`).
     pub index: Signal<Out, Bits<4>>,
@@ -84,6 +95,7 @@ pub struct Decoder<const R: usize, const C: usize> {
     word_index: DFF<Bits<4>>,
     /// The transfer's element width (`Width` code); 0 unless packed.
     width: DFF<Bits<2>>,
+    prune_flag: DFF<Bit>,
     /// Pairs left of the word being unpacked or gathered.
     sub: DFF<Bits<2>>,
     /// The first two SEED words; the third arrives as the load happens.
@@ -112,6 +124,10 @@ pub struct Decoder<const R: usize, const C: usize> {
     last_size: Constant<Bits<4>>,
     max_buffer: Constant<Bits<4>>,
     has_packed: Constant<Bit>,
+    has_mask: Constant<Bit>,
+    has_expand: Constant<Bit>,
+    prune_bit: Constant<Bits<8>>,
+    buf_c: Constant<Bits<4>>,
     w8: Constant<Bits<2>>,
     w4: Constant<Bits<2>>,
     width_from: Constant<Bits<8>>,
@@ -130,6 +146,7 @@ pub struct Decoder<const R: usize, const C: usize> {
     op_gemm: Constant<Bits<8>>,
     op_seed: Constant<Bits<8>>,
     op_counters: Constant<Bits<8>>,
+    op_expand: Constant<Bits<8>>,
 }
 
 impl<const R: usize, const C: usize> Decoder<R, C> {
@@ -159,6 +176,10 @@ impl<const R: usize, const C: usize> Decoder<R, C> {
             from_held: Default::default(),
             capture: Default::default(),
             rsp_packed: Default::default(),
+            prune: Default::default(),
+            expand_start: Default::default(),
+            expand_done: Default::default(),
+            expand_status: Default::default(),
             index: Default::default(),
             arg_load: Default::default(),
             sizing: Default::default(),
@@ -179,6 +200,7 @@ impl<const R: usize, const C: usize> Decoder<R, C> {
             buffer_id: Default::default(),
             word_index: Default::default(),
             width: Default::default(),
+            prune_flag: Default::default(),
             sub: Default::default(),
             seed_word: (0..SEED_ARGS - 1).map(|_| DFF::default()).collect(),
             header_op: Default::default(),
@@ -199,6 +221,10 @@ impl<const R: usize, const C: usize> Decoder<R, C> {
             last_size: constant(3),
             max_buffer: constant(2),
             has_packed: Constant::new(features & feature::PACKED != 0),
+            has_mask: Constant::new(features & feature::MASK != 0),
+            has_expand: Constant::new(features & feature::EXPAND != 0),
+            prune_bit: constant(PRUNE_BIT as u64),
+            buf_c: constant(Buffer::C as u64),
             w8: constant(Width::W8 as u64),
             w4: constant(Width::W4 as u64),
             width_from: constant(WIDTH_FROM as u64),
@@ -217,6 +243,7 @@ impl<const R: usize, const C: usize> Decoder<R, C> {
             op_gemm: constant(op::GEMM as u64),
             op_seed: constant(op::SEED as u64),
             op_counters: constant(op::COUNTERS as u64),
+            op_expand: constant(op::EXPAND as u64),
         }
     }
 }
@@ -226,7 +253,7 @@ impl<const R: usize, const C: usize> Logic for Decoder<R, C> {
     fn update(&mut self) {
         dff_setup!(
             self, clock, state, opcode, arg, status, count, elem_at, buffer_id, word_index, width,
-            sub
+            prune_flag, sub
         );
         for i in 0..(SEED_ARGS - 1) {
             self.seed_word[i].clock.next = self.clock.val();
@@ -269,7 +296,12 @@ impl<const R: usize, const C: usize> Logic for Decoder<R, C> {
             if self.arg.q.val() == 0 {
                 self.region_status.next = self.st_bad_size.val();
             }
-            if bit_cast::<2, 32>(self.cmd_data.val() >> self.width_hi.val()).any()
+            if bit_cast::<1, 32>(self.cmd_data.val() >> self.width_hi.val()).any()
+                | (bit_cast::<1, 32>(self.cmd_data.val() >> self.prune_bit.val()).any()
+                    & (!self.has_mask.val()
+                        | (self.opcode.q.val() != self.op_write.val())
+                        | (bit_cast::<4, 32>(self.cmd_data.val() >> self.buffer_from.val())
+                            != self.buf_c.val())))
                 | self.xfer_code.val().all()
                 | (!self.has_packed.val() & self.xfer_code.val().any())
             {
@@ -298,6 +330,7 @@ impl<const R: usize, const C: usize> Logic for Decoder<R, C> {
         self.from_held.next = self.in_word.val();
         self.capture.next = (self.state.q.val() == State::RdEmit) & self.in_word.val();
         self.rsp_packed.next = self.state.q.val() == State::RdEmit;
+        self.prune.next = self.prune_flag.q.val();
 
         self.elem_step.next = self.elem_at.q.val() + 2;
         self.count_step.next = self.count.q.val() - 1;
@@ -315,6 +348,7 @@ impl<const R: usize, const C: usize> Logic for Decoder<R, C> {
         self.arg_load.next = false;
         self.sizing.next = false;
         self.gemm_start.next = false;
+        self.expand_start.next = false;
         for c in 0..C {
             self.seed_load[c].next = false;
         }
@@ -342,6 +376,10 @@ impl<const R: usize, const C: usize> Logic for Decoder<R, C> {
                         self.state.d.next = State::SeedArgs;
                     } else if self.header_op.val() == self.op_counters.val() {
                         self.snap.next = true;
+                    } else if self.has_expand.val() & (self.header_op.val() == self.op_expand.val())
+                    {
+                        self.expand_start.next = true;
+                        self.state.d.next = State::Expanding;
                     } else if self.header_op.val() != self.op_identify.val() {
                         self.status.d.next = self.st_unknown_opcode.val();
                     }
@@ -356,6 +394,8 @@ impl<const R: usize, const C: usize> Logic for Decoder<R, C> {
                     self.count.d.next = self.arg.q.val();
                     self.status.d.next = self.region_status.val();
                     self.width.d.next = 0.into();
+                    self.prune_flag.d.next = self.has_mask.val()
+                        & bit_cast::<1, 32>(self.cmd_data.val() >> self.prune_bit.val()).any();
                     if self.has_packed.val() & (self.region_status.val() == self.st_ok.val()) {
                         self.width.d.next = self.xfer_code.val();
                     }
@@ -466,6 +506,12 @@ impl<const R: usize, const C: usize> Logic for Decoder<R, C> {
                     }
                 }
             }
+            State::Expanding => {
+                if self.expand_done.val() {
+                    self.status.d.next = self.expand_status.val();
+                    self.state.d.next = State::EmitStatus;
+                }
+            }
             State::EmitStatus => {
                 self.rsp_valid.next = true;
                 self.rsp_data.next = (bit_cast::<32, 8>(self.opcode.q.val()) << 24)
@@ -522,6 +568,7 @@ impl<const R: usize, const C: usize> Logic for Decoder<R, C> {
             self.arg_load.next = false;
             self.sizing.next = false;
             self.gemm_start.next = false;
+            self.expand_start.next = false;
         }
     }
 }
@@ -537,7 +584,8 @@ mod tests {
     const CAP: u32 = 256;
 
     /// IDENTIFY's last word: the device's operand paths, here all of them.
-    const PATHS: u32 = crate::shapes::paths::BUILT;
+    // Every feature but EXPAND, whose words the expander reads.
+    const PATHS: u32 = srsa_spec::protocol::feature::ALL & !srsa_spec::protocol::feature::EXPAND;
 
     /// What the buffers would answer for the pair at `elem` of `buffer`.
     /// Elements of every magnitude, so that packed reads both pass values
@@ -597,7 +645,7 @@ mod tests {
                         7..=13 => 1,
                         _ => 2,
                     };
-                    let per_word = 2 << code.min(2);
+                    let per_word = 2 << (code & 7).min(2);
                     let addr = if rng.gen_bool(0.1) {
                         rng.gen_range(0..300)
                     } else {
@@ -757,6 +805,9 @@ mod tests {
             self.decoder.gemm_status.next = self.gemm_status.val();
             self.decoder.gemm_done.next = self.gemm_done.val();
             self.decoder.counter_word.next = self.counter_word.val();
+            // EXPAND is the expander's (tested with the device).
+            self.decoder.expand_done.next = false;
+            self.decoder.expand_status.next = 0.into();
             self.unpack.clock.next = self.clock.val();
             self.unpack.word.next = self.cmd_data.val();
             self.unpack.from_held.next = self.decoder.from_held.val();

@@ -4,13 +4,15 @@
 //! (`sequencer`), the banked buffers (`buffers`) with the packing of
 //! narrow transfer elements between them and the link (`packing`), the
 //! array, one output
-//! stage per column and the counters. Protocol and layouts:
+//! stage per column, the counters, and the codebook decoder of EXPAND
+//! (`expander`), which takes the buffers' host port while it runs. Protocol and layouts:
 //! `srsa_spec::protocol` and docs/PROTOCOL.md.
 
 use crate::array::Array;
 use crate::buffers::Buffers;
 use crate::counters::Counters;
 use crate::decoder::Decoder;
+use crate::expander::Expander;
 use crate::gemm_args::GemmArgs;
 use crate::output_stage::OutputStage;
 use crate::packing::{Pack, Unpack};
@@ -45,6 +47,7 @@ pub struct Device<const R: usize, const C: usize, const DA: usize, const DC: usi
     pub array: Array<R, C>,
     pub out: Vec<OutputStage<DC>>,
     pub counters: Counters,
+    pub expander: Expander,
 }
 
 impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Device<R, C, DA, DC> {
@@ -82,6 +85,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Device<R,
                 .map(|c| OutputStage::new(column_state(POWER_UP_SEED, c)))
                 .collect(),
             counters: Default::default(),
+            expander: Expander::new((C << DC) as u32, features),
         }
     }
 }
@@ -97,7 +101,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         self.decoder.cmd_data.next = self.cmd_data.val();
         self.decoder.cmd_valid.next = self.cmd_valid.val();
         self.decoder.rsp_ready.next = self.rsp_ready.val();
-        self.cmd_ready.next = self.decoder.cmd_ready.val();
+        self.cmd_ready.next = self.decoder.cmd_ready.val() | self.expander.cmd_ready.val();
         self.rsp_data.next = self.pack.rsp.val();
         self.rsp_valid.next = self.decoder.rsp_valid.val();
         self.decoder.gemm_status.next = self.args.status.val();
@@ -142,15 +146,30 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         // ---- Buffers: the host side, and the array side while running. ----
         self.buffers.clock.next = self.clock.val();
         self.buffers.running.next = self.sequencer.running.val();
-        self.buffers.host_write.next = self.decoder.host_write.val();
-        self.buffers.buffer.next = self.decoder.buffer.val();
-        self.buffers.elem.next = self.decoder.elem.val();
-        self.buffers.write_word.next = self.unpack.pair.val();
+        self.buffers.host_write.next = self.expander.host_write.val();
+        self.buffers.buffer.next = self.expander.buffer.val();
+        self.buffers.elem.next = self.expander.elem.val();
+        self.buffers.write_word.next = self.expander.word.val();
+        self.buffers.prune.next = self.expander.prune.val();
         self.buffers.rd_elem.next = self.decoder.rd_elem.val();
         self.buffers.a_transposed.next = self.args.a_transposed.val();
         self.buffers.b_transposed.next = self.args.b_transposed.val();
         self.buffers.b_from_c.next = self.args.b_from_c.val();
         self.buffers.feed_step.next = self.sequencer.feed_step.val();
+
+        // ---- EXPAND: its own words off the link, and the host port. ----
+        self.expander.clock.next = self.clock.val();
+        self.expander.reset.next = self.reset.val();
+        self.expander.start.next = self.decoder.expand_start.val();
+        self.expander.cmd_data.next = self.cmd_data.val();
+        self.expander.cmd_valid.next = self.cmd_valid.val();
+        self.decoder.expand_done.next = self.expander.done.val();
+        self.decoder.expand_status.next = self.expander.status.val();
+        self.expander.host_write_in.next = self.decoder.host_write.val();
+        self.expander.buffer_in.next = self.decoder.buffer.val();
+        self.expander.elem_in.next = self.decoder.elem.val();
+        self.expander.word_in.next = self.unpack.pair.val();
+        self.expander.prune_in.next = self.decoder.prune.val();
 
         // ---- Packing between the link's words and the banks' pairs. ----
         self.unpack.clock.next = self.clock.val();
@@ -186,6 +205,9 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             self.buffers.cin_addr[c].next = self.sequencer.cin_addr[c].val();
             self.out[c].cin.next = self.buffers.c_data[c].val();
             self.out[c].acc_init.next = self.args.acc_init.val();
+            self.out[c].masked.next = self.args.masked.val();
+            self.out[c].cin_pruned.next = self.buffers.c_pruned[c].val();
+            self.buffers.out_pruned[c].next = self.out[c].write_pruned.val();
             self.out[c].align.next = self.args.align.val();
             self.out[c].shift.next = self.args.shift.val();
             self.out[c].mode.next = self.args.mode.val();
@@ -215,7 +237,7 @@ mod tests {
     /// Sends `words` through the link in rust-hdl's simulator and returns
     /// the first `want` response words.
     fn exchange(words: Vec<u32>, want: usize, max_cycles: u64) -> Vec<u32> {
-        exchange_on::<4, 4, 6, 6>(words, want, max_cycles, |_| true)
+        exchange_on::<4, 4, 6, 6>(words, want, max_cycles, |_| true, 0)
     }
 
     /// As [`exchange`], with the host ready for a response word only in the
@@ -226,19 +248,20 @@ mod tests {
         max_cycles: u64,
         ready: fn(u64) -> bool,
     ) -> Vec<u32> {
-        exchange_on::<4, 4, 6, 6>(words, want, max_cycles, ready)
+        exchange_on::<4, 4, 6, 6>(words, want, max_cycles, ready, 0)
     }
 
-    /// As [`exchange_with`], on an R x C device.
+    /// As [`exchange_with`], on an R x C device with `features`.
     fn exchange_on<const R: usize, const C: usize, const DA: usize, const DC: usize>(
         words: Vec<u32>,
         want: usize,
         max_cycles: u64,
         ready: fn(u64) -> bool,
+        features: u32,
     ) -> Vec<u32> {
         type Dut<const R: usize, const C: usize, const DA: usize, const DC: usize> =
             Device<R, C, DA, DC>;
-        let mut uut = Dut::<R, C, DA, DC>::new(0);
+        let mut uut = Dut::<R, C, DA, DC>::new(features);
         uut.connect_all();
         let mut sim = Simulation::new();
         sim.add_clock(5, |x: &mut Box<Dut<R, C, DA, DC>>| {
@@ -386,7 +409,7 @@ mod tests {
         cmd.extend(encode_gemm(&g));
         cmd.extend([header(op::READ, (mp * np / 2) as u32), address_word(2, 0)]);
         cmd.push(header(op::COUNTERS, 0));
-        let got = exchange_on::<R, C, DA, DC>(cmd, 4 + mp * np / 2 + 7, 2000, |_| true);
+        let got = exchange_on::<R, C, DA, DC>(cmd, 4 + mp * np / 2 + 7, 2000, |_| true, 0);
         let counters = Counters::decode(&got[got.len() - 6..]);
         assert_eq!(counters.busy, gemm_busy_cycles(R as u32, C as u32, &g));
         assert_eq!(counters.macs, (m * k * ncol) as u64);
@@ -411,5 +434,85 @@ mod tests {
                 assert_eq!(have, want, "output ({i}, {j})");
             }
         }
+    }
+
+    /// EXPAND on the device: a region decoded as the spec decodes it (read
+    /// back), its zeros marked (a masked update keeps them zero and moves
+    /// the rest), and malformed streams answered with their status while
+    /// the device stays in step.
+    #[test]
+    fn expands_coded_regions_and_masks_updates() {
+        use srsa_spec::expand::{encode_pairs, expand, Expand, PairWidth};
+        use srsa_spec::protocol::{feature, Buffer};
+        let book = [0i16, 300, -200, 7, 1000];
+        // 24 elements of C at 8: runs around the 8-bit pairs' gap of 7.
+        let indices: Vec<u32> = vec![
+            0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 2, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        let mut cmd = vec![];
+        let mut want = vec![];
+        let mut cases = vec![];
+        for (pair, entries, elems) in [
+            (PairWidth::P8, 5, 24),  // fillers, padding
+            (PairWidth::P16, 5, 24), // one pair per weight
+            (PairWidth::P8, 4, 24),  // index 4 is past the codebook
+            (PairWidth::P8, 5, 12),  // a run past the end
+            (PairWidth::P8, 5, 40),  // a short stream
+        ] {
+            let e = Expand {
+                buffer: Buffer::C,
+                address: 8,
+                prune: true,
+                pair,
+                elems,
+                index_bits: 3,
+                entries,
+            };
+            let pairs = encode_pairs(&indices, 3, e.gap_max());
+            let payload = e.payload(&book[..entries as usize], &pairs);
+            cmd.push(header(op::EXPAND, payload.len() as u32));
+            cmd.extend(e.encode());
+            cmd.extend(&payload);
+            let (stored, status) = expand(&e, &payload);
+            want.push(status_word(op::EXPAND, status));
+            cases.push((stored, status));
+            if cases.len() == 1 {
+                // Read the first region back before the others overwrite it.
+                cmd.extend([header(op::READ, 12), address_word(2, 8)]);
+                want.push(status_word(op::READ, Status::Ok));
+                want.extend(pack_elements(&cases[0].0));
+                // W + a b in place over the region's first 4 x 4 (a = 1,
+                // b = 5 in row 0): its pruned zeros stay zero.
+                cmd.extend([header(op::WRITE, 1), address_word(0, 0), 1]);
+                cmd.extend([
+                    header(op::WRITE, 2),
+                    address_word(1, 0),
+                    0x0005_0005,
+                    0x0005_0005,
+                ]);
+                let mut g = Gemm::plain(1, 1, 4, Rounding::Truncate, Formats::uniform(0));
+                (g.acc_init, g.masked, g.cin_base, g.out_base) = (true, true, 8, 8);
+                cmd.push(header(op::GEMM, 0));
+                cmd.extend(encode_gemm(&g));
+                cmd.extend([header(op::READ, 8), address_word(2, 8)]);
+                let mut w: Vec<i16> = cases[0].0[..16].to_vec();
+                for (j, x) in w.iter_mut().enumerate().take(4) {
+                    if indices[j] != 0 {
+                        *x += 5;
+                    }
+                }
+                assert_eq!(&w[..4], &[0, 305, 0, 0]);
+                want.extend(
+                    [op::WRITE, op::WRITE, op::GEMM, op::READ].map(|o| status_word(o, Status::Ok)),
+                );
+                want.extend(pack_elements(&w));
+            }
+        }
+        assert_eq!(cases[0].1, Status::Ok);
+        assert!(cases[2..].iter().all(|c| c.1 != Status::Ok));
+        cmd.push(header(op::IDENTIFY, 0));
+        want.push(status_word(op::IDENTIFY, Status::Ok));
+        let got = exchange_on::<4, 4, 6, 6>(cmd, want.len() + 8, 3000, |_| true, feature::ALL);
+        assert_eq!(&got[..want.len()], &want[..], "{got:x?}");
     }
 }

@@ -19,7 +19,9 @@
 use crate::constant;
 use rust_hdl::prelude::*;
 use srsa_spec::numerics::{Rounding, MAX_FL, MAX_SHIFT, MIN_WL, WL};
-use srsa_spec::protocol::{feature, Status, GEMM_ARGS, MAX_K, PATHS_FROM, RESERVED_FROM, WL_FROM};
+use srsa_spec::protocol::{
+    feature, Status, GEMM_ARGS, MASK_FROM, MAX_K, PATHS_FROM, RESERVED_FROM, WL_FROM,
+};
 
 /// R x C array; DA and DC address bits of an A bank and of a B or C bank.
 #[derive(LogicBlock)]
@@ -56,6 +58,9 @@ pub struct GemmArgs<const R: usize, const C: usize, const DA: usize, const DC: u
     /// the output stage's saturation compares.
     pub sign_bits: Signal<Out, Bits<16>>,
     pub acc_init: Signal<Out, Bit>,
+    /// Outputs whose C_in is marked pruned are written as 0 (always zero
+    /// on a device without the mask).
+    pub masked: Signal<Out, Bit>,
     /// M * Ncol: the MACs each feed step of this GEMM adds to the counter.
     pub mn: Signal<Out, Bits<32>>,
     /// The operand paths asked for (always zero for a path the device lacks).
@@ -85,12 +90,15 @@ pub struct GemmArgs<const R: usize, const C: usize, const DA: usize, const DC: u
     out_relu: DFF<Bit>,
     out_sign_bits: DFF<Bits<16>>,
     out_acc_init: DFF<Bit>,
+    out_masked: DFF<Bit>,
     out_mn: DFF<Bits<32>>,
 
     m: Signal<Local, Bits<16>>,
     ncol: Signal<Local, Bits<16>>,
     g_mode: Signal<Local, Bits<2>>,
     g_acc_init: Signal<Local, Bit>,
+    /// Word 1's mask bit.
+    g_masked: Signal<Local, Bit>,
     fl_a: Signal<Local, Bits<16>>,
     fl_b: Signal<Local, Bits<16>>,
     fl_c: Signal<Local, Bits<16>>,
@@ -148,6 +156,8 @@ pub struct GemmArgs<const R: usize, const C: usize, const DA: usize, const DC: u
     has_bt: Constant<Bit>,
     has_bc: Constant<Bit>,
     has_wl: Constant<Bit>,
+    has_mask: Constant<Bit>,
+    mask_from: Constant<Bits<8>>,
     /// The sign bits of a 16-bit output: all a device without narrow
     /// outputs ever hands its output stages, so their second saturation
     /// is constant and synthesis removes it.
@@ -196,6 +206,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> GemmArgs<
             relu: Default::default(),
             sign_bits: Default::default(),
             acc_init: Default::default(),
+            masked: Default::default(),
             mn: Default::default(),
             arg: (0..GEMM_ARGS).map(|_| DFF::default()).collect(),
             product: (0..3).map(|_| DFF::default()).collect(),
@@ -207,11 +218,13 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> GemmArgs<
             out_relu: Default::default(),
             out_sign_bits: Default::default(),
             out_acc_init: Default::default(),
+            out_masked: Default::default(),
             out_mn: Default::default(),
             m: Default::default(),
             ncol: Default::default(),
             g_mode: Default::default(),
             g_acc_init: Default::default(),
+            g_masked: Default::default(),
             fl_a: Default::default(),
             fl_b: Default::default(),
             fl_c: Default::default(),
@@ -257,6 +270,8 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> GemmArgs<
             has_bt: has(feature::B_TRANSPOSED),
             has_bc: has(feature::B_FROM_C),
             has_wl: has(feature::WORD_LENGTH),
+            has_mask: has(feature::MASK),
+            mask_from: constant(MASK_FROM as u64),
             full_sign: constant(crate::rounding::sign_bits(WL as u8) as u64),
             path_from: constant(PATHS_FROM as u64),
             reserved_from: constant(RESERVED_FROM as u64),
@@ -301,6 +316,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             out_relu,
             out_sign_bits,
             out_acc_init,
+            out_masked,
             out_mn
         );
         for i in 0..3 {
@@ -336,6 +352,9 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         // An out-of-range WL is refused below, so its mask is a don't-care.
         self.out_sign_bits.d.next = self.ones16.val() << (self.wl_out.val() - 1);
         self.out_acc_init.d.next = self.g_acc_init.val();
+        self.g_masked.next = bit_cast::<1, 32>(self.arg[1].q.val() >> self.mask_from.val()).any();
+        self.out_masked.d.next = self.g_masked.val() & self.has_mask.val();
+        self.masked.next = self.out_masked.q.val();
         self.shift.next = self.out_shift.q.val();
         self.align.next = self.out_align.q.val();
         self.mode.next = self.out_mode.q.val();
@@ -476,7 +495,9 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
                 | (self.asked.val().get_bit(2) & !self.has_bc.val())
                 | ((self.wl_out.val() != self.max_wl.val()) & !self.has_wl.val())
                 // C's read port cannot serve both B and C_in.
-                | (self.asked.val().get_bit(2) & self.g_acc_init.val());
+                | (self.asked.val().get_bit(2) & self.g_acc_init.val())
+                // The mask is C_in's.
+                | (self.g_masked.val() & !(self.has_mask.val() & self.g_acc_init.val()));
             // Same priority as srsa_spec::protocol::decode_gemm: the last
             // assignment that applies wins.
             self.verdict.d.next = self.st_ok.val();
@@ -536,7 +557,7 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use srsa_spec::protocol::{decode_gemm, encode_gemm, pad, tile_period, Gemm};
 
-    const FIELDS: usize = 22;
+    const FIELDS: usize = 23;
 
     /// What the block says of one set of argument words.
     #[derive(Clone, Debug, PartialEq)]
@@ -545,7 +566,7 @@ mod tests {
         /// For an accepted GEMM: k, k_last, tile rows and columns, np, the
         /// four bases in bank rows, shift, align, mode, relu, sign bits,
         /// acc_init, mn,
-        /// the three path flags, idle steps, A's and B's row strides.
+        /// the three path flags, idle steps, A's and B's row strides, masked.
         fields: Option<[u64; FIELDS]>,
     }
 
@@ -595,6 +616,7 @@ mod tests {
                         (tile_period(rows as u32, cols as u32, &g) - g.k) as u64,
                         pad(g.k, rows as u32) as u64 / r,
                         pad(g.k, cols as u32) as u64 / c,
+                        g.masked as u64,
                     ]),
                 }
             }
@@ -666,7 +688,7 @@ mod tests {
             }
         }
         for _ in 0..rng.gen_range(0..3) {
-            match rng.gen_range(0..14) {
+            match rng.gen_range(0..15) {
                 0 => w[0] &= 0xFFFF_0000 * rng.gen_range(0..2), // M or both 0
                 1 => w[0] |= 0xFFFF << (16 * rng.gen_range(0..2)),
                 2 => w[1] = (w[1] & !0xFFFF) | [0, 32767, 32768, 0xFFFF][rng.gen_range(0..4)],
@@ -680,6 +702,7 @@ mod tests {
                 10 => w[5] = w[6] + cols,         // overlap
                 11 => w[5] = w[6],                // in place
                 12 => w[1] = (w[1] & !0xFFFF) | rng.gen_range(1..200),
+                13 => w[1] |= 1 << MASK_FROM, // masked, with or without C_in
                 _ => w[0] = rng.gen_range(1..64) | rng.gen_range(1..64) << 16,
             }
         }
@@ -743,6 +766,7 @@ mod tests {
                     x.idle_steps.val().to_u64(),
                     x.a_stride.val().to_u64(),
                     x.b_stride.val().to_u64(),
+                    x.masked.val() as u64,
                 ];
                 (x.status.val().to_u64() as u8, fields)
             },

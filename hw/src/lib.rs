@@ -12,6 +12,7 @@
 //! - [`buffers`]: the banked A, B and C buffers, host port and array side
 //! - [`rotator`]: a barrel crossbar between bank ports and rows or columns
 //! - [`counters`]: cycle, busy and MAC counters
+//! - [`expander`]: EXPAND, a codebook and coded pairs expanded into a buffer
 //! - [`device`]: the host-link top, composed of the blocks above
 //! - [`skid`]: a two-word skid buffer, registering a word stream
 //! - [`stream_top`]: the word-stream top: the device behind a skid buffer each way
@@ -28,6 +29,7 @@ pub mod buffers;
 pub mod counters;
 pub mod decoder;
 pub mod device;
+pub mod expander;
 pub mod formal;
 pub mod gemm_args;
 pub mod lfsr;

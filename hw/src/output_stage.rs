@@ -9,7 +9,11 @@
 //! apart: in one cycle their two 48-bit carry chains were the design's
 //! longest path.
 //!
-//! `acc_init` and `align` are sampled at X+1, `shift`, `mode`, `relu` and
+//! With `masked`, an output whose C_in is marked pruned (`cin_pruned`,
+//! read beside C_in) is written as 0 and stays marked; it still draws, so
+//! the draw order is the mask's alone to ignore.
+//!
+//! `acc_init`, `masked` and `align` are sampled at X+1, `shift`, `mode`, `relu` and
 //! `sign_bits` at X+2; the device holds them for a whole GEMM.
 
 use crate::lfsr::Lfsr;
@@ -25,7 +29,10 @@ pub struct OutputStage<const D: usize> {
     pub out_addr: Signal<In, Bits<D>>,
     /// The C bank's read data: C_in of the output taken last cycle.
     pub cin: Signal<In, Bits<16>>,
+    /// C_in's pruned mark (read with it).
+    pub cin_pruned: Signal<In, Bit>,
     pub acc_init: Signal<In, Bit>,
+    pub masked: Signal<In, Bit>,
     pub align: Signal<In, Bits<5>>,
     pub shift: Signal<In, Bits<5>>,
     pub mode: Signal<In, Bits<2>>,
@@ -41,6 +48,8 @@ pub struct OutputStage<const D: usize> {
     pub write_enable: Signal<Out, Bit>,
     pub write_address: Signal<Out, Bits<D>>,
     pub write_data: Signal<Out, Bits<16>>,
+    /// The mark written with the output.
+    pub write_pruned: Signal<Out, Bit>,
     lfsr: Lfsr,
     round: RoundingUnit,
     valid: DFF<Bit>,
@@ -50,6 +59,7 @@ pub struct OutputStage<const D: usize> {
     value: DFF<Bits<48>>,
     value_addr: DFF<Bits<D>>,
     value_valid: DFF<Bit>,
+    value_pruned: DFF<Bit>,
     cin_wide: Signal<Local, Bits<48>>,
     sign_fill: Constant<Bits<48>>,
 }
@@ -63,7 +73,9 @@ impl<const D: usize> OutputStage<D> {
             sum: Default::default(),
             out_addr: Default::default(),
             cin: Default::default(),
+            cin_pruned: Default::default(),
             acc_init: Default::default(),
+            masked: Default::default(),
             align: Default::default(),
             shift: Default::default(),
             mode: Default::default(),
@@ -76,6 +88,7 @@ impl<const D: usize> OutputStage<D> {
             write_enable: Default::default(),
             write_address: Default::default(),
             write_data: Default::default(),
+            write_pruned: Default::default(),
             lfsr: Lfsr::new(COMPONENTS, lfsr_init),
             round: Default::default(),
             valid: Default::default(),
@@ -84,6 +97,7 @@ impl<const D: usize> OutputStage<D> {
             value: Default::default(),
             value_addr: Default::default(),
             value_valid: Default::default(),
+            value_pruned: Default::default(),
             cin_wide: Default::default(),
             sign_fill: Constant::new(0xFFFF_FFFF_0000u64.into()),
         }
@@ -101,7 +115,8 @@ impl<const D: usize> Logic for OutputStage<D> {
             held_addr,
             value,
             value_addr,
-            value_valid
+            value_valid,
+            value_pruned
         );
         self.lfsr.clock.next = self.clock.val();
         self.valid.d.next = self.take.val();
@@ -126,6 +141,7 @@ impl<const D: usize> Logic for OutputStage<D> {
         }
         self.value_addr.d.next = self.held_addr.q.val();
         self.value_valid.d.next = self.valid.q.val();
+        self.value_pruned.d.next = self.valid.q.val() & self.masked.val() & self.cin_pruned.val();
         self.round.value.next = self.value.q.val();
         self.round.shift.next = self.shift.val();
         self.round.mode.next = self.mode.val();
@@ -141,6 +157,10 @@ impl<const D: usize> Logic for OutputStage<D> {
         self.write_enable.next = self.value_valid.q.val();
         self.write_address.next = self.value_addr.q.val();
         self.write_data.next = self.round.out.val();
+        if self.value_pruned.q.val() {
+            self.write_data.next = 0.into();
+        }
+        self.write_pruned.next = self.value_pruned.q.val();
     }
 }
 
@@ -159,6 +179,7 @@ mod tests {
         acc_init: bool,
         mode: Rounding,
         relu: bool,
+        masked: bool,
     }
 
     /// What the testbench drives and expects in one cycle.
@@ -167,13 +188,16 @@ mod tests {
         take: bool,
         sum: i64,
         addr: u64,
-        /// C_in of the output taken last cycle (garbage otherwise).
+        /// C_in of the output taken last cycle (garbage otherwise), and
+        /// its pruned mark.
         cin: i16,
+        cin_pruned: bool,
         cfg: Config,
         seed_load: bool,
         seed: [u32; 3],
-        /// (write_address, write_data) if a write is due this cycle.
-        want: Option<(u64, u16)>,
+        /// (write_address, write_data, write_pruned) if a write is due
+        /// this cycle.
+        want: Option<(u64, u16, bool)>,
     }
 
     fn random_config(rng: &mut rand::rngs::StdRng, segment: usize) -> Config {
@@ -189,9 +213,11 @@ mod tests {
             }
         };
         formats.validate(true).unwrap();
+        let acc_init = rng.gen_bool(0.6);
         Config {
             formats,
-            acc_init: rng.gen_bool(0.6),
+            acc_init,
+            masked: acc_init && rng.gen_bool(0.4),
             mode: Rounding::ALL[rng.gen_range(0..3)],
             relu: rng.gen_bool(0.25),
         }
@@ -210,6 +236,7 @@ mod tests {
             sum: rng.gen_range(-(1i64 << 47)..(1i64 << 47)),
             addr: rng.gen_range(0..64),
             cin: rng.gen(),
+            cin_pruned: rng.gen(),
             cfg,
             seed_load: false,
             seed: rng.gen(),
@@ -283,7 +310,10 @@ mod tests {
                     lfsr.draw(),
                     cfg.relu,
                 );
-                v[t].want = Some((p.addr, out as u16));
+                // A pruned output draws all the same.
+                let pruned = cfg.masked && c.cin_pruned;
+                let out = if pruned { 0 } else { out };
+                v[t].want = Some((p.addr, out as u16, pruned));
                 counts[0] += 1;
             }
             if v[t].seed_load {
@@ -325,6 +355,8 @@ mod tests {
                 x.out_addr.next = cy.addr.into();
                 x.cin.next = (cy.cin as u16 as u64).into();
                 x.acc_init.next = cfg.acc_init;
+                x.cin_pruned.next = cy.cin_pruned;
+                x.masked.next = cfg.masked;
                 x.align.next = (cfg.formats.cin_align() as u64).into();
                 x.shift.next = (cfg.formats.shift() as u64).into();
                 x.mode.next = (cfg.mode.code() as u64).into();
@@ -339,6 +371,7 @@ mod tests {
                 let got = (
                     x.write_address.val().to_u64(),
                     x.write_data.val().to_u64() as u16,
+                    x.write_pruned.val(),
                 );
                 let ok = match cy.want {
                     None => !we,
@@ -346,11 +379,12 @@ mod tests {
                 };
                 if !ok {
                     println!(
-                        "cycle {t}: write_enable {we} address {} data {:#06x}; expected {:?} \
+                        "cycle {t}: write_enable {we} address {} data {:#06x} pruned {}; expected {:?} \
                          (formats {:?} acc_init {} {} relu {} cin {} seed_load {})",
                         got.0,
                         got.1,
-                        cy.want.map(|(a, d)| (a, format!("{d:#06x}"))),
+                        got.2,
+                        cy.want.map(|(a, d, p)| (a, format!("{d:#06x}"), p)),
                         cfg.formats,
                         cfg.acc_init,
                         cfg.mode,
