@@ -52,6 +52,11 @@ pub struct Args {
     /// training step at 16, 8 and 4 bits, packed and not).
     #[arg(long, conflicts_with = "sim_only")]
     transfers_only: bool,
+    /// Only the compressed-load figures of this compressed model (`srsa
+    /// compress`): each layer loaded dense and with EXPAND, link words and
+    /// cycles.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["sim_only", "transfers_only"])]
+    compressed: Option<PathBuf>,
     /// Simulated cycles of each callgrind workload (where valgrind is on
     /// PATH); 0 skips callgrind.
     #[arg(long, default_value_t = 20_000)]
@@ -128,6 +133,12 @@ pub fn run(args: &Args) -> Result<()> {
         args.callgrind_cycles <= most,
         "--callgrind-cycles must be at most {most}"
     );
+    if let Some(path) = &args.compressed {
+        let mut report = String::new();
+        crate::link_bench::compressed_loads(args.n, path, &mut report)?;
+        print!("{report}");
+        return write_out(args, &report);
+    }
     if args.transfers_only {
         let mut report = String::new();
         transfers(args, &mut report)?;

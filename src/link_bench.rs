@@ -89,3 +89,129 @@ pub fn transfers(n: usize, batches: usize, data: &Data, report: &mut String) -> 
     }
     Ok(())
 }
+
+/// `srsa bench --compressed FILE`: link words and simulated cycles to load
+/// each layer of a compressed model (`srsa compress`) into buffer C of the
+/// simulated n x n device, dense (16-bit WRITEs) against coded (EXPAND:
+/// its codebook and pairs, the narrower pair width that fits), with each
+/// coded load read back and compared with the dense one, word for word.
+/// A layer larger than the buffer loads in row chunks, each both ways.
+pub fn compressed_loads(n: usize, path: &std::path::Path, report: &mut String) -> Result<()> {
+    use srsa_host::compression::file::Model;
+    use srsa_spec::expand::{encode_pairs, Expand, PairWidth};
+    use srsa_spec::protocol::{pad, Buffer};
+    let model = Model::load(path).with_context(|| format!("{}", path.display()))?;
+    let mut d = Driver::new(devices::sim(n)?).context("sim did not identify")?;
+    let (cols_side, cap) = (d.cols(), d.identity().buffer_elems as usize);
+    writeln!(
+        report,
+        "\n### Compressed loads ({}, {n}x{n} simulated device)\n",
+        path.display()
+    )?;
+    writeln!(
+        report,
+        "| layer | weights | kept | dense words | dense cycles | coded words | coded cycles | fewer words | fewer cycles | pairs |"
+    )?;
+    writeln!(report, "|---|---|---|---|---|---|---|---|---|---|")?;
+    let (mut dense_total, mut coded_total) = (0u64, 0u64);
+    for layer in &model.layers {
+        let b = layer.weight_bits as u32;
+        anyhow::ensure!(
+            b <= srsa_spec::expand::MAX_INDEX_BITS && layer.codebook.len() <= 256,
+            "{}: {b} weight bits: EXPAND takes codebooks of up to 8 bits",
+            layer.name
+        );
+        // Codebook indices per weight, rows padded to the array's columns
+        // as resident weights are laid out.
+        let np = pad(layer.cols as u32, cols_side) as usize;
+        let mut idx = vec![0u32; layer.rows * np];
+        let mut pos: i64 = -1;
+        for &(gap, i) in &layer.entries {
+            pos += gap as i64 + 1;
+            let (r, c) = (pos as usize / layer.cols, pos as usize % layer.cols);
+            idx[r * np + c] = i;
+        }
+        let rows_per = (cap / np).min(layer.rows);
+        anyhow::ensure!(
+            rows_per > 0,
+            "{}: a row of {np} is wider than the buffer",
+            layer.name
+        );
+        let mut row = [0u64; 4]; // dense words, cycles; coded words, cycles
+        let mut widths = vec![];
+        for r0 in (0..layer.rows).step_by(rows_per) {
+            let part = &idx[r0 * np..(r0 + rows_per).min(layer.rows) * np];
+            let dense: Vec<i16> = part.iter().map(|&i| layer.codebook[i as usize]).collect();
+            let (w0, c0) = (d.traffic().total(), d.link_mut().cycles());
+            d.write_as(Buffer::C, 0, &dense, srsa_spec::protocol::Width::W16)?;
+            let (w1, c1) = (d.traffic().total(), d.link_mut().cycles());
+            // The pair width of fewer words; 8-bit pairs need a gap bit.
+            let best = PairWidth::ALL
+                .into_iter()
+                .filter(|p| b < p.bits())
+                .map(|pair| {
+                    let e = Expand {
+                        buffer: Buffer::C,
+                        address: 0,
+                        prune: true,
+                        pair,
+                        elems: part.len() as u32,
+                        index_bits: b,
+                        entries: layer.codebook.len() as u32,
+                    };
+                    let pairs = encode_pairs(part, b, e.gap_max());
+                    (e.payload(&layer.codebook, &pairs).len(), e, pairs)
+                })
+                .min_by_key(|c| c.0)
+                .context("no pair width holds the indices")?;
+            // The region cleared first, so that the read-back shows EXPAND's
+            // own stores (not counted).
+            d.write_as(
+                Buffer::C,
+                0,
+                &vec![1i16; part.len()],
+                srsa_spec::protocol::Width::W16,
+            )?;
+            let (w2, c2) = (d.traffic().total(), d.link_mut().cycles());
+            d.expand(&best.1, &layer.codebook, &best.2)?;
+            let (w3, c3) = (d.traffic().total(), d.link_mut().cycles());
+            let back = d.read(Buffer::C, 0, part.len())?;
+            if let Some(e) = (0..back.len()).find(|&e| back[e] != dense[e]) {
+                anyhow::bail!(
+                    "{}: EXPAND stored {} at element {e} of rows {r0}.., the dense load {}",
+                    layer.name,
+                    back[e],
+                    dense[e]
+                );
+            }
+            for (s, x) in row.iter_mut().zip([w1 - w0, c1 - c0, w3 - w2, c3 - c2]) {
+                *s += x;
+            }
+            widths.push(best.1.pair.bits());
+        }
+        widths.dedup();
+        dense_total += row[0];
+        coded_total += row[2];
+        let kept = layer.entries.iter().filter(|e| e.1 != 0).count();
+        writeln!(
+            report,
+            "| {} | {} | {:.1}% | {} | {} | {} | {} | {:.1}x | {:.2}x | {:?} bits |",
+            layer.name,
+            layer.rows * layer.cols,
+            100.0 * kept as f64 / (layer.rows * layer.cols) as f64,
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[0] as f64 / row[2] as f64,
+            row[1] as f64 / row[3] as f64,
+            widths
+        )?;
+    }
+    writeln!(
+        report,
+        "| all | | | {dense_total} | | {coded_total} | | {:.1}x | | |",
+        dense_total as f64 / coded_total as f64
+    )?;
+    Ok(())
+}

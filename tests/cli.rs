@@ -791,6 +791,21 @@ fn compress_writes_a_model_that_evaluates_alike_and_damage_is_refused() {
             .unwrap_or_else(|| panic!("no test error in {out}"))
     };
     assert_eq!(eval("golden"), eval("sim"));
+    // Its layers loaded onto the RTL with EXPAND: read back equal to the
+    // dense loads (the command fails otherwise), in fewer link words.
+    let o = srsa(
+        &["bench", "--compressed", srz.to_str().unwrap(), "--n", "4"],
+        &dir.0,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let all = out
+        .lines()
+        .find(|l| l.starts_with("| all |"))
+        .unwrap_or_else(|| panic!("no total row in {out}"));
+    let cells: Vec<&str> = all.split('|').map(str::trim).collect();
+    let (dense, coded): (u64, u64) = (cells[4].parse().unwrap(), cells[6].parse().unwrap());
+    assert!(coded < dense, "{out}");
     // Damage: a flipped byte, a truncation; a layer the network lacks.
     let mut bytes = std::fs::read(&srz).unwrap();
     bytes[40] ^= 1;

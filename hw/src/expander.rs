@@ -105,6 +105,10 @@ pub struct Expander {
     emit: Signal<Local, Bit>,
     emit_zero: Signal<Local, Bit>,
     emit_index: Signal<Local, Bits<8>>,
+    /// Running a command; never on a device without EXPAND, so that
+    /// synthesis keeps nothing of this block there but the pass-through.
+    running: Signal<Local, Bit>,
+    has_expand: Constant<Bit>,
     capacity: Constant<Bits<32>>,
     one16: Constant<Bits<16>>,
     has_mask: Constant<Bit>,
@@ -189,6 +193,8 @@ impl Expander {
             emit: Default::default(),
             emit_zero: Default::default(),
             emit_index: Default::default(),
+            running: Default::default(),
+            has_expand: Constant::new(features & feature::EXPAND != 0),
             capacity: constant(capacity as u64),
             one16: constant(1),
             has_mask: Constant::new(features & feature::MASK != 0),
@@ -286,7 +292,8 @@ impl Logic for Expander {
         self.elem.next = self.elem_in.val();
         self.word.next = self.word_in.val();
         self.prune.next = self.prune_in.val();
-        if self.state.q.val() != ExpandState::Idle {
+        self.running.next = self.has_expand.val() & (self.state.q.val() != ExpandState::Idle);
+        if self.running.val() {
             self.host_write.next = self.e_valid.q.val() & self.e_odd.q.val();
             self.buffer.next =
                 bit_cast::<2, 32>(self.address_word.q.val() >> self.buffer_from.val());
@@ -305,22 +312,23 @@ impl Logic for Expander {
         // the decoder reads them in the block that drives `start`, and a
         // simulator that saw them in one statement with `start` would find
         // a combinational loop (UNOPTFLAT) between the two blocks.
-        self.cmd_ready.next = (self.state.q.val() == ExpandState::Address)
-            | (self.state.q.val() == ExpandState::Size)
-            | (self.state.q.val() == ExpandState::Entries)
-            | ((self.state.q.val() == ExpandState::Book)
-                & (self.verdict.q.val() == self.st_ok.val())
-                & !self.book_hi.q.val())
-            | ((self.state.q.val() == ExpandState::Pairs)
-                & !self.in_run.q.val()
-                & self.from_link.val()
-                & self.words_left.q.val().any())
-            | ((self.state.q.val() == ExpandState::Skip) & self.words_left.q.val().any());
-        self.done.next = self.state.q.val() == ExpandState::Done;
+        self.cmd_ready.next = self.has_expand.val()
+            & ((self.state.q.val() == ExpandState::Address)
+                | (self.state.q.val() == ExpandState::Size)
+                | (self.state.q.val() == ExpandState::Entries)
+                | ((self.state.q.val() == ExpandState::Book)
+                    & (self.verdict.q.val() == self.st_ok.val())
+                    & !self.book_hi.q.val())
+                | ((self.state.q.val() == ExpandState::Pairs)
+                    & !self.in_run.q.val()
+                    & self.from_link.val()
+                    & self.words_left.q.val().any())
+                | ((self.state.q.val() == ExpandState::Skip) & self.words_left.q.val().any()));
+        self.done.next = self.has_expand.val() & (self.state.q.val() == ExpandState::Done);
         self.status.next = self.verdict.q.val();
         match self.state.q.val() {
             ExpandState::Idle => {
-                if self.start.val() {
+                if self.start.val() & self.has_expand.val() {
                     self.words_left.d.next = self.cmd_data.val().get_bits::<24>(0);
                     self.state.d.next = ExpandState::Address;
                 }
