@@ -75,7 +75,7 @@ impl<T: std::str::FromStr + Copy> std::str::FromStr for PerLayer<T> {
 }
 
 impl<T: Copy> PerLayer<T> {
-    fn get(&self, layer: &str, default: T) -> T {
+    pub fn get(&self, layer: &str, default: T) -> T {
         self.named
             .iter()
             .find(|(n, _)| n == layer)
@@ -85,7 +85,7 @@ impl<T: Copy> PerLayer<T> {
     }
 
     /// Refuses names the network lacks.
-    fn check(&self, flag: &str, names: &[String]) -> Result<()> {
+    pub fn check(&self, flag: &str, names: &[String]) -> Result<()> {
         for (n, _) in &self.named {
             if !names.contains(n) {
                 bail!(

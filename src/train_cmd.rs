@@ -2,6 +2,7 @@
 //! backend, with a progress bar, per-epoch test error, checkpoints and a
 //! plot; `--baseline` trains the f32 reference alongside for comparison.
 
+use crate::compress_cmd::PerLayer;
 use crate::devices;
 use crate::plot::{line_chart, Series};
 use anyhow::{bail, Context, Result};
@@ -10,6 +11,7 @@ use srsa_host::mnist;
 use srsa_host::train::backend::Element;
 use srsa_host::train::checkpoint::{self, Checkpoint};
 use srsa_host::train::output::{check_writable, write_atomically};
+use srsa_host::train::prune::Schedule;
 use srsa_host::train::trainer::LrSplit;
 use srsa_host::train::{
     load_data, Arch, Backend, Data, Epoch, Fixed, Float, Observer, Plan, Progress, StepStats,
@@ -151,6 +153,17 @@ pub struct Args {
     /// settings.
     #[arg(long, conflicts_with = "resume")]
     pub init_from: Option<PathBuf>,
+    /// Prune while training (Han et al.): before each of --prune-rounds
+    /// rounds, weights below this many standard deviations of their layer
+    /// (a share r/R of it in round r) are pruned for good and held at zero
+    /// by the device's mask. One value, or per layer as fc1=1.2,fc2=0.8.
+    #[arg(long)]
+    pub prune: Option<PerLayer<f64>>,
+    /// Pruning rounds, one every --prune-every epochs from the first.
+    #[arg(long, default_value_t = 3, requires = "prune")]
+    pub prune_rounds: u32,
+    #[arg(long, default_value_t = 1, requires = "prune")]
+    pub prune_every: u32,
     /// Write the error curves as an SVG plot.
     #[arg(long)]
     pub plot: Option<PathBuf>,
@@ -248,6 +261,27 @@ impl Args {
             batch: self.sgd.batch,
             seed: self.sgd.seed,
         })
+    }
+
+    /// The pruning schedule `--prune` asks for, checked against `arch`.
+    fn schedule(&self, arch: &Arch) -> Result<Option<Schedule>> {
+        let Some(q) = &self.prune else {
+            return Ok(None);
+        };
+        let names = arch.layer_names();
+        q.check("prune", &names)?;
+        let quality: Vec<f64> = names.iter().map(|n| q.get(n, 0.0)).collect();
+        if let Some(bad) = quality.iter().find(|q| !(q.is_finite() && **q >= 0.0)) {
+            bail!("--prune: a quality must be a finite number of at least 0, not {bad}");
+        }
+        if self.prune_rounds == 0 || self.prune_every == 0 {
+            bail!("--prune-rounds and --prune-every must be at least 1");
+        }
+        Ok(Some(Schedule {
+            quality,
+            rounds: self.prune_rounds,
+            every: self.prune_every,
+        }))
     }
 
     fn device_label(&self) -> String {
@@ -440,7 +474,29 @@ fn drive<B: Backend>(
         }
     }
     let mut console = Console::new(args.quiet);
-    Ok(t.fit(data, args.epochs, args.save.as_deref(), &mut console)?)
+    let Some(schedule) = args.schedule(&t.cfg.arch)? else {
+        return Ok(t.fit(data, args.epochs, args.save.as_deref(), &mut console)?);
+    };
+    // An epoch at a time, a pruning round before those the schedule names.
+    let mut history = vec![];
+    while t.epoch < args.epochs {
+        if let Some(round) = schedule.round_at(t.epoch).filter(|_| !t.in_epoch()) {
+            for p in t.prune(&schedule, round)? {
+                println!(
+                    "prune round {round} of {}: {} keeps {} of {} weights ({:.1}%), |w| >= {:.5}",
+                    schedule.rounds,
+                    p.layer,
+                    p.kept,
+                    p.weights,
+                    100.0 * p.kept as f64 / p.weights.max(1) as f64,
+                    p.threshold
+                );
+            }
+        }
+        let next = t.epoch + 1;
+        history.extend(t.fit(data, next, args.save.as_deref(), &mut console)?);
+    }
+    Ok(history)
 }
 
 /// The progress bar during an epoch and a line after it.

@@ -742,7 +742,45 @@ fn eval_predicts_alike_on_sim_and_golden() {
 #[test]
 fn compress_writes_a_model_that_evaluates_alike_and_damage_is_refused() {
     let dir = TempDir::new("compress");
-    let ck = small_checkpoint(&dir);
+    let dense = small_checkpoint(&dir);
+    // Pruned in two rounds while training on, then shared and coded.
+    let ck = dir.0.join("p.ckpt");
+    let mut args = SMALL_RUN.to_vec();
+    args.extend([
+        "--init-from",
+        dense.to_str().unwrap(),
+        "--prune",
+        "fc1=0.8,fc2=0.2",
+        "--prune-rounds",
+        "2",
+        "--epochs",
+        "2",
+        "--save",
+        ck.to_str().unwrap(),
+    ]);
+    let o = srsa(&args, &dir.0);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    for round in [
+        "prune round 1 of 2: fc1 keeps",
+        "prune round 2 of 2: fc2 keeps",
+    ] {
+        assert!(out.contains(round), "{out}");
+    }
+    for (bad, named) in [
+        (["--prune", "fc9=1"], "fc9"),
+        (["--prune", "fc1=-1"], "at least 0"),
+        (["--prune-rounds", "0"], "prune"),
+    ] {
+        let mut args = SMALL_RUN.to_vec();
+        if bad[0] != "--prune" {
+            args.extend(["--prune", "1"]);
+        }
+        args.extend(bad);
+        let o = srsa(&args, &dir.0);
+        assert_ne!(o.status.code(), Some(0), "{bad:?}");
+        assert!(stderr(&o).contains(named), "{bad:?}: {}", stderr(&o));
+    }
     let srz = dir.0.join("m.srz");
     let o = srsa(
         &[
@@ -752,7 +790,7 @@ fn compress_writes_a_model_that_evaluates_alike_and_damage_is_refused() {
             "--out",
             srz.to_str().unwrap(),
             "--quality",
-            "fc1=0.8,fc2=0.2",
+            "0",
             "--weight-bits",
             "4",
             "--init",

@@ -344,3 +344,92 @@ fn narrow_weights_stay_narrow() {
         "at WL 16 the same step stays within 6 bits: the test shows nothing"
     );
 }
+
+/// Pruned training (Han et al.): after a pruning round the simulated RTL
+/// and the golden model still train bit for bit, resident layers (masked
+/// in-place updates) and streamed ones (convolutions: masked products with
+/// a marked C_in) alike, and on every backend, the f32 reference too, the
+/// pruned weights stay exactly 0 while the others keep moving, through
+/// zero as well.
+#[test]
+fn pruned_weights_stay_zero_and_sim_matches_golden() {
+    use srsa_host::train::prune::Schedule;
+    let s = seed("pruned_weights_stay_zero_and_sim_matches_golden", 13);
+    let d = data(Split::Train, 300);
+    let cases = [
+        ("mlp 784-32-10, stochastic", Arch::mlp(&[32]), 20, 6),
+        ("cnn, stochastic", Arch::cnn(), 3, 3),
+    ];
+    for (what, arch, batch, steps) in cases {
+        let cfg = fl12(arch, Rounding::Stochastic, batch, s);
+        let layers = cfg.arch.layer_names().len();
+        let schedule = Schedule {
+            quality: vec![0.1; layers],
+            rounds: 1,
+            every: 1,
+        };
+        let mut a = Trainer::new(sim(8), cfg.clone()).unwrap();
+        let mut b = Trainer::new(golden(8), cfg.clone()).unwrap();
+        let kept = a.prune(&schedule, 1).unwrap();
+        assert_eq!(kept, b.prune(&schedule, 1).unwrap(), "{what}");
+        assert!(kept.iter().all(|p| p.kept < p.weights), "{what}: {kept:?}");
+        let masks = a.net.masks();
+        let start = flat_params(&a.net);
+        same_trajectory(what, a, b, &d, steps);
+        let mut b = Trainer::new(golden(8), cfg.clone()).unwrap();
+        b.prune(&schedule, 1).unwrap();
+        for _ in 0..steps {
+            b.next_step(&d).unwrap();
+        }
+        b.sync_params().unwrap();
+        check_pruned(what, &b.net.params(), &masks, &start);
+        let mut f = Trainer::new(
+            Float,
+            TrainConfig {
+                rounding: None,
+                ..cfg
+            },
+        )
+        .unwrap();
+        f.prune(&schedule, 1).unwrap();
+        let fmasks = f.net.masks();
+        let fstart = flat_params(&f.net);
+        for _ in 0..steps {
+            f.next_step(&d).unwrap();
+        }
+        check_pruned(&format!("{what}, float"), &f.net.params(), &fmasks, &fstart);
+    }
+}
+
+/// Every masked weight is 0; some unmasked weight moved, and (over the
+/// whole network) some changed sign or reached or left zero.
+fn check_pruned<E: Copy + PartialOrd + Default + std::fmt::Debug>(
+    what: &str,
+    params: &[&srsa_host::train::layers::Params<E>],
+    masks: &[Option<ndarray::Array2<bool>>],
+    start: &[E],
+) {
+    let zero = E::default();
+    let mut at = 0;
+    let (mut moved, mut crossed) = (0, 0);
+    for (i, (p, m)) in params.iter().zip(masks).enumerate() {
+        let m = m
+            .as_ref()
+            .unwrap_or_else(|| panic!("{what}: layer {i} has no mask"));
+        for (k, (&w, &pruned)) in p.w.iter().zip(m.iter()).enumerate() {
+            let w0 = start[at + k];
+            if pruned {
+                assert!(w == zero, "{what}: layer {i} pruned weight {k} is {w:?}");
+            } else {
+                moved += (w != w0) as usize;
+                crossed += ((w0 < zero) != (w < zero) || (w0 == zero) != (w == zero)) as usize;
+            }
+        }
+        at += p.w.len() + p.b.len();
+    }
+    assert!(
+        moved > 0 && crossed > 0,
+        "{what}: {moved} moved, {crossed} crossed zero"
+    );
+    println!("{what}: {moved} free weights moved, {crossed} through zero");
+}

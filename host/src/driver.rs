@@ -315,7 +315,7 @@ impl<L: Link> Driver<L> {
     /// ([`feature::MASK`]). Whole 16-bit words only: `addr` and the length
     /// even (a read-modify-write of a neighbour would re-mark it).
     pub fn write_pruned(&mut self, addr: u32, data: &[i16]) -> Result<(), DriverError> {
-        self.require(feature::MASK, "a pruning mask")?;
+        self.require(feature::MASK, "pruning mask")?;
         check_span(addr, data.len())?;
         if addr % 2 == 1 || data.len() % 2 == 1 {
             return Err(DriverError::InvalidArgument(format!(
@@ -324,6 +324,38 @@ impl<L: Link> Driver<L> {
             )));
         }
         self.write_flagged(Buffer::C, addr, data, Width::W16, true)
+    }
+
+    /// Writes `data` into buffer C from `addr` with exactly the elements
+    /// `pruned` names marked pruned (and stored as 0).
+    ///
+    /// A pruned write marks every zero it stores, so a free element that
+    /// is exactly 0 is stored as the smallest positive word instead: a
+    /// nudge of one least significant bit, the one way to keep it free
+    /// with a single write. Same alignment as [`Driver::write_pruned`].
+    pub fn write_marked(
+        &mut self,
+        addr: u32,
+        data: &[i16],
+        pruned: &[bool],
+    ) -> Result<(), DriverError> {
+        if pruned.len() != data.len() {
+            return Err(DriverError::InvalidArgument(format!(
+                "{} marks for {} elements",
+                pruned.len(),
+                data.len()
+            )));
+        }
+        let words: Vec<i16> = data
+            .iter()
+            .zip(pruned)
+            .map(|(&x, &p)| match (p, x) {
+                (true, _) => 0,
+                (false, 0) => 1,
+                (false, x) => x,
+            })
+            .collect();
+        self.write_pruned(addr, &words)
     }
 
     /// Loads a region from a codebook and coded pairs (EXPAND,
@@ -545,6 +577,45 @@ impl<L: Link> Driver<L> {
         cin: Option<ArrayView2<i16>>,
         opts: &MatmulOpts,
     ) -> Result<Array2<i16>, DriverError> {
+        self.matmul_marked(a, b, cin, None, opts)
+    }
+
+    /// [`Driver::matmul`] with C_in's elements marked where `pruned` says
+    /// ([`Driver::write_marked`]) and a masked GEMM: the outputs there are
+    /// 0, every other output is the product (needs [`feature::MASK`]).
+    pub fn matmul_masked(
+        &mut self,
+        a: ArrayView2<i16>,
+        b: ArrayView2<i16>,
+        cin: ArrayView2<i16>,
+        pruned: ArrayView2<bool>,
+        opts: &MatmulOpts,
+    ) -> Result<Array2<i16>, DriverError> {
+        self.require(feature::MASK, "pruning mask")?;
+        if pruned.dim() != cin.dim() {
+            return Err(DriverError::InvalidArgument(format!(
+                "a mask of {:?} for C_in of {:?}",
+                pruned.dim(),
+                cin.dim()
+            )));
+        }
+        if self.cols() % 2 == 1 {
+            return Err(DriverError::Unsupported(format!(
+                "masked products need an even number of columns, not {}",
+                self.cols()
+            )));
+        }
+        self.matmul_marked(a, b, Some(cin), Some(pruned), opts)
+    }
+
+    fn matmul_marked(
+        &mut self,
+        a: ArrayView2<i16>,
+        b: ArrayView2<i16>,
+        cin: Option<ArrayView2<i16>>,
+        pruned: Option<ArrayView2<bool>>,
+        opts: &MatmulOpts,
+    ) -> Result<Array2<i16>, DriverError> {
         // Logical views: A as M x K, B as K x Ncol.
         let a = if opts.a_transposed {
             a.reversed_axes()
@@ -617,7 +688,17 @@ impl<L: Link> Driver<L> {
                     let mut cl = Array2::<i16>::zeros((mp, np));
                     cl.slice_mut(s![..rows, ..cols])
                         .assign(&c.slice(s![r0..r0 + rows, c0..c0 + cols]));
-                    self.write(Buffer::C, 0, cl.as_slice().expect("contiguous"))?;
+                    let cl = cl.as_slice().expect("contiguous");
+                    match &pruned {
+                        // Padding is marked too: its outputs are dropped.
+                        Some(p) => {
+                            let mut pl = Array2::from_elem((mp, np), true);
+                            pl.slice_mut(s![..rows, ..cols])
+                                .assign(&p.slice(s![r0..r0 + rows, c0..c0 + cols]));
+                            self.write_marked(0, cl, pl.as_slice().expect("contiguous"))?;
+                        }
+                        None => self.write(Buffer::C, 0, cl)?,
+                    }
                 }
                 self.gemm(&Gemm {
                     m: rows as u32,
@@ -629,7 +710,7 @@ impl<L: Link> Driver<L> {
                     a_transposed: false,
                     b_transposed: false,
                     b_from_c: false,
-                    masked: false,
+                    masked: pruned.is_some(),
                     formats: opts.formats,
                     a_base: 0,
                     b_base: 0,

@@ -81,10 +81,7 @@ impl Layer {
         seed: u64,
     ) -> Layer {
         let flat: Vec<f64> = w.iter().map(|&x| x as f64).collect();
-        let n = flat.len().max(1) as f64;
-        let mean = flat.iter().sum::<f64>() / n;
-        let std = (flat.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
-        let threshold = s.quality * std;
+        let threshold = s.quality * crate::train::prune::std_dev(flat.iter().copied());
         let kept: Vec<usize> = (0..flat.len())
             .filter(|&i| flat[i] != 0.0 && flat[i].abs() >= threshold)
             .collect();

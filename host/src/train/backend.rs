@@ -139,6 +139,16 @@ pub trait Backend {
         cin: Option<ArrayView2<Self::E>>,
         p: &Product,
     ) -> Result<Array2<Self::E>, BackendError>;
+    /// [`Backend::product`] with C_in, whose outputs are exactly 0 where
+    /// `pruned` is set: a pruned weight's update (Han et al.'s mask).
+    fn masked_product(
+        &mut self,
+        a: ArrayView2<Self::E>,
+        b: ArrayView2<Self::E>,
+        cin: ArrayView2<Self::E>,
+        pruned: ArrayView2<bool>,
+        p: &Product,
+    ) -> Result<Array2<Self::E>, BackendError>;
     /// Rounds reals into words of format `f`, saturating to its WL.
     fn encode(&mut self, x: ArrayView2<f32>, f: Format, how: HostRounding) -> Array2<Self::E>;
     fn decode(&self, x: ArrayView2<Self::E>, fl: u8) -> Array2<f32>;
@@ -206,8 +216,14 @@ pub trait Backend {
         Err(not_resident())
     }
 
-    /// Overwrites a resident layer's parameters on the device.
-    fn store_params(&mut self, _slot: usize, _p: &Params<Self::E>) -> Result<(), BackendError> {
+    /// Overwrites a resident layer's parameters on the device; with
+    /// `pruned`, the weights it names are 0 and stay 0 through updates.
+    fn store_params(
+        &mut self,
+        _slot: usize,
+        _p: &Params<Self::E>,
+        _pruned: Option<ArrayView2<bool>>,
+    ) -> Result<(), BackendError> {
         Err(not_resident())
     }
 }
@@ -286,6 +302,24 @@ impl<L: Link> Backend for Fixed<L> {
         Ok(self.driver.matmul(a, b, cin, &opts)?)
     }
 
+    fn masked_product(
+        &mut self,
+        a: ArrayView2<i16>,
+        b: ArrayView2<i16>,
+        cin: ArrayView2<i16>,
+        pruned: ArrayView2<bool>,
+        p: &Product,
+    ) -> Result<Array2<i16>, BackendError> {
+        let opts = MatmulOpts {
+            formats: p.formats(),
+            mode: self.mode,
+            relu: p.relu,
+            a_transposed: p.a_transposed,
+            b_transposed: p.b_transposed,
+        };
+        Ok(self.driver.matmul_masked(a, b, cin, pruned, &opts)?)
+    }
+
     fn encode(&mut self, x: ArrayView2<f32>, f: Format, how: HostRounding) -> Array2<i16> {
         let mode = match how {
             HostRounding::Nearest => Rounding::Nearest,
@@ -347,7 +381,7 @@ impl<L: Link> Backend for Fixed<L> {
             f.input,
         );
         if let Ok(slot) = placed {
-            self.store_params(slot, p)?;
+            self.store_params(slot, p, None)?;
         }
         Ok(placed)
     }
@@ -413,7 +447,12 @@ impl<L: Link> Backend for Fixed<L> {
         Ok(Params { w, b })
     }
 
-    fn store_params(&mut self, slot: usize, p: &Params<i16>) -> Result<(), BackendError> {
+    fn store_params(
+        &mut self,
+        slot: usize,
+        p: &Params<i16>,
+        pruned: Option<ArrayView2<bool>>,
+    ) -> Result<(), BackendError> {
         let s = self.slot(slot)?;
         if p.w.dim() != s.shape() || p.b.dim() != (1, s.shape().1) {
             return Err(BackendError::Invalid(format!(
@@ -423,7 +462,14 @@ impl<L: Link> Backend for Fixed<L> {
                 s.shape()
             )));
         }
-        Ok(s.store(&mut self.driver, p.w.view(), p.b.view())?)
+        if pruned.is_some_and(|m| m.dim() != s.shape()) {
+            return Err(BackendError::Invalid(format!(
+                "a pruning mask of {:?} for a resident {:?} layer",
+                pruned.map(|m| m.dim()),
+                s.shape()
+            )));
+        }
+        Ok(self.residency.slots[slot].store(&mut self.driver, p.w.view(), p.b.view(), pruned)?)
     }
 }
 
@@ -491,6 +537,30 @@ impl Backend for Float {
         if p.relu {
             out.mapv_inplace(|v| v.max(0.0));
         }
+        Ok(out)
+    }
+
+    fn masked_product(
+        &mut self,
+        a: ArrayView2<f32>,
+        b: ArrayView2<f32>,
+        cin: ArrayView2<f32>,
+        pruned: ArrayView2<bool>,
+        p: &Product,
+    ) -> Result<Array2<f32>, BackendError> {
+        let mut out = self.product(a, b, Some(cin), p)?;
+        if pruned.dim() != out.dim() {
+            return Err(BackendError::Invalid(format!(
+                "a mask of {:?} for a product of {:?}",
+                pruned.dim(),
+                out.dim()
+            )));
+        }
+        Zip::from(&mut out).and(pruned).for_each(|o, &p| {
+            if p {
+                *o = 0.0;
+            }
+        });
         Ok(out)
     }
 

@@ -31,11 +31,15 @@ use ndarray::Array2;
 use srsa_spec::numerics::value;
 use std::path::{Path, PathBuf};
 
-/// Version 3 records the format plan (an `input` line and a `layer` line
-/// per parameterised layer, in the network's order) where version 2 had
-/// one `formats W A G` line; version 2 adds a `crc32` line to version 1.
-/// Versions 1 and 2 are still read, as the uniform plan they describe.
-const MAGIC: &str = "srsa-checkpoint 3";
+/// Version 4 adds the pruning masks: a `pruned L` line after the tensor
+/// lines for each parameterised layer L (from 0) that has one, and its
+/// bits after the tensors. Version 3 records the format plan (an `input`
+/// line and a `layer` line per parameterised layer, in the network's
+/// order) where version 2 had one `formats W A G` line; version 2 adds a
+/// `crc32` line to version 1. Versions 1 to 3 are still read (without
+/// masks; 1 and 2 as the uniform plan they describe).
+const MAGIC: &str = "srsa-checkpoint 4";
+const MAGIC_V3: &str = "srsa-checkpoint 3";
 const MAGIC_V2: &str = "srsa-checkpoint 2";
 const MAGIC_V1: &str = "srsa-checkpoint 1";
 /// Key of version 2's checksum line: the CRC-32 of every header byte
@@ -73,6 +77,21 @@ pub struct Checkpoint<E> {
     pub epoch: u32,
     /// Per trainable layer: weights, then biases.
     pub tensors: Vec<Array2<E>>,
+    /// Per trainable layer, the weights pruned for good (empty: none).
+    pub masks: Vec<Option<Array2<bool>>>,
+}
+
+/// A mask's bits, least significant first, row-major.
+fn put_mask(m: &Array2<bool>, out: &mut Vec<u8>) {
+    let bits: Vec<bool> = m.iter().copied().collect();
+    out.extend(
+        bits.chunks(8)
+            .map(|c| c.iter().rev().fold(0u8, |b, &x| b << 1 | x as u8)),
+    );
+}
+
+fn mask_bytes(shape: (usize, usize)) -> usize {
+    (shape.0 * shape.1).div_ceil(8)
 }
 
 /// Writes `t`'s configuration and parameters (resident ones read back from
@@ -115,6 +134,12 @@ pub fn save<B: Backend>(path: &Path, t: &mut Trainer<B>) -> Result<(), Checkpoin
             for &v in a.iter() {
                 v.put_le(&mut data);
             }
+        }
+    }
+    for (i, m) in t.net.masks().iter().enumerate() {
+        if let Some(m) = m {
+            head.push_str(&format!("pruned {i}\n"));
+            put_mask(m, &mut data);
         }
     }
     let mut crc = crc32fast::Hasher::new();
@@ -161,12 +186,13 @@ pub fn load<E: Element>(path: &Path) -> Result<Checkpoint<E>, CheckpointError> {
     // Version 2's last header line is its checksum; the text it covers
     // ends with the newline before it.
     let version = match head.lines().next() {
-        Some(MAGIC) => 3,
+        Some(MAGIC) => 4,
+        Some(MAGIC_V3) => 3,
         Some(MAGIC_V2) => 2,
         _ => 1,
     };
     let (head, crc) = match head.lines().next() {
-        Some(MAGIC | MAGIC_V2) => {
+        Some(MAGIC | MAGIC_V3 | MAGIC_V2) => {
             let at = head
                 .rfind(&format!("\n{CRC} "))
                 .ok_or_else(|| invalid(format!("no '{CRC}' line before 'data'")))?;
@@ -258,7 +284,21 @@ pub fn load<E: Element>(path: &Path) -> Result<Checkpoint<E>, CheckpointError> {
     let seed = num(&field("seed")?, "seed").map_err(invalid)?;
     let epoch = num(&field("epoch")?, "epoch").map_err(invalid)?;
     let mut shapes = vec![];
+    let mut pruned: Vec<usize> = vec![];
     for line in lines {
+        if let (4, Some(i)) = (version, line.strip_prefix("pruned ")) {
+            let i: usize = num(i, "pruned layer").map_err(invalid)?;
+            if 2 * i >= shapes.len() || pruned.last().is_some_and(|&l| l >= i) {
+                return Err(invalid(format!(
+                    "'{line}' names no layer of its tensors, or not in order"
+                )));
+            }
+            pruned.push(i);
+            continue;
+        }
+        if !pruned.is_empty() {
+            return Err(invalid(format!("'{line}' after the 'pruned' lines")));
+        }
         let dims: Vec<usize> = line
             .strip_prefix("tensor ")
             .ok_or_else(|| invalid(format!("expected 'tensor R C', found '{line}'")))?
@@ -282,6 +322,13 @@ pub fn load<E: Element>(path: &Path) -> Result<Checkpoint<E>, CheckpointError> {
         })
         .filter(|&n| n <= MAX_PARAMS * E::BYTES)
         .ok_or_else(|| invalid("the tensors it lists are larger than any network".into()))?;
+    let tensor_bytes = want;
+    // Bounded too: a mask has a bit for each weight already counted.
+    let want = want
+        + pruned
+            .iter()
+            .map(|&i| mask_bytes(shapes[2 * i]))
+            .sum::<usize>();
     if data.len() < want {
         (&mut file)
             .take((want - data.len()) as u64 + 1)
@@ -322,6 +369,20 @@ pub fn load<E: Element>(path: &Path) -> Result<Checkpoint<E>, CheckpointError> {
             a
         })
         .collect();
+    debug_assert_eq!(at, tensor_bytes);
+    let mut masks = vec![];
+    if !pruned.is_empty() {
+        masks = vec![None; shapes.len() / 2];
+        for &i in &pruned {
+            let (r, c) = shapes[2 * i];
+            let bytes = &data[at..at + mask_bytes((r, c))];
+            masks[i] = Some(Array2::from_shape_fn((r, c), |(y, x)| {
+                let k = y * c + x;
+                bytes[k / 8] >> (k % 8) & 1 == 1
+            }));
+            at += mask_bytes((r, c));
+        }
+    }
     Ok(Checkpoint {
         cfg: TrainConfig {
             arch,
@@ -333,6 +394,7 @@ pub fn load<E: Element>(path: &Path) -> Result<Checkpoint<E>, CheckpointError> {
         },
         epoch,
         tensors,
+        masks,
     })
 }
 
@@ -361,6 +423,16 @@ fn element_of(path: &Path) -> Result<String, CheckpointError> {
 /// (fixed-point words are read in its own plan's weight formats): its
 /// configuration and, per trainable layer, weights then biases.
 pub fn load_real(path: &Path) -> Result<(TrainConfig, Vec<Array2<f32>>), CheckpointError> {
+    load_real_masked(path).map(|(cfg, tensors, _)| (cfg, tensors))
+}
+
+/// The pruning masks of a checkpoint, per trainable layer (empty: none).
+pub type Masks = Vec<Option<Array2<bool>>>;
+
+/// [`load_real`] and the checkpoint's pruning masks.
+pub fn load_real_masked(
+    path: &Path,
+) -> Result<(TrainConfig, Vec<Array2<f32>>, Masks), CheckpointError> {
     match element_of(path)?.as_str() {
         "i16" => {
             let ck = load::<i16>(path)?;
@@ -377,11 +449,11 @@ pub fn load_real(path: &Path) -> Result<(TrainConfig, Vec<Array2<f32>>), Checkpo
                 .enumerate()
                 .map(|(i, t)| t.mapv(|x| value(x, fl(i)) as f32))
                 .collect();
-            Ok((ck.cfg, tensors))
+            Ok((ck.cfg, tensors, ck.masks))
         }
         _ => {
             let ck = load::<f32>(path)?;
-            Ok((ck.cfg, ck.tensors))
+            Ok((ck.cfg, ck.tensors, ck.masks))
         }
     }
 }
@@ -414,9 +486,23 @@ impl<B: Backend> Trainer<B> {
             )));
         }
         self.put_params(path, &ck.tensors, |_, _, src| src.clone())?;
+        self.apply_masks(path, &ck.masks)?;
         self.epoch = ck.epoch;
         self.position = None;
         Ok(())
+    }
+
+    /// Prunes for good what a checkpoint's masks name (none: no mask).
+    pub fn apply_masks(&mut self, path: &Path, masks: &Masks) -> Result<(), CheckpointError> {
+        if masks.is_empty() {
+            return Ok(());
+        }
+        self.net
+            .set_masks(&mut self.backend, masks)
+            .map_err(|source| CheckpointError::Device {
+                path: path.to_path_buf(),
+                source,
+            })
     }
 
     /// Starts this run (at epoch 0, with its own configuration) from the
@@ -424,8 +510,9 @@ impl<B: Backend> Trainer<B> {
     /// tensor's reals rounded to nearest in this run's weight format, as
     /// Lin et al. fine-tune a trained model at a new set of widths.
     pub fn start_from(&mut self, path: &Path) -> Result<(), CheckpointError> {
-        let (cfg, tensors) = load_real(path)?;
-        self.start_from_reals(path, &cfg, &tensors)
+        let (cfg, tensors, masks) = load_real_masked(path)?;
+        self.start_from_reals(path, &cfg, &tensors)?;
+        self.apply_masks(path, &masks)
     }
 
     /// [`Trainer::start_from`] with the checkpoint at `path` already read
@@ -550,7 +637,7 @@ mod tests {
         // Changed on the device only: the save must read it back.
         let mut p = t.backend.resident_params(0).unwrap();
         p.w[[3, 2]] = 1234;
-        t.backend.store_params(0, &p).unwrap();
+        t.backend.store_params(0, &p, None).unwrap();
         let path = temp("v3");
         save(&path, &mut t).unwrap();
         let ck = load::<i16>(&path).unwrap();
@@ -571,6 +658,37 @@ mod tests {
             std::fs::write(&path, &old).unwrap();
             assert_eq!(load::<i16>(&path).unwrap(), ck, "version {version}");
         }
+        std::fs::remove_file(&path).ok();
+    }
+
+    /// Pruning masks come back from a checkpoint, a resumed run keeps them
+    /// (its pruned weights still read 0 on the device), and a mask line
+    /// naming no layer is refused by name.
+    #[test]
+    fn checkpoints_keep_the_pruning_masks() {
+        let mut t = trainer();
+        let shape = t.net.params()[1].w.dim();
+        let mask = Array2::from_shape_fn(shape, |(i, j)| (i * 7 + j) % 3 == 0);
+        t.net
+            .set_masks(&mut t.backend, &[None, Some(mask.clone())])
+            .unwrap();
+        let path = temp("masks");
+        save(&path, &mut t).unwrap();
+        let ck = load::<i16>(&path).unwrap();
+        assert_eq!(ck.masks, vec![None, Some(mask.clone())]);
+        let mut again = trainer();
+        again.restore(&path, ck).unwrap();
+        assert_eq!(again.net.masks(), t.net.masks());
+        let on_device = again.backend.resident_params(1).unwrap();
+        assert!(on_device.w.iter().zip(&mask).all(|(&w, &m)| !m || w == 0));
+        // Damage the mask line: a layer the tensors do not have.
+        let text = std::fs::read(&path).unwrap();
+        let at = text.windows(9).position(|w| w == b"pruned 1\n").unwrap();
+        let mut bad = text.clone();
+        bad[at + 7] = b'5';
+        std::fs::write(&path, &bad).unwrap();
+        let e = load::<i16>(&path).unwrap_err().to_string();
+        assert!(e.contains("pruned 5"), "{e}");
         std::fs::remove_file(&path).ok();
     }
 

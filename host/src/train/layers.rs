@@ -43,6 +43,8 @@ pub struct Dense<E> {
     /// Where the backend keeps the parameters, if they stay on the device.
     pub slot: Option<usize>,
     pub formats: LayerFormats,
+    /// Weights pruned for good (fan-in x outputs): they stay 0.
+    pub pruned: Option<Array2<bool>>,
     input: Option<Array2<E>>,
     output: Option<Array2<E>>,
 }
@@ -54,6 +56,8 @@ pub struct Conv<E> {
     pub input: Map,
     pub k: usize,
     pub formats: LayerFormats,
+    /// Weights pruned for good (fan-in x outputs): they stay 0.
+    pub pruned: Option<Array2<bool>>,
     cols: Option<Array2<E>>,
     output: Option<Array2<E>>,
 }
@@ -77,6 +81,7 @@ impl<E: Element> Dense<E> {
             relu,
             slot: None,
             formats,
+            pruned: None,
             input: None,
             output: None,
         }
@@ -91,6 +96,7 @@ impl<E: Element> Conv<E> {
             input,
             k,
             formats,
+            pruned: None,
             cols: None,
             output: None,
         }
@@ -127,12 +133,13 @@ fn affine<B: Backend>(
 }
 
 /// `W <- W + 2^-shift x^T g` and `b <- b + 2^-shift 1^T g`, each output
-/// rounded once into the weight format. Rows (the K of these products) are
-/// split where K would exceed the device's limit; each part is then an
-/// update of its own.
+/// rounded once into the weight format, the weights `pruned` names kept 0
+/// (a masked product). Rows (the K of these products) are split where K
+/// would exceed the device's limit; each part is then an update of its own.
 fn update<B: Backend>(
     be: &mut B,
     p: &mut Params<B::E>,
+    pruned: Option<&Array2<bool>>,
     x: ArrayView2<B::E>,
     g: ArrayView2<B::E>,
     f: &LayerFormats,
@@ -144,15 +151,14 @@ fn update<B: Backend>(
         let r1 = (r0 + step).min(rows);
         let xs = x.slice(s![r0..r1, ..]);
         let gs = g.slice(s![r0..r1, ..]);
-        p.w = be.product(
-            xs,
-            gs,
-            Some(p.w.view()),
-            &Product {
-                a_transposed: true,
-                ..f.update(shift)
-            },
-        )?;
+        let up = Product {
+            a_transposed: true,
+            ..f.update(shift)
+        };
+        p.w = match pruned {
+            Some(m) => be.masked_product(xs, gs, p.w.view(), m.view(), &up)?,
+            None => be.product(xs, gs, Some(p.w.view()), &up)?,
+        };
         let ones = Array2::from_elem((1, r1 - r0), be.one());
         p.b = be.product(ones.view(), gs, Some(p.b.view()), &f.bias_update(shift))?;
     }
@@ -274,7 +280,15 @@ impl<E: Element> Layer<E> {
                     None
                 };
                 let gu = update_gradient(be, g, f);
-                update(be, &mut d.params, x.view(), gu.view(), f, shift)?;
+                update(
+                    be,
+                    &mut d.params,
+                    d.pruned.as_ref(),
+                    x.view(),
+                    gu.view(),
+                    f,
+                    shift,
+                )?;
                 Ok(dx)
             }
             Layer::Conv(c) => {
@@ -301,7 +315,15 @@ impl<E: Element> Layer<E> {
                     .into_shape_with_order((batch * om.h * om.w, om.c))
                     .expect("batch x (oh * ow * f) is (batch * oh * ow) x f");
                 let gu = update_gradient(be, g2, f);
-                update(be, &mut c.params, cols.view(), gu.view(), f, shift)?;
+                update(
+                    be,
+                    &mut c.params,
+                    c.pruned.as_ref(),
+                    cols.view(),
+                    gu.view(),
+                    f,
+                    shift,
+                )?;
                 Ok(dx)
             }
             Layer::Pool(p) => Ok(Some(pool::backward(g.view(), &p.arg, p.input))),
@@ -312,6 +334,15 @@ impl<E: Element> Layer<E> {
         match self {
             Layer::Dense(d) => Some(&d.params),
             Layer::Conv(c) => Some(&c.params),
+            Layer::Pool(_) => None,
+        }
+    }
+
+    /// The weights pruned for good, if any.
+    pub fn pruned(&self) -> Option<&Array2<bool>> {
+        match self {
+            Layer::Dense(d) => d.pruned.as_ref(),
+            Layer::Conv(c) => c.pruned.as_ref(),
             Layer::Pool(_) => None,
         }
     }

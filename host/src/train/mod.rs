@@ -12,6 +12,7 @@ pub mod network;
 pub mod output;
 pub mod plan;
 pub mod pool;
+pub mod prune;
 pub mod resident;
 pub mod trainer;
 

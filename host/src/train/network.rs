@@ -418,19 +418,72 @@ impl<E: Element> Network<E> {
     }
 
     /// Writes the host's copies of resident layers' parameters to the
-    /// device (after they were loaded or assigned).
+    /// device (after they were loaded or assigned), with their masks.
     pub fn upload_params<B: Backend<E = E>>(&self, be: &mut B) -> Result<(), BackendError> {
         for layer in &self.layers {
             if let Layer::Dense(Dense {
                 slot: Some(slot),
                 params,
+                pruned,
                 ..
             }) = layer
             {
-                be.store_params(*slot, params)?;
+                be.store_params(*slot, params, pruned.as_ref().map(|m| m.view()))?;
             }
         }
         Ok(())
+    }
+
+    /// The pruning mask of each parameterised layer (fan-in x outputs).
+    pub fn masks(&self) -> Vec<Option<Array2<bool>>> {
+        self.layers
+            .iter()
+            .filter(|l| l.params().is_some())
+            .map(|l| l.pruned().cloned())
+            .collect()
+    }
+
+    /// Prunes for good the weights `masks` names, one entry per
+    /// parameterised layer (`None`: no mask): they become 0 and updates
+    /// keep them 0 from now on. Resident layers are written again.
+    pub fn set_masks<B: Backend<E = E>>(
+        &mut self,
+        be: &mut B,
+        masks: &[Option<Array2<bool>>],
+    ) -> Result<(), BackendError> {
+        if masks.len() != self.params().len() {
+            return Err(BackendError::Invalid(format!(
+                "{} masks for {} parameterised layers",
+                masks.len(),
+                self.params().len()
+            )));
+        }
+        self.sync_params(be)?;
+        let mut it = masks.iter();
+        for layer in &mut self.layers {
+            let (params, pruned) = match layer {
+                Layer::Dense(d) => (&mut d.params, &mut d.pruned),
+                Layer::Conv(c) => (&mut c.params, &mut c.pruned),
+                Layer::Pool(_) => continue,
+            };
+            let m = it.next().expect("counted above");
+            if let Some(m) = m {
+                if m.dim() != params.w.dim() {
+                    return Err(BackendError::Invalid(format!(
+                        "a mask of {:?} for weights of {:?}",
+                        m.dim(),
+                        params.w.dim()
+                    )));
+                }
+                ndarray::Zip::from(&mut params.w).and(m).for_each(|w, &p| {
+                    if p {
+                        *w = E::default();
+                    }
+                });
+            }
+            *pruned = m.clone();
+        }
+        self.upload_params(be)
     }
 
     pub fn params(&self) -> Vec<&Params<E>> {

@@ -47,6 +47,8 @@ pub struct Slot {
     np: usize,
     /// Rows of the batch last written to `x_ext`, awaiting its update.
     pending: Option<usize>,
+    /// The weights were stored with a pruning mask: updates are masked.
+    masked: bool,
 }
 
 /// The resident layers of one device and what is left for everything else.
@@ -176,6 +178,7 @@ impl Residency {
             w_rows,
             np,
             pending: None,
+            masked: false,
         });
         Ok(self.slots.len() - 1)
     }
@@ -186,6 +189,10 @@ fn gemm(m: usize, k: usize, ncol: usize, mode: Rounding, formats: Formats) -> Ge
 }
 
 fn contiguous(a: &Array2<i16>) -> &[i16] {
+    a.as_slice().expect("fresh arrays are contiguous")
+}
+
+fn contiguous_marks(a: &Array2<bool>) -> &[bool] {
     a.as_slice().expect("fresh arrays are contiguous")
 }
 
@@ -201,17 +208,32 @@ impl Slot {
     }
 
     /// Writes the parameters: `w` (fan-in x outputs) and the bias row.
+    /// With `pruned`, the weights it names are marked (stored as 0) and
+    /// every later update is a masked GEMM, so they stay 0 on the device;
+    /// the bias and the padding are never marked.
     pub fn store<L: Link>(
-        &self,
+        &mut self,
         d: &mut Driver<L>,
         w: ArrayView2<i16>,
         b: ArrayView2<i16>,
+        pruned: Option<ArrayView2<bool>>,
     ) -> Result<(), DriverError> {
         let mut ext = Array2::<i16>::zeros((self.w_rows, self.np));
         ext.slice_mut(s![..self.fan_in, ..self.outputs]).assign(&w);
         ext.slice_mut(s![self.fan_in..=self.fan_in, ..self.outputs])
             .assign(&b);
-        d.write(Buffer::C, self.w_base, contiguous(&ext))
+        self.masked = pruned.is_some();
+        let Some(pruned) = pruned else {
+            return d.write(Buffer::C, self.w_base, contiguous(&ext));
+        };
+        // The weight rows with their marks, then the rest unmarked: np is
+        // a multiple of the (even) column count, so both are whole words.
+        let mut marks = Array2::from_elem((self.fan_in, self.np), false);
+        marks.slice_mut(s![.., ..self.outputs]).assign(&pruned);
+        let split = self.fan_in * self.np;
+        let ext = contiguous(&ext);
+        d.write_marked(self.w_base, &ext[..split], contiguous_marks(&marks))?;
+        d.write(Buffer::C, self.w_base + split as u32, &ext[split..])
     }
 
     /// Reads the parameters back: (weights, bias row).
@@ -310,6 +332,7 @@ impl Slot {
         d.write(Buffer::B, 0, contiguous(&gb))?;
         let gm = Gemm {
             acc_init: true,
+            masked: self.masked,
             a_base: self.x_base,
             cin_base: self.w_base,
             out_base: self.w_base,

@@ -103,7 +103,7 @@ pub struct Trainer<B: Backend> {
     pub epoch: u32,
     lr: LrSplit,
     /// The plan resolved: one entry per parameterised layer, in order.
-    formats: Vec<LayerFormats>,
+    pub(crate) formats: Vec<LayerFormats>,
     /// One line for each trainable layer whose weights cross the link at
     /// every step, saying why they cannot stay on the device.
     pub streamed: Vec<String>,
