@@ -3,14 +3,17 @@
 //! compressed-model file, read back and checked word for word, with the
 //! per-layer table Han et al. give.
 
+use crate::train_cmd::Device;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use ndarray::Array2;
 use srsa_host::compression::file::Model;
+use srsa_host::compression::finetune::Shared;
 use srsa_host::compression::kmeans::Init;
 use srsa_host::compression::{Layer, Settings};
-use srsa_host::train::{checkpoint, TrainConfig};
+use srsa_host::train::{checkpoint, Backend, Data, Fixed, Float, StepStats, TrainConfig, Trainer};
 use srsa_spec::numerics::value;
+use srsa_spec::numerics::Rounding;
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
@@ -39,6 +42,20 @@ pub struct Args {
     /// Seed of the Forgy initialisation.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Fine-tune the shared weights for this many epochs (Han et al.'s
+    /// trained quantization): each centroid moves by the sum of its
+    /// members' updates, computed on --device. 0: k-means alone.
+    #[arg(long, default_value_t = 0)]
+    retrain_epochs: u32,
+    /// Where the fine-tuning trains: sim, golden, float or serial:PATH.
+    /// A device uses the checkpoint's rounding (stochastic for a float
+    /// checkpoint), its learning rate, batch and seed.
+    #[arg(long, default_value = "golden")]
+    device: crate::train_cmd::Device,
+    #[arg(long, default_value_t = 8, value_parser = crate::devices::parse_side)]
+    n: usize,
+    #[command(flatten)]
+    data: crate::train_cmd::DataArgs,
 }
 
 /// One value for every layer, or `name=value` pairs.
@@ -137,6 +154,32 @@ pub fn run(args: &Args) -> Result<()> {
             args.seed,
         ));
     }
+    if args.retrain_epochs > 0 {
+        let data = args.data.load()?;
+        match &args.device {
+            Device::Float => {
+                let f = TrainConfig {
+                    rounding: None,
+                    ..cfg.clone()
+                };
+                retrain(Trainer::new(Float, f)?, args, &tensors, &mut layers, &data)?
+            }
+            Device::Fixed(kind) => {
+                let driver = crate::devices::open(kind.clone(), args.n)?;
+                let f = TrainConfig {
+                    rounding: Some(cfg.rounding.unwrap_or(Rounding::Stochastic)),
+                    ..cfg.clone()
+                };
+                retrain(
+                    Trainer::new(Fixed::new(driver), f)?,
+                    args,
+                    &tensors,
+                    &mut layers,
+                    &data,
+                )?
+            }
+        }
+    }
     let model = Model {
         arch: cfg.arch.clone(),
         plan: cfg.plan.clone(),
@@ -156,6 +199,70 @@ pub fn run(args: &Args) -> Result<()> {
         args.out.display(),
         std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0)
     );
+    Ok(())
+}
+
+/// Trained quantization on `t`: the checkpoint's biases and the layers'
+/// shared weights, fine-tuned for `--retrain-epochs`; the layers get the
+/// centroids and biases it ends with, rounded to nearest words.
+fn retrain<B: Backend>(
+    mut t: Trainer<B>,
+    args: &Args,
+    tensors: &[Array2<f32>],
+    layers: &mut [Layer],
+    data: &Data,
+) -> Result<()> {
+    let cfg = t.cfg.clone();
+    t.start_from_reals(&args.checkpoint, &cfg, tensors)?;
+    let formats = cfg.plan.resolve(&cfg.arch)?;
+    let mut shared = layers
+        .iter()
+        .zip(&formats)
+        .map(|(l, f)| Shared::of(l, f.weights.fl))
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(anyhow::Error::msg)?;
+    t.share(&shared)?;
+    println!(
+        "fine-tuning the shared weights on {} for {} epoch(s), lr {}, batch {}",
+        t.backend.describe(),
+        args.retrain_epochs,
+        cfg.lr,
+        cfg.batch
+    );
+    let before = t.evaluate(&data.test)?;
+    println!(
+        "shared weights before fine-tuning: test error {:.2}%",
+        100.0 * before.error_rate()
+    );
+    for epoch in 1..=args.retrain_epochs {
+        let mut train = StepStats::default();
+        loop {
+            train.add(&t.shared_step(&data.train, &mut shared)?);
+            if !t.in_epoch() {
+                break;
+            }
+        }
+        let test = t.evaluate(&data.test)?;
+        println!(
+            "fine-tuning epoch {epoch}: train loss {:.4} error {:.2}% | test error {:.2}%",
+            train.loss(),
+            100.0 * train.error_rate(),
+            100.0 * test.error_rate()
+        );
+    }
+    t.sync_params()?;
+    for ((l, s), (p, f)) in layers
+        .iter_mut()
+        .zip(&shared)
+        .zip(t.net.params().iter().zip(&formats))
+    {
+        let fmt = f.weights;
+        for (k, w) in l.codebook.iter_mut().enumerate().skip(1) {
+            *w = fmt.nearest(s.centroids[k]);
+        }
+        let bias = t.backend.decode(p.b.view(), fmt.fl);
+        l.bias = bias.iter().map(|&x| fmt.nearest(x as f64)).collect();
+    }
     Ok(())
 }
 

@@ -795,12 +795,25 @@ fn compress_writes_a_model_that_evaluates_alike_and_damage_is_refused() {
             "4",
             "--init",
             "density",
+            "--retrain-epochs",
+            "1",
+            "--train-samples",
+            "200",
+            "--test-samples",
+            "100",
         ],
         &dir.0,
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("every weight word identical"), "{out}");
+    // The file holds the fine-tuned centroids: it evaluates as they did.
+    let tuned = out
+        .lines()
+        .find_map(|l| l.strip_prefix("fine-tuning epoch 1: "))
+        .and_then(|l| l.split_once("test error "))
+        .map(|(_, e)| e.to_string())
+        .unwrap_or_else(|| panic!("no fine-tuning epoch in {out}"));
     let fc1 = out
         .lines()
         .find(|l| l.starts_with("fc1 |"))
@@ -829,6 +842,11 @@ fn compress_writes_a_model_that_evaluates_alike_and_damage_is_refused() {
             .unwrap_or_else(|| panic!("no test error in {out}"))
     };
     assert_eq!(eval("golden"), eval("sim"));
+    assert!(
+        eval("golden").starts_with(&tuned),
+        "{tuned} vs {}",
+        eval("golden")
+    );
     // Its layers loaded onto the RTL with EXPAND: read back equal to the
     // dense loads (the command fails otherwise), in fewer link words.
     let o = srsa(

@@ -35,6 +35,16 @@ pub enum DriverError {
     InvalidArgument(String),
 }
 
+/// The word [`Driver::write_marked`] stores for `x`: 0 where pruned, and
+/// a free 0 nudged to the smallest positive word so that it stays free.
+pub fn marked_word(x: i16, pruned: bool) -> i16 {
+    match (pruned, x) {
+        (true, _) => 0,
+        (false, 0) => 1,
+        (false, x) => x,
+    }
+}
+
 /// How [`Driver::matmul`] computes and lays out one product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MatmulOpts {
@@ -349,11 +359,7 @@ impl<L: Link> Driver<L> {
         let words: Vec<i16> = data
             .iter()
             .zip(pruned)
-            .map(|(&x, &p)| match (p, x) {
-                (true, _) => 0,
-                (false, 0) => 1,
-                (false, x) => x,
-            })
+            .map(|(&x, &p)| marked_word(x, p))
             .collect();
         self.write_pruned(addr, &words)
     }

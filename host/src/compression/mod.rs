@@ -9,6 +9,7 @@
 //! and decoding gives the words back exactly.
 
 pub mod file;
+pub mod finetune;
 pub mod huffman;
 pub mod kmeans;
 

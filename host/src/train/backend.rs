@@ -149,6 +149,12 @@ pub trait Backend {
         pruned: ArrayView2<bool>,
         p: &Product,
     ) -> Result<Array2<Self::E>, BackendError>;
+    /// The element a masked layer's weight `w` is held as where it is not
+    /// pruned: `w` itself, but for the device's nudge of a free zero
+    /// ([`crate::driver::marked_word`]).
+    fn held_free(&self, w: Self::E) -> Self::E {
+        w
+    }
     /// Rounds reals into words of format `f`, saturating to its WL.
     fn encode(&mut self, x: ArrayView2<f32>, f: Format, how: HostRounding) -> Array2<Self::E>;
     fn decode(&self, x: ArrayView2<Self::E>, fl: u8) -> Array2<f32>;
@@ -318,6 +324,10 @@ impl<L: Link> Backend for Fixed<L> {
             b_transposed: p.b_transposed,
         };
         Ok(self.driver.matmul_masked(a, b, cin, pruned, &opts)?)
+    }
+
+    fn held_free(&self, w: i16) -> i16 {
+        crate::driver::marked_word(w, false)
     }
 
     fn encode(&mut self, x: ArrayView2<f32>, f: Format, how: HostRounding) -> Array2<i16> {
