@@ -8,10 +8,9 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use ndarray::Array2;
 use srsa_host::compression::file::Model;
-use srsa_host::compression::finetune::Shared;
 use srsa_host::compression::kmeans::Init;
-use srsa_host::compression::{Layer, Settings};
-use srsa_host::train::{checkpoint, Backend, Data, Fixed, Float, StepStats, TrainConfig, Trainer};
+use srsa_host::compression::{compress_model, default_weight_bits, Layer, Settings};
+use srsa_host::train::{checkpoint, Backend, Data, Fixed, Float, TrainConfig, Trainer};
 use srsa_spec::numerics::value;
 use srsa_spec::numerics::Rounding;
 use std::path::{Path, PathBuf};
@@ -123,37 +122,28 @@ pub fn run(args: &Args) -> Result<()> {
     if let Some(w) = &args.weight_bits {
         w.check("weight-bits", &names)?;
     }
-    let formats = cfg.plan.resolve(&cfg.arch)?;
-    let mut layers = vec![];
-    for ((name, wb), f) in names.iter().zip(tensors.chunks(2)).zip(&formats) {
-        let fmt = f.weights;
-        let words = |t: &Array2<f32>| t.mapv(|x| fmt.nearest(x as f64));
-        let default_bits = if name.starts_with("conv") { 8 } else { 5 };
-        let s = Settings {
+    let settings = |name: &str| {
+        let default_bits = default_weight_bits(name);
+        Settings {
             quality: args.quality.get(name, 1.0),
             weight_bits: args
                 .weight_bits
                 .as_ref()
                 .map_or(default_bits, |w| w.get(name, default_bits)),
             index_bits: args.index_bits.get(name, 5),
-        };
+        }
+    };
+    for name in &names {
+        let s = settings(name);
         if !(1..=16).contains(&s.weight_bits) || !(1..=16).contains(&s.index_bits) {
             bail!("{name}: --weight-bits and --index-bits must be 1 to 16");
         }
         if !(s.quality >= 0.0 && s.quality.is_finite()) {
             bail!("{name}: --quality must be a finite number of at least 0");
         }
-        let bias: Vec<i16> = words(&wb[1]).iter().copied().collect();
-        layers.push(Layer::compress(
-            name,
-            &words(&wb[0]),
-            &bias,
-            fmt.wl,
-            s,
-            args.init,
-            args.seed,
-        ));
     }
+    let mut layers = compress_model(&cfg, &tensors, settings, args.init, args.seed)
+        .map_err(anyhow::Error::msg)?;
     if args.retrain_epochs > 0 {
         let data = args.data.load()?;
         match &args.device {
@@ -202,9 +192,9 @@ pub fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// Trained quantization on `t`: the checkpoint's biases and the layers'
-/// shared weights, fine-tuned for `--retrain-epochs`; the layers get the
-/// centroids and biases it ends with, rounded to nearest words.
+/// Trained quantization on `t` for `--retrain-epochs`, from the
+/// checkpoint's biases and the layers' shared weights; the layers get the
+/// centroids and biases it ends with.
 fn retrain<B: Backend>(
     mut t: Trainer<B>,
     args: &Args,
@@ -212,22 +202,13 @@ fn retrain<B: Backend>(
     layers: &mut [Layer],
     data: &Data,
 ) -> Result<()> {
-    let cfg = t.cfg.clone();
-    t.start_from_reals(&args.checkpoint, &cfg, tensors)?;
-    let formats = cfg.plan.resolve(&cfg.arch)?;
-    let mut shared = layers
-        .iter()
-        .zip(&formats)
-        .map(|(l, f)| Shared::of(l, f.weights.fl))
-        .collect::<Result<Vec<_>, String>>()
-        .map_err(anyhow::Error::msg)?;
-    t.share(&shared)?;
+    let mut shared = t.begin_sharing(&args.checkpoint, tensors, layers)?;
     println!(
         "fine-tuning the shared weights on {} for {} epoch(s), lr {}, batch {}",
         t.backend.describe(),
         args.retrain_epochs,
-        cfg.lr,
-        cfg.batch
+        t.cfg.lr,
+        t.cfg.batch
     );
     let before = t.evaluate(&data.test)?;
     println!(
@@ -235,13 +216,7 @@ fn retrain<B: Backend>(
         100.0 * before.error_rate()
     );
     for epoch in 1..=args.retrain_epochs {
-        let mut train = StepStats::default();
-        loop {
-            train.add(&t.shared_step(&data.train, &mut shared)?);
-            if !t.in_epoch() {
-                break;
-            }
-        }
+        let train = t.shared_epoch(&data.train, &mut shared)?;
         let test = t.evaluate(&data.test)?;
         println!(
             "fine-tuning epoch {epoch}: train loss {:.4} error {:.2}% | test error {:.2}%",
@@ -250,20 +225,7 @@ fn retrain<B: Backend>(
             100.0 * test.error_rate()
         );
     }
-    t.sync_params()?;
-    for ((l, s), (p, f)) in layers
-        .iter_mut()
-        .zip(&shared)
-        .zip(t.net.params().iter().zip(&formats))
-    {
-        let fmt = f.weights;
-        for (k, w) in l.codebook.iter_mut().enumerate().skip(1) {
-            *w = fmt.nearest(s.centroids[k]);
-        }
-        let bias = t.backend.decode(p.b.view(), fmt.fl);
-        l.bias = bias.iter().map(|&x| fmt.nearest(x as f64)).collect();
-    }
-    Ok(())
+    Ok(t.end_sharing(&shared, layers)?)
 }
 
 fn print_table(m: &Model) {

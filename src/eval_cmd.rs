@@ -110,7 +110,7 @@ fn predict<B: Backend>(
 
 /// FNV-1a over the predicted classes: equal digests, equal predictions
 /// (to the odds of a 64-bit collision).
-fn digest(classes: &[u8]) -> u64 {
+pub fn digest(classes: &[u8]) -> u64 {
     classes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &c| {
         (h ^ c as u64).wrapping_mul(0x0100_0000_01b3)
     })

@@ -11,7 +11,7 @@ use srsa_host::mnist;
 use srsa_host::train::backend::Element;
 use srsa_host::train::checkpoint::{self, Checkpoint};
 use srsa_host::train::output::{check_writable, write_atomically};
-use srsa_host::train::prune::Schedule;
+use srsa_host::train::prune::{Pruned, Schedule};
 use srsa_host::train::trainer::LrSplit;
 use srsa_host::train::{
     load_data, Arch, Backend, Data, Epoch, Fixed, Float, Observer, Plan, Progress, StepStats,
@@ -477,26 +477,21 @@ fn drive<B: Backend>(
     let Some(schedule) = args.schedule(&t.cfg.arch)? else {
         return Ok(t.fit(data, args.epochs, args.save.as_deref(), &mut console)?);
     };
-    // An epoch at a time, a pruning round before those the schedule names.
-    let mut history = vec![];
-    while t.epoch < args.epochs {
-        if let Some(round) = schedule.round_at(t.epoch).filter(|_| !t.in_epoch()) {
-            for p in t.prune(&schedule, round)? {
-                println!(
-                    "prune round {round} of {}: {} keeps {} of {} weights ({:.1}%), |w| >= {:.5}",
-                    schedule.rounds,
-                    p.layer,
-                    p.kept,
-                    p.weights,
-                    100.0 * p.kept as f64 / p.weights.max(1) as f64,
-                    p.threshold
-                );
-            }
+    let rounds = schedule.rounds;
+    let mut say = |round: u32, report: &[Pruned]| {
+        for p in report {
+            println!(
+                "prune round {round} of {rounds}: {} keeps {} of {} weights ({:.1}%), |w| >= {:.5}",
+                p.layer,
+                p.kept,
+                p.weights,
+                100.0 * p.kept as f64 / p.weights.max(1) as f64,
+                p.threshold
+            );
         }
-        let next = t.epoch + 1;
-        history.extend(t.fit(data, next, args.save.as_deref(), &mut console)?);
-    }
-    Ok(history)
+    };
+    let save = args.save.as_deref();
+    Ok(t.fit_pruned(data, args.epochs, &schedule, save, &mut console, &mut say)?)
 }
 
 /// The progress bar during an epoch and a line after it.

@@ -630,6 +630,93 @@ fn sqnr_writes_a_plan_that_trains() {
 /// `srsa experiment lin` on a small MLP: both schemes at each budget, the
 /// SQNR plans within their budgets, every run re-checked on the RTL, and
 /// the reports written.
+/// The Han experiment end to end on a short run: every stage in the
+/// report, kept weights shrinking as the quality grows, the coded model
+/// smaller than the pruned one, device steps re-run on the RTL, and the
+/// final model predicting alike on sim and golden.
+#[test]
+fn experiment_han_prunes_shares_codes_and_reports() {
+    let dir = TempDir::new("han");
+    let out = dir.0.join("results");
+    let o = srsa(
+        &[
+            "experiment",
+            "han",
+            "--skip-lenet5",
+            "--mlp-epochs",
+            "2",
+            "--mlp-prune-epochs",
+            "3",
+            "--prune-rounds",
+            "2",
+            "--mlp-retrain-epochs",
+            "1",
+            "--mlp-quality",
+            "fc1=0.8,fc2=0.8,fc3=0.5",
+            "--mlp-sweep",
+            "0.5",
+            "--train-samples",
+            "400",
+            "--test-samples",
+            "100",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &dir.0,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = std::fs::read_to_string(out.join("han.md")).unwrap();
+    for part in [
+        "| pruned (P) |",
+        "| P+Q+H |",
+        "| Forgy |",
+        "| Density |",
+        "predictions digest",
+        "### Compressed loads",
+        "re-run on the RTL, bit-identical",
+    ] {
+        assert!(md.contains(part), "no {part} in {md}");
+    }
+    let csv = std::fs::read_to_string(out.join("han.csv")).unwrap();
+    let rows: Vec<Vec<f64>> = csv
+        .lines()
+        .skip(1)
+        .filter(|l| l.contains(",device,"))
+        .map(|l| l.split(',').skip(2).map(|c| c.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    // Columns from the scale: scale, kept, rate P, P+Q, P+Q+H, ...
+    let (half, full) = if rows[0][0] < rows[1][0] {
+        (&rows[0], &rows[1])
+    } else {
+        (&rows[1], &rows[0])
+    };
+    assert!(full[1] < half[1], "a higher quality keeps fewer: {csv}");
+    for r in &rows {
+        assert!(
+            r[2] > 1.0 && r[3] > r[2] && r[4] > r[3],
+            "P < P+Q < P+Q+H rates: {csv}"
+        );
+        assert!(r[10] >= 2.0, "RTL re-checks: {csv}");
+    }
+    for svg in ["han-error-rate.svg", "han-weights-lenet300.svg"] {
+        assert!(out.join(svg).exists(), "{svg}");
+    }
+    let o = srsa(
+        &[
+            "experiment",
+            "han",
+            "--mlp-prune-epochs",
+            "2",
+            "--prune-rounds",
+            "2",
+        ],
+        &dir.0,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--mlp-prune-epochs"), "{}", stderr(&o));
+}
+
 #[test]
 fn experiment_lin_compares_the_schemes_and_writes_reports() {
     let dir = TempDir::new("lin");

@@ -76,12 +76,12 @@ impl Job {
 }
 
 pub fn run(args: &Args) -> Result<()> {
-    if args.run.jobs == 0 {
+    if args.run.setup.jobs == 0 {
         bail!("--jobs must be at least 1");
     }
-    let data = args.run.data.load()?;
-    std::fs::create_dir_all(&args.run.out)
-        .with_context(|| format!("cannot create {}", args.run.out.display()))?;
+    let data = args.run.setup.data.load()?;
+    std::fs::create_dir_all(&args.run.setup.out)
+        .with_context(|| format!("cannot create {}", args.run.setup.out.display()))?;
     let mut jobs = vec![];
     for (_, arch, epochs) in args.run.nets(&args.mlp) {
         jobs.push(Job {
@@ -104,10 +104,10 @@ pub fn run(args: &Args) -> Result<()> {
         jobs.len(),
         data.train.len(),
         data.test.len(),
-        args.run.jobs
+        args.run.setup.jobs
     );
     let start = Instant::now();
-    let results = par_map(args.run.jobs, jobs, |job| {
+    let results = par_map(args.run.setup.jobs, jobs, |job| {
         let o =
             run_job(args, &data, &job).with_context(|| format!("{} {}", job.net(), job.label()))?;
         println!(
@@ -136,9 +136,9 @@ fn config(args: &Args, job: &Job) -> TrainConfig {
             TensorFormats::uniform(job.fixed.map(|f| f.0).unwrap_or(14)),
         ),
         rounding: job.fixed.map(|f| f.1),
-        lr: args.run.sgd.lr,
-        batch: args.run.sgd.batch,
-        seed: args.run.sgd.seed,
+        lr: args.run.setup.sgd.lr,
+        batch: args.run.setup.sgd.batch,
+        seed: args.run.setup.sgd.seed,
     }
 }
 
@@ -153,12 +153,12 @@ fn run_job(args: &Args, data: &Data, job: &Job) -> Result<Outcome> {
     let curve = match job.fixed {
         None => test_errors(Trainer::new(Float, cfg)?.fit(data, job.epochs, None, &mut ())?),
         Some(_) => {
-            let golden = crate::devices::golden(args.run.n)?;
+            let golden = crate::devices::golden(args.run.setup.n)?;
             let mut t = Trainer::new(Fixed::new(Driver::new(golden)?), cfg)?;
             let last = job.epochs.saturating_sub(1);
             let mut curve = test_errors(t.fit(data, last, None, &mut ())?);
-            if args.run.recheck > 0 && job.epochs > 0 {
-                rechecked = recheck(args.run.n, args.run.recheck, &mut t, data)?;
+            if args.run.setup.recheck > 0 && job.epochs > 0 {
+                rechecked = recheck(args.run.setup.n, args.run.setup.recheck, &mut t, data)?;
             }
             curve.extend(test_errors(t.fit(data, job.epochs, None, &mut ())?));
             // A re-check that covered the whole last epoch left fit nothing
@@ -229,11 +229,11 @@ fn write_reports(args: &Args, results: &[Outcome], seconds: f64) -> Result<()> {
         md,
         "\n{} runs, batch {}, lr {}, seed {}, {} s in all ({} at a time).",
         results.len(),
-        args.run.sgd.batch,
-        args.run.sgd.lr,
-        args.run.sgd.seed,
+        args.run.setup.sgd.batch,
+        args.run.setup.sgd.lr,
+        args.run.setup.sgd.seed,
         seconds.round(),
-        args.run.jobs
+        args.run.setup.jobs
     );
     let w = |name: &str, text: &str| args.run.write(name, text);
     w("gupta.csv", &csv)?;
@@ -266,7 +266,7 @@ fn write_reports(args: &Args, results: &[Outcome], seconds: f64) -> Result<()> {
     print!("{md}");
     println!(
         "wrote {}/gupta.md, gupta.csv, gupta-curves.csv and the plots",
-        args.run.out.display()
+        args.run.setup.out.display()
     );
     Ok(())
 }

@@ -104,18 +104,18 @@ struct Outcome {
 }
 
 pub fn run(args: &Args) -> Result<()> {
-    if args.run.jobs == 0 {
+    if args.run.setup.jobs == 0 {
         bail!("--jobs must be at least 1");
     }
     if args.budgets.iter().any(|b| !(2.0..=16.0).contains(b)) {
         bail!("--budgets: every budget must be 2 to 16 bits a weight");
     }
-    let data = args.run.data.load()?;
-    std::fs::create_dir_all(&args.run.out)
-        .with_context(|| format!("cannot create {}", args.run.out.display()))?;
+    let data = args.run.setup.data.load()?;
+    std::fs::create_dir_all(&args.run.setup.out)
+        .with_context(|| format!("cannot create {}", args.run.setup.out.display()))?;
     let start = Instant::now();
     let nets = args.run.nets(&args.mlp);
-    let bases = par_map(args.run.jobs, nets, |(net, arch, epochs)| {
+    let bases = par_map(args.run.setup.jobs, nets, |(net, arch, epochs)| {
         base(args, &data, net, arch, epochs)
     })?;
     let mut jobs = vec![];
@@ -148,9 +148,9 @@ pub fn run(args: &Args) -> Result<()> {
         jobs.len(),
         data.train.len(),
         data.test.len(),
-        args.run.jobs
+        args.run.setup.jobs
     );
-    let results = par_map(args.run.jobs, jobs, |job| {
+    let results = par_map(args.run.setup.jobs, jobs, |job| {
         let o = run_job(args, &data, &bases[job.base], &job)?;
         println!(
             "  {} {} {:?}: {:.2} bits a weight, test error {:.2}%{}, output SQNR {:.2} dB predicted / {:.2} measured ({:.0} s)",
@@ -179,9 +179,9 @@ fn base(args: &Args, data: &Data, net: &'static str, arch: Arch, epochs: u32) ->
         plan: Plan::uniform(&arch, TensorFormats::uniform(14)),
         arch,
         rounding: None,
-        lr: args.run.sgd.lr,
-        batch: args.run.sgd.batch,
-        seed: args.run.sgd.seed,
+        lr: args.run.setup.sgd.lr,
+        batch: args.run.setup.sgd.batch,
+        seed: args.run.setup.sgd.seed,
     };
     let start = Instant::now();
     let mut float = Trainer::new(Float, cfg.clone())?;
@@ -238,7 +238,7 @@ fn run_job(args: &Args, data: &Data, b: &Base, job: &Job) -> Result<Outcome> {
         ..b.cfg.clone()
     };
     let fixed = |rounding| -> Result<Trainer<Fixed<_>>> {
-        let golden = crate::devices::golden(args.run.n)?;
+        let golden = crate::devices::golden(args.run.setup.n)?;
         let mut t = Trainer::new(Fixed::new(Driver::new(golden)?), cfg(rounding))?;
         t.start_from_reals(Path::new(b.net), &b.cfg, &b.tensors)?;
         Ok(t)
@@ -263,11 +263,12 @@ fn run_job(args: &Args, data: &Data, b: &Base, job: &Job) -> Result<Outcome> {
     };
     let measured = measured_db(&flat(zf.view()), &flat(zq.view()));
     let mut rechecked = vec![];
-    if args.run.recheck > 0 {
-        let mut s = on_rtl(args.run.n, &mut t)?;
-        let batch = b
-            .pixels
-            .slice(ndarray::s![..args.run.sgd.batch.min(b.pixels.nrows()), ..]);
+    if args.run.setup.recheck > 0 {
+        let mut s = on_rtl(args.run.setup.n, &mut t)?;
+        let batch = b.pixels.slice(ndarray::s![
+            ..args.run.setup.sgd.batch.min(b.pixels.nrows()),
+            ..
+        ]);
         let (want, got) = (t.layer_outputs(batch)?, s.layer_outputs(batch)?);
         for (layer, (w, g)) in want.iter().zip(&got).enumerate() {
             let first = w
@@ -287,8 +288,8 @@ fn run_job(args: &Args, data: &Data, b: &Base, job: &Job) -> Result<Outcome> {
     // Fine-tuned at the plan, stochastic rounding, all on the device.
     let tuned_error = if args.fine_tune_epochs > 0 {
         let mut t = fixed(Rounding::Stochastic)?;
-        if args.run.recheck > 0 {
-            let n = recheck(args.run.n, args.run.recheck, &mut t, data)?;
+        if args.run.setup.recheck > 0 {
+            let n = recheck(args.run.setup.n, args.run.setup.recheck, &mut t, data)?;
             rechecked.push(format!("{n} training batch(es)"));
         }
         let history = t.fit(data, args.fine_tune_epochs, None, &mut ())?;
@@ -462,13 +463,13 @@ fn write_reports(args: &Args, bases: &[Base], results: &[Outcome], seconds: f64)
         md,
         "{} plans, f32 training at lr {}, fine-tuning {} epoch(s) at lr {}, batch {}, seed {}; {} s in all ({} at a time).",
         results.len(),
-        args.run.sgd.lr,
+        args.run.setup.sgd.lr,
         args.fine_tune_epochs,
         args.fine_tune_lr,
-        args.run.sgd.batch,
-        args.run.sgd.seed,
+        args.run.setup.sgd.batch,
+        args.run.setup.sgd.seed,
         seconds.round(),
-        args.run.jobs
+        args.run.setup.jobs
     );
     let w = |name: &str, text: &str| args.run.write(name, text);
     w("lin.csv", &csv)?;
@@ -506,7 +507,7 @@ fn write_reports(args: &Args, bases: &[Base], results: &[Outcome], seconds: f64)
     print!("{md}");
     println!(
         "wrote {}/lin.md, lin.csv and the plots",
-        args.run.out.display()
+        args.run.setup.out.display()
     );
     Ok(())
 }

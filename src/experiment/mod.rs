@@ -3,6 +3,7 @@
 //! RTL from the same state, which must give bit-identical results.
 
 mod gupta;
+mod han;
 mod lin;
 
 use anyhow::{bail, Context, Result};
@@ -20,6 +21,10 @@ pub enum Experiment {
     /// Equal vs SQNR-chosen per-layer weight widths over a range of bit
     /// budgets, with and without fine-tuning (Lin et al.).
     Lin(lin::Args),
+    /// Dense, pruned, shared and Huffman-coded LeNet-300-100 and LeNet-5,
+    /// retrained on the device with stochastic rounding, float beside
+    /// (Han et al.).
+    Han(han::Args),
 }
 
 /// What every experiment takes besides its own settings.
@@ -37,6 +42,13 @@ pub struct Common {
     #[arg(long)]
     pub skip_cnn: bool,
     #[command(flatten)]
+    pub setup: Setup,
+}
+
+/// Where and how every experiment runs.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Setup {
+    #[command(flatten)]
     pub sgd: crate::train_cmd::SgdArgs,
     /// Array size of the golden and simulated devices.
     #[arg(long, default_value_t = 8, value_parser = crate::devices::parse_side)]
@@ -46,23 +58,30 @@ pub struct Common {
     /// Batches of each fixed-point run also run on the simulated RTL from
     /// the golden model's state (Gupta: at the start of the last epoch;
     /// Lin: of the fine-tuning, with one batch of each quantised model's
-    /// layer outputs); 0 skips the check.
+    /// layer outputs; Han: of each device stage); 0 skips the check.
     #[arg(long, default_value_t = 1)]
     pub recheck: usize,
     /// Runs in parallel.
     #[arg(long, default_value_t = 2)]
     pub jobs: usize,
-    /// Directory for the experiment's table (gupta.md, lin.md), its CSV
-    /// and its plots.
+    /// Directory for the experiment's table (gupta.md, lin.md, han.md),
+    /// its CSV and its plots.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
+}
+
+impl Setup {
+    /// Writes `text` to the file `name` in `--out`.
+    fn write(&self, name: &str, text: &str) -> Result<()> {
+        let p = self.out.join(name);
+        std::fs::write(&p, text).with_context(|| format!("cannot write {}", p.display()))
+    }
 }
 
 impl Common {
     /// Writes `text` to the file `name` in `--out`.
     fn write(&self, name: &str, text: &str) -> Result<()> {
-        let p = self.out.join(name);
-        std::fs::write(&p, text).with_context(|| format!("cannot write {}", p.display()))
+        self.setup.write(name, text)
     }
 
     /// The networks asked for, `mlp` being the experiment's MLP: name,
@@ -82,6 +101,7 @@ pub fn run(e: &Experiment) -> Result<()> {
     match e {
         Experiment::Gupta(a) => gupta::run(a),
         Experiment::Lin(a) => lin::run(a),
+        Experiment::Han(a) => han::run(a),
     }
 }
 
@@ -117,7 +137,13 @@ fn on_rtl(n: usize, t: &mut Trainer<Fixed<GoldenDevice>>) -> Result<Trainer<Fixe
         dst.w.assign(&src.w);
         dst.b.assign(&src.b);
     }
-    s.upload_params()?;
+    // Pruned layers keep their masks (set_masks uploads the parameters).
+    let masks = t.net.masks();
+    if masks.iter().any(|m| m.is_some()) {
+        s.net.set_masks(&mut s.backend, &masks)?;
+    } else {
+        s.upload_params()?;
+    }
     s.epoch = t.epoch;
     Ok(s)
 }

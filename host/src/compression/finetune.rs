@@ -142,6 +142,71 @@ impl<B: Backend> Trainer<B> {
     }
 }
 
+impl<B: Backend> Trainer<B> {
+    /// Starts trained quantization: the model's reals (per layer weights
+    /// then bias; `path` names them in errors) with every weight set to
+    /// its centroid in `layers`; returns the shared weights to train.
+    pub fn begin_sharing(
+        &mut self,
+        path: &std::path::Path,
+        tensors: &[Array2<f32>],
+        layers: &[Layer],
+    ) -> Result<Vec<Shared>, TrainError> {
+        let cfg = self.cfg.clone();
+        self.start_from_reals(path, &cfg, tensors)
+            .map_err(|e| TrainError::Config(e.to_string()))?;
+        let shared = layers
+            .iter()
+            .zip(&self.formats)
+            .map(|(l, f)| Shared::of(l, f.weights.fl))
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(TrainError::Config)?;
+        self.share(&shared)?;
+        Ok(shared)
+    }
+
+    /// The rest of the current epoch (or a whole one) of shared steps.
+    pub fn shared_epoch(
+        &mut self,
+        data: &Dataset,
+        shared: &mut [Shared],
+    ) -> Result<StepStats, TrainError> {
+        let mut train = StepStats::default();
+        loop {
+            train.add(&self.shared_step(data, shared)?);
+            if !self.in_epoch() {
+                return Ok(train);
+            }
+        }
+    }
+
+    /// Ends trained quantization: each layer gets its centroids and the
+    /// trained bias, rounded to nearest words of its weight format.
+    pub fn end_sharing(
+        &mut self,
+        shared: &[Shared],
+        layers: &mut [Layer],
+    ) -> Result<(), TrainError> {
+        self.sync_params()?;
+        let formats = self.formats.clone();
+        for ((l, s), (p, f)) in layers
+            .iter_mut()
+            .zip(shared)
+            .zip(self.net.params().iter().zip(&formats))
+        {
+            let fmt = f.weights;
+            for (k, w) in l.codebook.iter_mut().enumerate() {
+                if k as u32 != ZERO {
+                    *w = fmt.nearest(s.centroids[k]);
+                }
+            }
+            let bias = self.backend.decode(p.b.view(), fmt.fl);
+            l.bias = bias.iter().map(|&x| fmt.nearest(x as f64)).collect();
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -68,6 +68,57 @@ pub struct Sizes {
     pub coded: usize,
 }
 
+/// Compresses every parameterised layer of a model given as reals (per
+/// layer weights then bias, as `checkpoint::load_real` gives them): each
+/// tensor rounded to nearest into its layer's weight format, then
+/// [`Layer::compress`] with `settings(name)`.
+pub fn compress_model(
+    cfg: &crate::train::TrainConfig,
+    tensors: &[Array2<f32>],
+    settings: impl Fn(&str) -> Settings,
+    init: Init,
+    seed: u64,
+) -> Result<Vec<Layer>, String> {
+    let names = cfg.arch.layer_names();
+    let formats = cfg.plan.resolve(&cfg.arch).map_err(|e| e.to_string())?;
+    if tensors.len() != 2 * names.len() {
+        return Err(format!(
+            "{} tensors for {} layers",
+            tensors.len(),
+            names.len()
+        ));
+    }
+    Ok(names
+        .iter()
+        .zip(tensors.chunks(2))
+        .zip(&formats)
+        .map(|((name, wb), f)| {
+            let fmt = f.weights;
+            let words = |t: &Array2<f32>| t.mapv(|x| fmt.nearest(x as f64));
+            let bias: Vec<i16> = words(&wb[1]).iter().copied().collect();
+            Layer::compress(
+                name,
+                &words(&wb[0]),
+                &bias,
+                fmt.wl,
+                settings(name),
+                init,
+                seed,
+            )
+        })
+        .collect())
+}
+
+/// Han et al.'s default codebook bits: 8 for convolutions, 5 for dense
+/// layers.
+pub fn default_weight_bits(layer: &str) -> u8 {
+    if layer.starts_with("conv") {
+        8
+    } else {
+        5
+    }
+}
+
 impl Layer {
     /// Compresses `w` (words in a format of `wl` bits) and keeps `bias`
     /// dense. K-means runs on the surviving words with 2^b - 1 clusters

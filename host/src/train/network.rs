@@ -445,7 +445,9 @@ impl<E: Element> Network<E> {
 
     /// Prunes for good the weights `masks` names, one entry per
     /// parameterised layer (`None`: no mask): they become 0 and updates
-    /// keep them 0 from now on. Resident layers are written again.
+    /// keep them 0 from now on. The host's copy of the parameters is
+    /// taken as current (call `sync_params` first if the device's is
+    /// newer): resident layers are written again from it.
     pub fn set_masks<B: Backend<E = E>>(
         &mut self,
         be: &mut B,
@@ -458,7 +460,6 @@ impl<E: Element> Network<E> {
                 self.params().len()
             )));
         }
-        self.sync_params(be)?;
         let mut it = masks.iter();
         for layer in &mut self.layers {
             let (params, pruned) = match layer {

@@ -14,7 +14,9 @@
 use super::backend::Backend;
 use super::layers::Layer;
 use super::trainer::{TrainError, Trainer};
+use super::{Data, Epoch, Observer};
 use ndarray::{Array2, Zip};
+use std::path::Path;
 
 /// The population standard deviation of `x` (0 for none).
 pub fn std_dev(x: impl Iterator<Item = f64> + Clone) -> f64 {
@@ -98,6 +100,31 @@ impl<B: Backend> Trainer<B> {
         }
         self.net.set_masks(&mut self.backend, &masks)?;
         Ok(report)
+    }
+}
+
+impl<B: Backend> Trainer<B> {
+    /// [`Trainer::fit`] with the pruning rounds of `s` at the epochs it
+    /// names: each round's figures go to `on_round` before its epoch.
+    pub fn fit_pruned(
+        &mut self,
+        data: &Data,
+        epochs: u32,
+        s: &Schedule,
+        save: Option<&Path>,
+        observer: &mut dyn Observer,
+        on_round: &mut dyn FnMut(u32, &[Pruned]),
+    ) -> Result<Vec<Epoch>, TrainError> {
+        let mut history = vec![];
+        while self.epoch < epochs {
+            if let Some(round) = s.round_at(self.epoch).filter(|_| !self.in_epoch()) {
+                let report = self.prune(s, round)?;
+                on_round(round, &report);
+            }
+            let next = self.epoch + 1;
+            history.extend(self.fit(data, next, save, observer)?);
+        }
+        Ok(history)
     }
 }
 
