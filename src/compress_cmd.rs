@@ -53,6 +53,11 @@ pub struct Args {
     device: crate::train_cmd::Device,
     #[arg(long, default_value_t = 8, value_parser = crate::devices::parse_side)]
     n: usize,
+    /// Learning rate of the fine-tuning (default: the checkpoint's). A
+    /// centroid moves by the sum of its members' steps, so a rate well
+    /// below the training's keeps large clusters stable.
+    #[arg(long, value_parser = crate::train_cmd::parse_lr)]
+    lr: Option<f32>,
     #[command(flatten)]
     data: crate::train_cmd::DataArgs,
 }
@@ -146,6 +151,10 @@ pub fn run(args: &Args) -> Result<()> {
         .map_err(anyhow::Error::msg)?;
     if args.retrain_epochs > 0 {
         let data = args.data.load()?;
+        let cfg = TrainConfig {
+            lr: args.lr.unwrap_or(cfg.lr),
+            ..cfg.clone()
+        };
         match &args.device {
             Device::Float => {
                 let f = TrainConfig {

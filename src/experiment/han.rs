@@ -36,17 +36,17 @@ pub struct Args {
     pub lenet5_epochs: u32,
     /// Epochs of pruning and retraining (the rounds fall in the first
     /// ones; the last epoch only retrains).
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = 20)]
     pub mlp_prune_epochs: u32,
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 8)]
     pub lenet5_prune_epochs: u32,
     /// Pruning rounds, one an epoch.
     #[arg(long, default_value_t = 4)]
     pub prune_rounds: u32,
     /// Pruning quality per layer (threshold = quality x σ, docs/COMPRESSION.md).
-    #[arg(long, default_value = "fc1=2.72,fc2=2.62,fc3=1.45")]
+    #[arg(long, default_value = "fc1=2.78,fc2=2.68,fc3=1.5")]
     pub mlp_quality: PerLayer<f64>,
-    #[arg(long, default_value = "conv1=0.5,conv2=2.3,fc1=2.72,fc2=1.6")]
+    #[arg(long, default_value = "conv1=0.6,conv2=2.3,fc1=2.78,fc2=1.6")]
     pub lenet5_quality: PerLayer<f64>,
     /// Codebook bits (the paper's: 6 for LeNet-300-100; LeNet-5 defaults to
     /// 8 for convolutions and 5 for dense layers, as the paper's).
@@ -62,6 +62,10 @@ pub struct Args {
     pub mlp_retrain_epochs: u32,
     #[arg(long, default_value_t = 2)]
     pub lenet5_retrain_epochs: u32,
+    /// Learning rate of the centroids' fine-tuning: a centroid moves by
+    /// the sum of its members' steps, so well below the training's.
+    #[arg(long, default_value_t = 0.01, value_parser = crate::train_cmd::parse_lr)]
+    pub retrain_lr: f32,
     /// Scales of LeNet-300-100's qualities run besides 1, for the error
     /// against the compression rate.
     #[arg(long, value_delimiter = ',', default_value = "0.8,0.9,1.05")]
@@ -529,7 +533,11 @@ fn compress_run<B: Recheck>(
             args.setup.sgd.seed,
         )
         .map_err(anyhow::Error::msg)?;
-        let mut t = Trainer::new(backend()?, cfg.clone())?;
+        let tuning = TrainConfig {
+            lr: args.retrain_lr,
+            ..cfg.clone()
+        };
+        let mut t = Trainer::new(backend()?, tuning)?;
         let mut shared = t.begin_sharing(&pruned, &tensors, &layers)?;
         let before = t.evaluate(&data.test)?.error_rate();
         if init == Init::Linear {
@@ -774,8 +782,9 @@ fn write_reports(args: &Args, data: &Data, results: &[Outcome], seconds: f64) ->
         );
         let _ = writeln!(
             md,
-            "K-means initialisation (test error of the shared weights before and after {} epoch(s) of fine-tuning):\n\n| init | device: before | after | float: before | after |\n|---|---|---|---|---|",
-            dense_epochs(args, net).2
+            "K-means initialisation (test error of the shared weights before and after {} epoch(s) of fine-tuning at lr {}):\n\n| init | device: before | after | float: before | after |\n|---|---|---|---|---|",
+            dense_epochs(args, net).2,
+            args.retrain_lr
         );
         for (a, b) in dev.inits.iter().zip(&flt.inits) {
             let _ = writeln!(
