@@ -9,6 +9,7 @@
 //! same.
 
 use srsa_host::golden::GoldenDevice;
+use srsa_spec::expand::{encode_pairs, Expand, PairWidth};
 use srsa_spec::lfsr::column_state;
 use srsa_spec::numerics::{Formats, Rounding};
 use srsa_spec::protocol::{
@@ -148,6 +149,80 @@ fn packed() -> Vector {
     }
 }
 
+/// The pruning mask and EXPAND: a pruned WRITE, a masked stochastic
+/// update in place (its marked outputs stay 0), a coded load with 8-bit
+/// pairs and fillers read back, and two damaged coded loads (an index
+/// past the codebook, a stream that ends early), each refused.
+fn compression() -> Vector {
+    let mut words = vec![];
+    for c in 0..4 {
+        words.push(header(op::SEED, c));
+        words.extend(column_state(5, c as usize));
+    }
+    words.extend(write(Buffer::A, 0, &values(16, 37, 11)));
+    words.extend(write(Buffer::B, 0, &values(16, 53, 7)));
+    let w: Vec<i16> = (0..16)
+        .map(|i| {
+            if i % 3 == 0 {
+                0
+            } else {
+                (i * 700 - 5000) as i16
+            }
+        })
+        .collect();
+    let payload = pack_elements(&w);
+    words.extend([
+        header(op::WRITE, payload.len() as u32),
+        Transfer {
+            buffer: Buffer::C,
+            width: Width::W16,
+            address: 0,
+            prune: true,
+        }
+        .encode(),
+    ]);
+    words.extend(payload);
+    let g = Gemm {
+        acc_init: true,
+        masked: true,
+        ..Gemm::plain(4, 4, 4, Rounding::Stochastic, Formats::new(12, 13, 10, 10))
+    };
+    words.push(header(op::GEMM, 0));
+    words.extend(encode_gemm(&g));
+    words.extend([header(op::READ, 8), address_word(Buffer::C as u32, 0)]);
+    let book = [0i16, 1200, -800, 333];
+    let indices: Vec<u32> = (0..40u32)
+        .map(|i| if i % 7 == 2 { 1 + i % 3 } else { 0 })
+        .collect();
+    let e = Expand {
+        buffer: Buffer::C,
+        address: 64,
+        prune: true,
+        pair: PairWidth::P8,
+        elems: indices.len() as u32,
+        index_bits: 2,
+        entries: book.len() as u32,
+    };
+    let pairs = encode_pairs(&indices, 2, e.gap_max());
+    let expand = |e: &Expand, book: &[i16], pairs: &[u32]| {
+        let payload = e.payload(book, pairs);
+        let mut w = vec![header(op::EXPAND, payload.len() as u32)];
+        w.extend(e.encode());
+        w.extend(payload);
+        w
+    };
+    words.extend(expand(&e, &book, &pairs));
+    words.extend([header(op::READ, 20), address_word(Buffer::C as u32, 64)]);
+    // Index 3 with a codebook of three entries; then the pairs cut short.
+    let three = Expand { entries: 3, ..e };
+    words.extend(expand(&three, &book[..3], &pairs));
+    words.extend(expand(&e, &book, &pairs[..pairs.len() / 2]));
+    Vector {
+        name: "pruning mask and EXPAND, stochastic from seed 5".into(),
+        words,
+    }
+}
+
 fn main() {
     let vectors = [
         vector("truncate", Rounding::Truncate, false, false, None),
@@ -191,6 +266,7 @@ fn main() {
             Formats::new(15, 15, 15, 4).with_wl(4),
         ),
         packed(),
+        compression(),
     ];
     println!("# SRSA known-answer vectors (docs/PROTOCOL.md), written by");
     println!("# host/examples/known_answers.rs from the golden model.");
