@@ -5,7 +5,8 @@ use crate::train_cmd::Device;
 use anyhow::{bail, Result};
 use clap::Parser;
 use ndarray::Array2;
-use srsa_host::compression::file::MAGIC;
+use srsa_host::compression::file::{Model, MAGIC};
+use srsa_host::compression::Layer;
 use srsa_host::mnist::Dataset;
 use srsa_host::train::{checkpoint, Backend, Fixed, Float, StepStats, TrainConfig, Trainer};
 use srsa_spec::numerics::Rounding;
@@ -40,6 +41,12 @@ pub fn run(args: &Args) -> Result<()> {
     } else {
         checkpoint::load_real(&args.model)?
     };
+    // A compressed model's layers go to the device in coded form.
+    let layers = if compressed {
+        Some(Model::load(&args.model)?.layers)
+    } else {
+        None
+    };
     let data = args.data.load()?;
     if data.test.rows * data.test.cols != cfg.arch.inputs() {
         bail!(
@@ -62,6 +69,7 @@ pub fn run(args: &Args) -> Result<()> {
                 &args.model,
                 &cfg,
                 &tensors,
+                layers.as_deref(),
                 &data.test,
             )?
         }
@@ -76,6 +84,7 @@ pub fn run(args: &Args) -> Result<()> {
                 &args.model,
                 &cfg,
                 &tensors,
+                layers.as_deref(),
                 &data.test,
             )?
         }
@@ -101,9 +110,17 @@ fn predict<B: Backend>(
     path: &Path,
     cfg: &TrainConfig,
     tensors: &[Array2<f32>],
+    layers: Option<&[Layer]>,
     test: &Dataset,
 ) -> Result<(StepStats, Vec<u8>, String)> {
-    t.start_from_reals(path, cfg, tensors)?;
+    match layers {
+        // Shared weights, loaded by EXPAND where the layer is resident,
+        // with the pruned ones marked: as fine-tuning left them.
+        Some(layers) => {
+            t.begin_sharing(path, tensors, layers)?;
+        }
+        None => t.start_from_reals(path, cfg, tensors)?,
+    }
     let (stats, predicted) = t.predict(test)?;
     Ok((stats, predicted, t.backend.describe()))
 }

@@ -98,7 +98,6 @@ pub fn transfers(n: usize, batches: usize, data: &Data, report: &mut String) -> 
 /// A layer larger than the buffer loads in row chunks, each both ways.
 pub fn compressed_loads(n: usize, path: &std::path::Path, report: &mut String) -> Result<()> {
     use srsa_host::compression::file::Model;
-    use srsa_spec::expand::{encode_pairs, Expand, PairWidth};
     use srsa_spec::protocol::{pad, Buffer};
     let model = Model::load(path).with_context(|| format!("{}", path.display()))?;
     let mut d = Driver::new(devices::sim(n)?).context("sim did not identify")?;
@@ -145,25 +144,6 @@ pub fn compressed_loads(n: usize, path: &std::path::Path, report: &mut String) -
             let (w0, c0) = (d.traffic().total(), d.link_mut().cycles());
             d.write_as(Buffer::C, 0, &dense, srsa_spec::protocol::Width::W16)?;
             let (w1, c1) = (d.traffic().total(), d.link_mut().cycles());
-            // The pair width of fewer words; 8-bit pairs need a gap bit.
-            let best = PairWidth::ALL
-                .into_iter()
-                .filter(|p| b < p.bits())
-                .map(|pair| {
-                    let e = Expand {
-                        buffer: Buffer::C,
-                        address: 0,
-                        prune: true,
-                        pair,
-                        elems: part.len() as u32,
-                        index_bits: b,
-                        entries: layer.codebook.len() as u32,
-                    };
-                    let pairs = encode_pairs(part, b, e.gap_max());
-                    (e.payload(&layer.codebook, &pairs).len(), e, pairs)
-                })
-                .min_by_key(|c| c.0)
-                .context("no pair width holds the indices")?;
             // The region cleared first, so that the read-back shows EXPAND's
             // own stores (not counted).
             d.write_as(
@@ -173,7 +153,7 @@ pub fn compressed_loads(n: usize, path: &std::path::Path, report: &mut String) -
                 srsa_spec::protocol::Width::W16,
             )?;
             let (w2, c2) = (d.traffic().total(), d.link_mut().cycles());
-            d.expand(&best.1, &layer.codebook, &best.2)?;
+            let pair = d.load_coded(Buffer::C, 0, true, &layer.codebook, part, b)?;
             let (w3, c3) = (d.traffic().total(), d.link_mut().cycles());
             let back = d.read(Buffer::C, 0, part.len())?;
             if let Some(e) = (0..back.len()).find(|&e| back[e] != dense[e]) {
@@ -187,7 +167,7 @@ pub fn compressed_loads(n: usize, path: &std::path::Path, report: &mut String) -
             for (s, x) in row.iter_mut().zip([w1 - w0, c1 - c0, w3 - w2, c3 - c2]) {
                 *s += x;
             }
-            widths.push(best.1.pair.bits());
+            widths.push(pair.bits());
         }
         widths.dedup();
         dense_total += row[0];

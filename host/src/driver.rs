@@ -7,7 +7,7 @@
 //! the work asked for, so a dead or confused device is an error, not a hang.
 
 use ndarray::{s, Array2, ArrayView2};
-use srsa_spec::expand::Expand;
+use srsa_spec::expand::{encode_pairs, Expand, PairWidth};
 use srsa_spec::lfsr::column_state;
 use srsa_spec::numerics::{Formats, Rounding, ACC_BITS, MIN_WL, WL};
 use srsa_spec::protocol::{
@@ -382,6 +382,43 @@ impl<L: Link> Driver<L> {
         // One element a cycle, and a cycle per payload word.
         let bound = 8 * (e.elems as u64 + cmd.len() as u64) + BASE_CYCLES;
         self.expect_ok(op::EXPAND, bound)
+    }
+
+    /// Loads `indices` (codebook entries, one per element) into `buf` from
+    /// `addr` with EXPAND, in the pair width of fewer words that holds
+    /// `index_bits`-bit indices; returns that width. With `prune`, the
+    /// zeros stored are marked pruned.
+    pub fn load_coded(
+        &mut self,
+        buf: Buffer,
+        addr: u32,
+        prune: bool,
+        book: &[i16],
+        indices: &[u32],
+        index_bits: u32,
+    ) -> Result<PairWidth, DriverError> {
+        let best = PairWidth::ALL
+            .into_iter()
+            .filter(|p| index_bits < p.bits())
+            .map(|pair| {
+                let e = Expand {
+                    buffer: buf,
+                    address: addr,
+                    prune,
+                    pair,
+                    elems: indices.len() as u32,
+                    index_bits,
+                    entries: book.len() as u32,
+                };
+                let pairs = encode_pairs(indices, index_bits, e.gap_max());
+                (e.payload(book, &pairs).len(), e, pairs)
+            })
+            .min_by_key(|c| c.0)
+            .ok_or_else(|| {
+                DriverError::InvalidArgument(format!("{index_bits}-bit indices fit no pair width"))
+            })?;
+        self.expand(&best.1, book, &best.2)?;
+        Ok(best.1.pair)
     }
 
     fn require(&self, f: u32, what: &str) -> Result<(), DriverError> {

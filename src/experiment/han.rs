@@ -946,8 +946,9 @@ fn eval_digest(model: &Path, device: &str, n: usize, data: &Data) -> Result<(f64
         ..cfg
     };
     let driver = crate::devices::open(device.parse().map_err(anyhow::Error::msg)?, n)?;
-    let mut t = Trainer::new(Fixed::new(driver), cfg.clone())?;
-    t.start_from_reals(model, &cfg, &tensors)?;
+    let mut t = Trainer::new(Fixed::new(driver), cfg)?;
+    // As `srsa eval` runs it: the shared weights loaded by EXPAND.
+    t.begin_sharing(model, &tensors, &Model::load(model)?.layers)?;
     let (stats, classes) = t.predict(&data.test)?;
     Ok((stats.error_rate(), crate::eval_cmd::digest(&classes)))
 }

@@ -13,6 +13,7 @@
 use super::{Layer, ZERO};
 use crate::mnist::Dataset;
 use crate::train::backend::HostRounding;
+use crate::train::layers::Layer as NetLayer;
 use crate::train::{Backend, StepStats, TrainError, Trainer};
 use ndarray::Array2;
 
@@ -57,7 +58,34 @@ impl<B: Backend> Trainer<B> {
         let masks: Vec<_> = shared.iter().map(|s| Some(s.mask())).collect();
         self.sync_params()?;
         self.set_shared_weights(shared)?;
-        self.net.set_masks(&mut self.backend, &masks)?;
+        self.net.set_masks_host(&masks)?;
+        self.upload_shared(shared)
+    }
+
+    /// Writes the resident layers' shared weights to the device in coded
+    /// form ([`Backend::store_coded`]); the host's copy is current.
+    fn upload_shared(&mut self, shared: &[Shared]) -> Result<(), TrainError> {
+        let formats = self.formats.clone();
+        let mut i = 0;
+        for layer in &self.net.layers {
+            let slot = match layer {
+                NetLayer::Dense(d) => d.slot,
+                NetLayer::Conv(_) => None,
+                NetLayer::Pool(_) => continue,
+            };
+            let (s, f) = (&shared[i], formats[i]);
+            i += 1;
+            let (Some(slot), Some(p)) = (slot, layer.params()) else {
+                continue;
+            };
+            let reals =
+                Array2::from_shape_fn((1, s.centroids.len()), |(_, k)| s.centroids[k] as f32);
+            let book = self
+                .backend
+                .encode(reals.view(), f.weights, HostRounding::Nearest);
+            let book: Vec<B::E> = book.iter().copied().collect();
+            self.backend.store_coded(slot, p, &book, s.index.view())?;
+        }
         Ok(())
     }
 
@@ -137,7 +165,7 @@ impl<B: Backend> Trainer<B> {
             }
         }
         self.set_shared_weights(shared)?;
-        self.upload_params()?;
+        self.upload_shared(shared)?;
         Ok(stats)
     }
 }

@@ -217,6 +217,21 @@ pub trait Backend {
         Err(not_resident())
     }
 
+    /// Overwrites a resident layer's weights with shared ones, weight
+    /// (r, c) being `book[index[(r, c)]]` (`p.w` holds the same, and `p.b`
+    /// the bias), entry 0 the zero and pruned; a device loads them in
+    /// coded form (EXPAND) where it can.
+    fn store_coded(
+        &mut self,
+        slot: usize,
+        p: &Params<Self::E>,
+        _book: &[Self::E],
+        index: ArrayView2<u32>,
+    ) -> Result<(), BackendError> {
+        let pruned = index.mapv(|k| k == 0);
+        self.store_params(slot, p, Some(pruned.view()))
+    }
+
     /// A resident layer's parameters, read from the device.
     fn resident_params(&mut self, _slot: usize) -> Result<Params<Self::E>, BackendError> {
         Err(not_resident())
@@ -449,6 +464,21 @@ impl<L: Link> Backend for Fixed<L> {
         let formats = f.update(shift).formats();
         self.slot(slot)?;
         Ok(self.residency.slots[slot].update(&mut self.driver, g, self.mode, formats)?)
+    }
+
+    fn store_coded(
+        &mut self,
+        slot: usize,
+        p: &Params<i16>,
+        book: &[i16],
+        index: ArrayView2<u32>,
+    ) -> Result<(), BackendError> {
+        self.slot(slot)?;
+        if self.driver.features() & srsa_spec::protocol::feature::EXPAND == 0 || book.len() > 256 {
+            let pruned = index.mapv(|k| k == 0);
+            return self.store_params(slot, p, Some(pruned.view()));
+        }
+        Ok(self.residency.slots[slot].store_coded(&mut self.driver, book, index, p.b.view())?)
     }
 
     fn resident_params(&mut self, slot: usize) -> Result<Params<i16>, BackendError> {

@@ -453,6 +453,13 @@ impl<E: Element> Network<E> {
         be: &mut B,
         masks: &[Option<Array2<bool>>],
     ) -> Result<(), BackendError> {
+        self.set_masks_host(masks)?;
+        self.upload_params(be)
+    }
+
+    /// [`Network::set_masks`] on the host's copy alone: the caller writes
+    /// resident layers to the device.
+    pub fn set_masks_host(&mut self, masks: &[Option<Array2<bool>>]) -> Result<(), BackendError> {
         if masks.len() != self.params().len() {
             return Err(BackendError::Invalid(format!(
                 "{} masks for {} parameterised layers",
@@ -484,7 +491,7 @@ impl<E: Element> Network<E> {
             }
             *pruned = m.clone();
         }
-        self.upload_params(be)
+        Ok(())
     }
 
     pub fn params(&self) -> Vec<&Params<E>> {

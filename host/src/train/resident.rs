@@ -21,7 +21,7 @@
 //! below ([`Driver::set_scratch`]).
 
 use super::plan::Format;
-use crate::driver::{Driver, DriverError};
+use crate::driver::{marked_word, Driver, DriverError};
 use ndarray::{s, Array2, ArrayView2};
 use srsa_spec::numerics::{Formats, Rounding};
 use srsa_spec::protocol::{feature, pad, Buffer, Gemm, Link, MAX_K};
@@ -234,6 +234,42 @@ impl Slot {
         let ext = contiguous(&ext);
         d.write_marked(self.w_base, &ext[..split], contiguous_marks(&marks))?;
         d.write(Buffer::C, self.w_base + split as u32, &ext[split..])
+    }
+
+    /// Writes the parameters in shared form: weight (r, c) is
+    /// `book[index[(r, c)]]`, loaded by EXPAND (pairs of codebook indices
+    /// and zero runs, [`Driver::load_coded`]) with entry 0 (the zero)
+    /// marked pruned, then the bias row as [`Slot::store`] writes it. A
+    /// free entry that is the word 0 is loaded as the smallest positive
+    /// word, as [`Driver::write_marked`] stores a free zero.
+    pub fn store_coded<L: Link>(
+        &mut self,
+        d: &mut Driver<L>,
+        book: &[i16],
+        index: ArrayView2<u32>,
+        b: ArrayView2<i16>,
+    ) -> Result<(), DriverError> {
+        if index.dim() != (self.fan_in, self.outputs) || book.is_empty() || book[0] != 0 {
+            return Err(DriverError::InvalidArgument(format!(
+                "a coded load of {:?} with a codebook of {} entries (entry 0 must be 0) for a {} x {} layer",
+                index.dim(),
+                book.len(),
+                self.fan_in,
+                self.outputs
+            )));
+        }
+        let mut ext = Array2::<u32>::zeros((self.fan_in, self.np));
+        ext.slice_mut(s![.., ..self.outputs]).assign(&index);
+        let mut held: Vec<i16> = book.iter().map(|&w| marked_word(w, false)).collect();
+        held[0] = 0;
+        let bits = (u32::BITS - (book.len() as u32 - 1).leading_zeros()).max(1);
+        let idx = ext.as_slice().expect("fresh arrays are contiguous");
+        d.load_coded(Buffer::C, self.w_base, true, &held, idx, bits)?;
+        self.masked = true;
+        let mut rest = Array2::<i16>::zeros((self.w_rows - self.fan_in, self.np));
+        rest.slice_mut(s![..1, ..self.outputs]).assign(&b);
+        let split = (self.fan_in * self.np) as u32;
+        d.write(Buffer::C, self.w_base + split, contiguous(&rest))
     }
 
     /// Reads the parameters back: (weights, bias row).
