@@ -46,7 +46,7 @@ pub struct Args {
     /// Pruning quality per layer (threshold = quality x σ, docs/COMPRESSION.md).
     #[arg(long, default_value = "fc1=2.78,fc2=2.68,fc3=1.5")]
     pub mlp_quality: PerLayer<f64>,
-    #[arg(long, default_value = "conv1=0.6,conv2=2.3,fc1=2.78,fc2=1.6")]
+    #[arg(long, default_value = "conv1=0.6,conv2=2.3,fc1=2.82,fc2=1.6")]
     pub lenet5_quality: PerLayer<f64>,
     /// Codebook bits (the paper's: 6 for LeNet-300-100; LeNet-5 defaults to
     /// 8 for convolutions and 5 for dense layers, as the paper's).
