@@ -13,6 +13,8 @@
 //! - [`rotator`]: a barrel crossbar between bank ports and rows or columns
 //! - [`counters`]: cycle, busy and MAC counters
 //! - [`expander`]: EXPAND, a codebook and coded pairs expanded into a buffer
+//! - [`expand_check`]: EXPAND's argument words, decoded and checked
+//! - [`codebook`]: EXPAND's codebook, and its elements paired for the banks
 //! - [`device`]: the host-link top, composed of the blocks above
 //! - [`skid`]: a two-word skid buffer, registering a word stream
 //! - [`stream_top`]: the word-stream top: the device behind a skid buffer each way
@@ -26,9 +28,11 @@ pub mod array;
 pub mod array_top;
 pub mod boards;
 pub mod buffers;
+pub mod codebook;
 pub mod counters;
 pub mod decoder;
 pub mod device;
+pub mod expand_check;
 pub mod expander;
 pub mod formal;
 pub mod gemm_args;
