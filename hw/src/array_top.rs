@@ -21,7 +21,7 @@
 //! into a checksum), so none of the array's logic can be optimised away.
 
 use crate::array::Array;
-use crate::constant;
+use crate::{constant, dffs};
 use rust_hdl::prelude::*;
 
 /// Steps per tile: at least the largest R built (one PE per column and
@@ -88,10 +88,6 @@ pub struct ArrayTop<const R: usize, const C: usize> {
     last_chain: Vec<DFF<Bit>>,
     taps: Constant<Bits<32>>,
     last_step: Constant<Bits<16>>,
-}
-
-fn dffs<T: Synth>(n: usize) -> Vec<DFF<T>> {
-    (0..n).map(|_| DFF::default()).collect()
 }
 
 impl<const R: usize, const C: usize> Default for ArrayTop<R, C> {

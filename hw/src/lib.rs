@@ -8,7 +8,8 @@
 //! - [`output_stage`]: a column's C_in add, rounding and write-back
 //! - [`decoder`]: command decoder and response mux
 //! - [`gemm_args`]: a GEMM's argument words, decoded and checked
-//! - [`sequencer`]: tile sequencer with its feed and drain chains
+//! - [`sequencer`]: tile sequencer with its feed chains
+//! - [`drain`]: the drain, naming each finished output row to its column
 //! - [`buffers`]: the banked A, B and C buffers, host port and array side
 //! - [`rotator`]: a barrel crossbar between bank ports and rows or columns
 //! - [`counters`]: cycle, busy and MAC counters
@@ -32,6 +33,7 @@ pub mod codebook;
 pub mod counters;
 pub mod decoder;
 pub mod device;
+pub mod drain;
 pub mod expand_check;
 pub mod expander;
 pub mod formal;
@@ -58,6 +60,11 @@ pub(crate) fn constant<const N: usize>(
     x: u64,
 ) -> rust_hdl::prelude::Constant<rust_hdl::prelude::Bits<N>> {
     rust_hdl::prelude::Constant::new(x.into())
+}
+
+/// A chain of `n` registers.
+pub(crate) fn dffs<T: rust_hdl::prelude::Synth>(n: usize) -> Vec<rust_hdl::prelude::DFF<T>> {
+    (0..n).map(|_| Default::default()).collect()
 }
 
 pub use array_top::{array_top_verilog, BARE_ARRAYS};

@@ -6,9 +6,7 @@
 //! tile columns inner). A step enters address chain stage 0; row r's A bank
 //! and column c's B bank read at stage r (resp. c), so operands reach the
 //! array already skewed. A tile's last step also starts the drain
-//! generator, which names the output row each column finishes; that name
-//! travels one column per cycle beside the finished sums, so every output
-//! stage knows where to read C_in and write its result. Tiles are spaced
+//! (`drain`), which names the output row each column finishes. Tiles are spaced
 //! at least R cycles apart (a gap when K < R) so each column finishes at
 //! most one sum per cycle, and the last tile is followed by R + C + 3
 //! flush cycles: the busy time is srsa_spec::protocol::gemm_busy_cycles.
@@ -23,6 +21,8 @@
 //! columns. Both are gated on the device's paths, so without them the
 //! logic is what it was.
 
+use crate::dffs;
+use crate::drain::Drain;
 use crate::rotator::SHIFT_BITS;
 use rust_hdl::prelude::*;
 use srsa_spec::protocol::feature;
@@ -103,14 +103,7 @@ pub struct Sequencer<const R: usize, const C: usize, const DA: usize, const DC: 
     first_chain: Vec<DFF<Bit>>,
     last_chain: Vec<DFF<Bit>>,
 
-    // Drain generator and its per-column chain.
-    drain_active: DFF<Bit>,
-    drain_row: DFF<Bits<8>>,
-    drain_cin: DFF<Bits<DC>>,
-    drain_out: DFF<Bits<DC>>,
-    d_valid: Vec<DFF<Bit>>,
-    d_cin: Vec<DFF<Bits<DC>>>,
-    d_out: Vec<DFF<Bits<DC>>>,
+    drain: Drain<R, C, DC>,
 
     at: Signal<Local, Bit>,
     bt: Signal<Local, Bit>,
@@ -121,17 +114,12 @@ pub struct Sequencer<const R: usize, const C: usize, const DA: usize, const DC: 
     b_tile_stride: Signal<Local, Bits<DC>>,
 
     flush_len: Constant<Bits<8>>,
-    drain_last: Constant<Bits<8>>,
     has_at: Constant<Bit>,
     has_bt: Constant<Bit>,
     log2r: Constant<Bits<8>>,
     log2c: Constant<Bits<8>>,
     r_mask16: Constant<Bits<16>>,
     c_mask16: Constant<Bits<16>>,
-}
-
-fn dffs<T: Synth>(n: usize) -> Vec<DFF<T>> {
-    (0..n).map(|_| DFF::default()).collect()
 }
 
 impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Sequencer<R, C, DA, DC> {
@@ -199,15 +187,8 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Sequencer
             valid_chain: dffs(R + 1),
             first_chain: dffs(R + 1),
             last_chain: dffs(R + 1),
-            drain_active: Default::default(),
-            drain_row: Default::default(),
-            drain_cin: Default::default(),
-            drain_out: Default::default(),
-            d_valid: dffs(C),
-            d_cin: dffs(C),
-            d_out: dffs(C),
+            drain: Default::default(),
             flush_len: Constant::new(((R + C + 3) as u64).into()),
-            drain_last: Constant::new(((R - 1) as u64).into()),
         }
     }
 }
@@ -234,11 +215,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             step,
             stage0_step,
             a_tile,
-            b_tile,
-            drain_active,
-            drain_row,
-            drain_cin,
-            drain_out
+            b_tile
         );
 
         // ---- Feed chains (stage 0 is written by the walk below). ----
@@ -247,9 +224,6 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         }
         for s in 0..C {
             self.b_chain[s].clock.next = self.clock.val();
-            self.d_valid[s].clock.next = self.clock.val();
-            self.d_cin[s].clock.next = self.clock.val();
-            self.d_out[s].clock.next = self.clock.val();
         }
         for s in 0..(R + 1) {
             self.valid_chain[s].clock.next = self.clock.val();
@@ -300,29 +274,19 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             self.b_addr[c].next = self.b_chain[c].q.val();
         }
 
-        // ---- Drain generator: names rows 0..R of a finished tile. ----
-        self.d_valid[0].d.next = self.drain_active.q.val();
-        self.d_cin[0].d.next = self.drain_cin.q.val();
-        self.d_out[0].d.next = self.drain_out.q.val();
-        for c in 1..C {
-            self.d_valid[c].d.next = self.d_valid[c - 1].q.val();
-            self.d_cin[c].d.next = self.d_cin[c - 1].q.val();
-            self.d_out[c].d.next = self.d_out[c - 1].q.val();
-        }
+        // ---- Drain: names rows 0..R of a finished tile to the columns. ----
+        self.drain.clock.next = self.clock.val();
+        self.drain.reset.next = self.reset.val();
+        self.drain.start.next = false;
+        self.drain.cin_start.next =
+            self.cin_row.q.val() + bit_cast::<DC, 16>(self.tile_col.q.val());
+        self.drain.out_start.next =
+            self.out_row.q.val() + bit_cast::<DC, 16>(self.tile_col.q.val());
+        self.drain.stride.next = self.tile_cols.val();
         for c in 0..C {
-            self.take[c].next = self.d_valid[c].q.val();
-            self.cin_addr[c].next = self.d_cin[c].q.val();
-            self.out_addr[c].next = self.d_out[c].q.val();
-        }
-        if self.drain_active.q.val() {
-            self.drain_row.d.next = self.drain_row.q.val() + 1;
-            self.drain_cin.d.next =
-                self.drain_cin.q.val() + bit_cast::<DC, 16>(self.tile_cols.val());
-            self.drain_out.d.next =
-                self.drain_out.q.val() + bit_cast::<DC, 16>(self.tile_cols.val());
-            if self.drain_row.q.val() == self.drain_last.val() {
-                self.drain_active.d.next = false;
-            }
+            self.take[c].next = self.drain.take[c].val();
+            self.cin_addr[c].next = self.drain.cin_addr[c].val();
+            self.out_addr[c].next = self.drain.out_addr[c].val();
         }
 
         // ---- The walk over tiles and feed steps. ----
@@ -353,12 +317,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
                 self.last_chain[0].d.next = self.k_step.q.val() == self.k_last.val();
                 if self.k_step.q.val() == self.k_last.val() {
                     // Last step of this tile: start its drain, move on.
-                    self.drain_active.d.next = true;
-                    self.drain_row.d.next = 0.into();
-                    self.drain_cin.d.next =
-                        self.cin_row.q.val() + bit_cast::<DC, 16>(self.tile_col.q.val());
-                    self.drain_out.d.next =
-                        self.out_row.q.val() + bit_cast::<DC, 16>(self.tile_col.q.val());
+                    self.drain.start.next = true;
                     self.k_step.d.next = 0.into();
                     if self.idle_steps.val().any() {
                         self.gap.d.next = self.idle_steps.val();
@@ -439,7 +398,6 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         if self.reset.val() {
             self.phase.d.next = Phase::Idle;
             self.in_gemm.d.next = false;
-            self.drain_active.d.next = false;
             self.done.next = false;
         }
     }
