@@ -16,12 +16,10 @@
 //! buffers and the output stages, so a device without a feature costs what
 //! it did before the feature existed.
 
-use crate::constant;
+use crate::gemm_format::GemmFormat;
+use crate::{constant, dffs};
 use rust_hdl::prelude::*;
-use srsa_spec::numerics::{Rounding, MAX_FL, MAX_SHIFT, MIN_WL, WL};
-use srsa_spec::protocol::{
-    feature, Status, GEMM_ARGS, MASK_FROM, MAX_K, PATHS_FROM, RESERVED_FROM, WL_FROM,
-};
+use srsa_spec::protocol::{Status, GEMM_ARGS};
 
 /// R x C array; DA and DC address bits of an A bank and of a B or C bank.
 #[derive(LogicBlock)]
@@ -76,6 +74,8 @@ pub struct GemmArgs<const R: usize, const C: usize, const DA: usize, const DC: u
     pub b_stride: Signal<Out, Bits<16>>,
 
     arg: Vec<DFF<Bits<32>>>,
+    /// Words 0 to 2 decoded, and the checks that need no regions.
+    format: GemmFormat,
     /// K * tile rows, K * tile columns, tile rows * tile columns, in bank
     /// rows, 20 bits (see `far`): `size_far` holds whether any reached 2^18.
     product: Vec<DFF<Bits<20>>>,
@@ -88,23 +88,11 @@ pub struct GemmArgs<const R: usize, const C: usize, const DA: usize, const DC: u
     out_align: DFF<Bits<5>>,
     out_mode: DFF<Bits<2>>,
     out_relu: DFF<Bit>,
-    out_sign_bits: DFF<Bits<16>>,
-    out_acc_init: DFF<Bit>,
+    out_sign: DFF<Bits<16>>,
+    out_acc: DFF<Bit>,
     out_masked: DFF<Bit>,
     out_mn: DFF<Bits<32>>,
 
-    m: Signal<Local, Bits<16>>,
-    ncol: Signal<Local, Bits<16>>,
-    g_mode: Signal<Local, Bits<2>>,
-    g_acc_init: Signal<Local, Bit>,
-    /// Word 1's mask bit.
-    g_masked: Signal<Local, Bit>,
-    fl_a: Signal<Local, Bits<16>>,
-    fl_b: Signal<Local, Bits<16>>,
-    fl_c: Signal<Local, Bits<16>>,
-    fl_out: Signal<Local, Bits<16>>,
-    fl_ab: Signal<Local, Bits<16>>,
-    wl_out: Signal<Local, Bits<16>>,
     // Region arithmetic is 20 bits wide: a base or length with a bit at or
     // above 2^18 (`far`) is out of every buffer by itself, and below it the
     // sums are exact. 40-bit ends cost an iCE40 ~400 cells.
@@ -125,13 +113,6 @@ pub struct GemmArgs<const R: usize, const C: usize, const DA: usize, const DC: u
     mul_b: Signal<Local, Bits<16>>,
     mul_product: Signal<Local, Bits<32>>,
     mul_far: Signal<Local, Bit>,
-    /// Word 1's three path bits.
-    asked: Signal<Local, Bits<3>>,
-    g_at: Signal<Local, Bit>,
-    g_bt: Signal<Local, Bit>,
-    g_bc: Signal<Local, Bit>,
-    /// A path asked for that the device lacks, or a reserved bit.
-    refused_path: Signal<Local, Bit>,
     /// K as A's and B's regions count it (padded when transposed).
     k_a: Signal<Local, Bits<16>>,
     k_b: Signal<Local, Bits<16>>,
@@ -152,28 +133,6 @@ pub struct GemmArgs<const R: usize, const C: usize, const DA: usize, const DC: u
     rows16: Constant<Bits<16>>,
     r_mask16: Constant<Bits<16>>,
     c_mask16: Constant<Bits<16>>,
-    has_at: Constant<Bit>,
-    has_bt: Constant<Bit>,
-    has_bc: Constant<Bit>,
-    has_wl: Constant<Bit>,
-    has_mask: Constant<Bit>,
-    mask_from: Constant<Bits<8>>,
-    /// The sign bits of a 16-bit output: all a device without narrow
-    /// outputs ever hands its output stages, so their second saturation
-    /// is constant and synthesis removes it.
-    full_sign: Constant<Bits<16>>,
-    path_from: Constant<Bits<8>>,
-    reserved_from: Constant<Bits<8>>,
-    wl_from: Constant<Bits<8>>,
-    min_wl: Constant<Bits<16>>,
-    max_wl: Constant<Bits<16>>,
-    ones16: Constant<Bits<16>>,
-    max_fl: Constant<Bits<16>>,
-    max_shift: Constant<Bits<16>>,
-    max_k: Constant<Bits<16>>,
-    mode_truncate: Constant<Bits<2>>,
-    mode_nearest: Constant<Bits<2>>,
-    mode_stochastic: Constant<Bits<2>>,
     st_ok: Constant<Bits<8>>,
     st_bad_address: Constant<Bits<8>>,
     st_bad_size: Constant<Bits<8>>,
@@ -183,7 +142,6 @@ pub struct GemmArgs<const R: usize, const C: usize, const DA: usize, const DC: u
 impl<const R: usize, const C: usize, const DA: usize, const DC: usize> GemmArgs<R, C, DA, DC> {
     /// The arguments of a device with the operand paths `features`.
     pub fn new(features: u32) -> Self {
-        let has = |f: u32| Constant::new(features & f != 0);
         Self {
             clock: Default::default(),
             load: Default::default(),
@@ -208,29 +166,19 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> GemmArgs<
             acc_init: Default::default(),
             masked: Default::default(),
             mn: Default::default(),
-            arg: (0..GEMM_ARGS).map(|_| DFF::default()).collect(),
-            product: (0..3).map(|_| DFF::default()).collect(),
+            arg: dffs(GEMM_ARGS),
+            format: GemmFormat::new(features),
+            product: dffs(3),
             size_far: Default::default(),
             verdict: Default::default(),
             out_shift: Default::default(),
             out_align: Default::default(),
             out_mode: Default::default(),
             out_relu: Default::default(),
-            out_sign_bits: Default::default(),
-            out_acc_init: Default::default(),
+            out_sign: Default::default(),
+            out_acc: Default::default(),
             out_masked: Default::default(),
             out_mn: Default::default(),
-            m: Default::default(),
-            ncol: Default::default(),
-            g_mode: Default::default(),
-            g_acc_init: Default::default(),
-            g_masked: Default::default(),
-            fl_a: Default::default(),
-            fl_b: Default::default(),
-            fl_c: Default::default(),
-            fl_out: Default::default(),
-            fl_ab: Default::default(),
-            wl_out: Default::default(),
             base_rows: Default::default(),
             a_start: Default::default(),
             b_start: Default::default(),
@@ -253,11 +201,6 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> GemmArgs<
             idle_steps: Default::default(),
             a_stride: Default::default(),
             b_stride: Default::default(),
-            asked: Default::default(),
-            g_at: Default::default(),
-            g_bt: Default::default(),
-            g_bc: Default::default(),
-            refused_path: Default::default(),
             k_a: Default::default(),
             k_b: Default::default(),
             k_min_r: Default::default(),
@@ -266,19 +209,6 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> GemmArgs<
             rows16: constant(R as u64),
             r_mask16: constant((R - 1) as u64),
             c_mask16: constant((C - 1) as u64),
-            has_at: has(feature::A_TRANSPOSED),
-            has_bt: has(feature::B_TRANSPOSED),
-            has_bc: has(feature::B_FROM_C),
-            has_wl: has(feature::WORD_LENGTH),
-            has_mask: has(feature::MASK),
-            mask_from: constant(MASK_FROM as u64),
-            full_sign: constant(crate::rounding::sign_bits(WL as u8) as u64),
-            path_from: constant(PATHS_FROM as u64),
-            reserved_from: constant(RESERVED_FROM as u64),
-            wl_from: constant(WL_FROM as u64),
-            min_wl: constant(MIN_WL as u64),
-            max_wl: constant(WL as u64),
-            ones16: constant(0xFFFF),
             log2r: constant(R.trailing_zeros() as u64),
             log2c: constant(C.trailing_zeros() as u64),
             r_minus_1: constant((R - 1) as u64),
@@ -286,12 +216,6 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> GemmArgs<
             far_rows: constant((18 - R.trailing_zeros()) as u64),
             depth_a: constant(1 << DA),
             depth_c: constant(1 << DC),
-            max_fl: constant(MAX_FL as u64),
-            max_shift: constant(MAX_SHIFT as u64),
-            max_k: constant(MAX_K as u64),
-            mode_truncate: constant(Rounding::Truncate.code() as u64),
-            mode_nearest: constant(Rounding::Nearest.code() as u64),
-            mode_stochastic: constant(Rounding::Stochastic.code() as u64),
             st_ok: constant(Status::Ok as u64),
             st_bad_address: constant(Status::BadAddress as u64),
             st_bad_size: constant(Status::BadSize as u64),
@@ -306,18 +230,8 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self,
-            clock,
-            size_far,
-            verdict,
-            out_shift,
-            out_align,
-            out_mode,
-            out_relu,
-            out_sign_bits,
-            out_acc_init,
-            out_masked,
-            out_mn
+            self, clock, size_far, verdict, out_shift, out_align, out_mode, out_relu, out_sign,
+            out_acc, out_masked, out_mn
         );
         for i in 0..3 {
             self.product[i].clock.next = self.clock.val();
@@ -330,83 +244,65 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
                 self.arg[i].d.next = self.word.val();
             }
         }
+        for i in 0..3 {
+            self.format.word[i].next = self.arg[i].q.val();
+        }
+        self.format.enable.next = self.sizing.val();
 
-        // ---- Fields (layout: srsa_spec::protocol::encode_gemm). ----
-        self.m.next = self.arg[0].q.val().get_bits::<16>(0);
-        self.ncol.next = self.arg[0].q.val().get_bits::<16>(16);
-        self.k.next = self.arg[1].q.val().get_bits::<16>(0);
-        self.k_last.next = self.arg[1].q.val().get_bits::<16>(0) - 1;
-        self.g_mode.next = self.arg[1].q.val().get_bits::<2>(16);
-        self.g_acc_init.next = self.arg[1].q.val().get_bit(19);
-        self.fl_a.next = bit_cast::<16, 8>(self.arg[2].q.val().get_bits::<8>(0));
-        self.fl_b.next = bit_cast::<16, 8>(self.arg[2].q.val().get_bits::<8>(8));
-        self.fl_c.next = bit_cast::<16, 8>(self.arg[2].q.val().get_bits::<8>(16));
-        self.fl_out.next = bit_cast::<16, 8>(self.arg[2].q.val().get_bits::<8>(24));
-        self.fl_ab.next = self.fl_a.val() + self.fl_b.val();
-        self.out_shift.d.next = bit_cast::<5, 16>(self.fl_ab.val() - self.fl_out.val());
-        self.out_align.d.next = bit_cast::<5, 16>(self.fl_ab.val() - self.fl_c.val());
-        self.out_mode.d.next = self.g_mode.val();
-        self.out_relu.d.next = self.arg[1].q.val().get_bit(18);
-        self.wl_out.next =
-            bit_cast::<16, 5>(bit_cast::<5, 32>(self.arg[1].q.val() >> self.wl_from.val()));
-        // An out-of-range WL is refused below, so its mask is a don't-care.
-        self.out_sign_bits.d.next = self.ones16.val() << (self.wl_out.val() - 1);
-        self.out_acc_init.d.next = self.g_acc_init.val();
-        self.g_masked.next = bit_cast::<1, 32>(self.arg[1].q.val() >> self.mask_from.val()).any();
-        self.out_masked.d.next = self.g_masked.val() & self.has_mask.val();
+        // ---- Fields, and the output stages' settings registered. ----
+        self.k.next = self.format.k.val();
+        self.k_last.next = self.format.k.val() - 1;
+        self.out_shift.d.next = self.format.shift.val();
+        self.out_align.d.next = self.format.align.val();
+        self.out_mode.d.next = self.format.mode.val();
+        self.out_relu.d.next = self.format.relu.val();
+        self.out_sign.d.next = self.format.sign_bits.val();
+        self.out_acc.d.next = self.format.acc_init.val();
+        self.out_masked.d.next = self.format.masked.val();
         self.masked.next = self.out_masked.q.val();
         self.shift.next = self.out_shift.q.val();
         self.align.next = self.out_align.q.val();
         self.mode.next = self.out_mode.q.val();
         self.relu.next = self.out_relu.q.val();
-        self.sign_bits.next = self.out_sign_bits.q.val();
-        if !self.has_wl.val() {
-            self.sign_bits.next = self.full_sign.val();
-        }
-        self.acc_init.next = self.out_acc_init.q.val();
+        self.sign_bits.next = self.out_sign.q.val();
+        self.acc_init.next = self.out_acc.q.val();
         self.mn.next = self.out_mn.q.val();
         self.tile_rows.next = bit_cast::<16, 32>(
-            (bit_cast::<32, 16>(self.m.val()) + self.r_minus_1.val()) >> self.log2r.val(),
+            (bit_cast::<32, 16>(self.format.m.val()) + self.r_minus_1.val()) >> self.log2r.val(),
         );
         self.tile_cols.next = bit_cast::<16, 32>(
-            (bit_cast::<32, 16>(self.ncol.val()) + self.c_minus_1.val()) >> self.log2c.val(),
+            (bit_cast::<32, 16>(self.format.ncol.val()) + self.c_minus_1.val()) >> self.log2c.val(),
         );
         self.np.next = bit_cast::<DC, 16>(self.tile_cols.val()) << self.log2r.val();
         // ---- Operand paths, and the tile period they ask for. ----
-        // (Bit positions as shifts by constants: generated Verilog cannot
-        // name a Rust constant in an index.)
-        self.asked.next = bit_cast::<3, 32>(self.arg[1].q.val() >> self.path_from.val());
-        self.g_at.next = self.asked.val().get_bit(0) & self.has_at.val();
-        self.g_bt.next = self.asked.val().get_bit(1) & self.has_bt.val();
-        self.g_bc.next = self.asked.val().get_bit(2) & self.has_bc.val();
-        self.a_transposed.next = self.g_at.val();
-        self.b_transposed.next = self.g_bt.val();
-        self.b_from_c.next = self.g_bc.val();
-        self.a_stride.next = (self.k.val() + self.r_mask16.val()) >> self.log2r.val();
-        self.b_stride.next = (self.k.val() + self.c_mask16.val()) >> self.log2c.val();
-        self.k_a.next = self.k.val();
-        if self.g_at.val() {
+        self.a_transposed.next = self.format.a_transposed.val();
+        self.b_transposed.next = self.format.b_transposed.val();
+        self.b_from_c.next = self.format.b_from_c.val();
+        self.a_stride.next = (self.format.k.val() + self.r_mask16.val()) >> self.log2r.val();
+        self.b_stride.next = (self.format.k.val() + self.c_mask16.val()) >> self.log2c.val();
+        self.k_a.next = self.format.k.val();
+        if self.format.a_transposed.val() {
             self.k_a.next = self.a_stride.val() << self.log2r.val();
         }
-        self.k_b.next = self.k.val();
-        if self.g_bt.val() {
+        self.k_b.next = self.format.k.val();
+        if self.format.b_transposed.val() {
             self.k_b.next = self.b_stride.val() << self.log2c.val();
         }
         // max(K, R), padded to R if A is transposed and to C if B is: the
         // sides are powers of two, so the larger mask pads to both.
-        self.k_min_r.next = self.k.val();
-        if self.k.val() < self.rows16.val() {
+        self.k_min_r.next = self.format.k.val();
+        if self.format.k.val() < self.rows16.val() {
             self.k_min_r.next = self.rows16.val();
         }
         self.period_mask.next = 0.into();
-        if self.g_at.val() {
+        if self.format.a_transposed.val() {
             self.period_mask.next = self.r_mask16.val();
         }
-        if self.g_bt.val() {
+        if self.format.b_transposed.val() {
             self.period_mask.next = self.period_mask.val() | self.c_mask16.val();
         }
         self.period.next = (self.k_min_r.val() + self.period_mask.val()) & !self.period_mask.val();
-        self.idle_steps.next = self.period.val() - self.k.val();
+        self.idle_steps.next = self.period.val() - self.format.k.val();
 
         self.base_rows[0].next = self.arg[3].q.val() >> self.log2r.val();
         self.base_rows[1].next = self.arg[4].q.val() >> self.log2c.val();
@@ -435,7 +331,6 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         self.out_end.next = 0.into();
         self.cin_end.next = 0.into();
         self.misaligned.next = false;
-        self.refused_path.next = false;
         if self.sizing.val() {
             self.mul_a.next = self.k_a.val();
             self.mul_b.next = self.tile_rows.val();
@@ -447,8 +342,8 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
                 self.mul_a.next = self.tile_cols.val();
             }
             if self.index.val() == 3 {
-                self.mul_a.next = self.m.val();
-                self.mul_b.next = self.ncol.val();
+                self.mul_a.next = self.format.m.val();
+                self.mul_b.next = self.format.ncol.val();
             }
             self.mul_product.next = self.mul_a.val() * self.mul_b.val();
             // The output length is the third product times R.
@@ -469,7 +364,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
                 self.size_far.d.next = self.size_far.q.val() | self.mul_far.val();
             }
 
-            // ---- Checks: final in the last size step, as the products
+            // ---- Regions: final in the last size step, as the products
             // and `size_far` are by then. ----
             self.out_len.next = bit_cast::<40, 20>(self.product[2].q.val()) << self.log2r.val();
             // Every depth is at most 2^15 rows, and two values under 2^18 add
@@ -477,7 +372,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             self.far.next = self.base_rows[0].val().get_bits::<14>(18).any()
                 | self.base_rows[1].val().get_bits::<14>(18).any()
                 | self.base_rows[3].val().get_bits::<14>(18).any()
-                | (self.g_acc_init.val() & self.base_rows[2].val().get_bits::<14>(18).any())
+                | (self.format.acc_init.val() & self.base_rows[2].val().get_bits::<14>(18).any())
                 | self.size_far.q.val();
             // Ends in bank rows: A has Mp / R rows per step, B Np / C (per step
             // of K padded, when transposed), and the output Mp x Np elements
@@ -488,16 +383,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             self.cin_end.next = self.cin_start.val() + bit_cast::<20, 40>(self.out_len.val());
             self.misaligned.next = (self.arg[3].q.val() & self.r_minus_1.val()).any()
                 | ((self.arg[4].q.val() | self.arg[6].q.val()) & self.c_minus_1.val()).any()
-                | (self.g_acc_init.val() & (self.arg[5].q.val() & self.c_minus_1.val()).any());
-            self.refused_path.next = (self.arg[1].q.val() >> self.reserved_from.val()).any()
-                | (self.asked.val().get_bit(0) & !self.has_at.val())
-                | (self.asked.val().get_bit(1) & !self.has_bt.val())
-                | (self.asked.val().get_bit(2) & !self.has_bc.val())
-                | ((self.wl_out.val() != self.max_wl.val()) & !self.has_wl.val())
-                // C's read port cannot serve both B and C_in.
-                | (self.asked.val().get_bit(2) & self.g_acc_init.val())
-                // The mask is C_in's.
-                | (self.g_masked.val() & !(self.has_mask.val() & self.g_acc_init.val()));
+                | (self.format.acc_init.val() & (self.arg[5].q.val() & self.c_minus_1.val()).any());
             // Same priority as srsa_spec::protocol::decode_gemm: the last
             // assignment that applies wins.
             self.verdict.d.next = self.st_ok.val();
@@ -506,44 +392,25 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
                 | (self.a_end.val() > self.depth_a.val())
                 | (self.b_end.val() > self.depth_c.val())
                 | (self.out_end.val() > self.depth_c.val()))
-                | (self.g_acc_init.val()
+                | (self.format.acc_init.val()
                     & ((self.cin_end.val() > self.depth_c.val())
                         | ((self.cin_start.val() != self.out_start.val())
                             & (self.cin_start.val() < self.out_end.val())
                             & (self.out_start.val() < self.cin_end.val()))))
                 // B read from C must not be overwritten by the GEMM's outputs.
-                | (self.g_bc.val()
+                | (self.format.b_from_c.val()
                     & (self.b_start.val() < self.out_end.val())
                     & (self.out_start.val() < self.b_end.val()))
             {
                 self.verdict.d.next = self.st_bad_address.val();
             }
-            if (self.wl_out.val() < self.min_wl.val())
-                | (self.wl_out.val() > self.max_wl.val())
-                | (self.fl_a.val() > self.max_fl.val())
-                | (self.fl_b.val() > self.max_fl.val())
-                | (self.fl_c.val() > self.max_fl.val())
-                | (self.fl_out.val() > self.max_fl.val())
-                | (self.fl_out.val() > self.fl_ab.val())
-                | (self.fl_ab.val() > self.fl_out.val() + self.max_shift.val())
-                | (self.g_acc_init.val()
-                    & ((self.fl_c.val() > self.fl_ab.val())
-                        | (self.fl_ab.val() > self.fl_c.val() + self.max_shift.val())))
-            {
+            if self.format.bad_format.val() {
                 self.verdict.d.next = self.st_bad_format.val();
             }
-            if (self.m.val() == 0)
-                | (self.ncol.val() == 0)
-                | (self.k.val() == 0)
-                | (self.k.val() > self.max_k.val())
-            {
+            if self.format.bad_size.val() {
                 self.verdict.d.next = self.st_bad_size.val();
             }
-            if ((self.g_mode.val() != self.mode_truncate.val())
-                & (self.g_mode.val() != self.mode_nearest.val())
-                & (self.g_mode.val() != self.mode_stochastic.val()))
-                | self.refused_path.val()
-            {
+            if self.format.bad_request.val() {
                 self.verdict.d.next = self.st_bad_format.val();
             }
         }
@@ -555,7 +422,9 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
 mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
-    use srsa_spec::protocol::{decode_gemm, encode_gemm, pad, tile_period, Gemm};
+    use srsa_spec::protocol::{
+        decode_gemm, encode_gemm, feature, pad, tile_period, Gemm, MASK_FROM, PATHS_FROM,
+    };
 
     const FIELDS: usize = 23;
 

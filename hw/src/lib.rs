@@ -7,7 +7,8 @@
 //! - [`array_top`]: the bare array behind a test feed, `srsa bench`'s yardstick
 //! - [`output_stage`]: a column's C_in add, rounding and write-back
 //! - [`decoder`]: command decoder and response mux
-//! - [`gemm_args`]: a GEMM's argument words, decoded and checked
+//! - [`gemm_args`]: a GEMM's argument words, its regions and their checks
+//! - [`gemm_format`]: a GEMM's shape and format words, decoded and checked
 //! - [`sequencer`]: tile sequencer with its feed chains
 //! - [`drain`]: the drain, naming each finished output row to its column
 //! - [`buffers`]: the banked A, B and C buffers, host port and array side
@@ -38,6 +39,7 @@ pub mod expand_check;
 pub mod expander;
 pub mod formal;
 pub mod gemm_args;
+pub mod gemm_format;
 pub mod lfsr;
 pub mod output_stage;
 pub mod packing;
