@@ -48,6 +48,7 @@ pub struct Decoder<const R: usize, const C: usize> {
     // (`transfer_read`).
     pub transfer_start: Signal<Out, Bit>,
     pub transfer_write: Signal<Out, Bit>,
+    pub transfer_words: Signal<Out, Bits<24>>,
     pub transfer_ok: Signal<Out, Bit>,
     pub transfer_read: Signal<Out, Bit>,
     pub transfer_checked: Signal<In, Bit>,
@@ -128,6 +129,7 @@ impl<const R: usize, const C: usize> Decoder<R, C> {
             rsp_ready: Default::default(),
             transfer_start: Default::default(),
             transfer_write: Default::default(),
+            transfer_words: Default::default(),
             transfer_ok: Default::default(),
             transfer_read: Default::default(),
             transfer_checked: Default::default(),
@@ -185,6 +187,7 @@ impl<const R: usize, const C: usize> Logic for Decoder<R, C> {
         }
         self.header_op.next = self.cmd_data.val().get_bits::<8>(24);
         self.transfer_write.next = self.opcode.q.val() == self.op_write.val();
+        self.transfer_words.next = self.arg.q.val();
         self.transfer_ok.next = self.status.q.val() == self.st_ok.val();
         self.index.next = self.word_index.q.val();
         self.seed0.next = self.seed_word[0].q.val();
@@ -546,6 +549,7 @@ mod tests {
             self.transfer.reset.next = self.reset.val();
             self.transfer.start.next = self.decoder.transfer_start.val();
             self.transfer.write.next = self.decoder.transfer_write.val();
+            self.transfer.words.next = self.decoder.transfer_words.val();
             self.transfer.ok.next = self.decoder.transfer_ok.val();
             self.transfer.read.next = self.decoder.transfer_read.val();
             self.transfer.cmd_data.next = self.cmd_data.val();

@@ -176,6 +176,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         self.transfer.reset.next = self.reset.val();
         self.transfer.start.next = self.decoder.transfer_start.val();
         self.transfer.write.next = self.decoder.transfer_write.val();
+        self.transfer.words.next = self.decoder.transfer_words.val();
         self.transfer.ok.next = self.decoder.transfer_ok.val();
         self.transfer.read.next = self.decoder.transfer_read.val();
         self.transfer.cmd_data.next = self.cmd_data.val();

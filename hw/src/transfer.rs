@@ -30,12 +30,15 @@ pub enum TransferState {
 pub struct Transfer {
     pub clock: Signal<In, Clock>,
     pub reset: Signal<In, Bit>,
-    /// The WRITE or READ header is on `cmd_data` (its arg: the payload
-    /// words).
+    /// The decoder has taken a WRITE or READ header.
     pub start: Signal<In, Bit>,
-    /// The command is a WRITE, else a READ (the decoder keeps the opcode,
-    /// for the status word).
+    /// The command is a WRITE, else a READ, and its payload words, from
+    /// the header the decoder keeps (it answers with the opcode, and
+    /// SEED's column is an arg too). `count` loads them with the address
+    /// word: a copy of its own taken off the header cost the iCEBreaker
+    /// about 50 LCs more (packing, not logic).
     pub write: Signal<In, Bit>,
+    pub words: Signal<In, Bits<24>>,
     /// The status the decoder kept is Ok: a rejected WRITE's payload is
     /// consumed, to stay in step, and not written.
     pub ok: Signal<In, Bit>,
@@ -72,7 +75,7 @@ pub struct Transfer {
     unpack: Unpack,
     pack: Pack,
     state: DFF<TransferState>,
-    /// Payload words left: the header's arg until the address word.
+    /// Payload words left.
     count: DFF<Bits<24>>,
     elem_at: DFF<Bits<24>>,
     buffer_id: DFF<Bits<2>>,
@@ -105,6 +108,7 @@ impl Transfer {
             reset: Default::default(),
             start: Default::default(),
             write: Default::default(),
+            words: Default::default(),
             ok: Default::default(),
             read: Default::default(),
             cmd_data: Default::default(),
@@ -154,7 +158,7 @@ impl Logic for Transfer {
         dff_setup!(self, clock, state, count, elem_at, buffer_id, width, prune_flag, sub);
         self.check.enable.next = self.state.q.val() == TransferState::Address;
         self.check.word.next = self.cmd_data.val();
-        self.check.words.next = self.count.q.val();
+        self.check.words.next = self.words.val();
         self.check.write.next = self.write.val();
         self.status.next = self.check.status.val();
 
@@ -194,7 +198,7 @@ impl Logic for Transfer {
         self.checked.next = (self.state.q.val() == TransferState::Address) & self.cmd_valid.val();
         self.done.next = ((self.state.q.val() == TransferState::Address)
             & self.cmd_valid.val()
-            & !(self.write.val() & self.count.q.val().any()))
+            & !(self.write.val() & self.words.val().any()))
             | ((self.state.q.val() == TransferState::WriteData)
                 & ((self.has_packed.val() & (self.sub.q.val() == 1) & !self.count.q.val().any())
                     | (!(self.has_packed.val() & self.sub.q.val().any())
@@ -211,7 +215,6 @@ impl Logic for Transfer {
             TransferState::Idle => {
                 self.sub.d.next = 0.into();
                 if self.start.val() {
-                    self.count.d.next = self.cmd_data.val().get_bits::<24>(0);
                     self.state.d.next = TransferState::Address;
                 }
                 if self.read.val() {
@@ -222,6 +225,7 @@ impl Logic for Transfer {
                 if self.cmd_valid.val() {
                     self.buffer_id.d.next = self.cmd_data.val().get_bits::<2>(24);
                     self.elem_at.d.next = self.cmd_data.val().get_bits::<24>(0);
+                    self.count.d.next = self.words.val();
                     self.width.d.next = 0.into();
                     self.prune_flag.d.next = self.has_mask.val()
                         & bit_cast::<1, 32>(self.cmd_data.val() >> self.prune_bit.val()).any();
@@ -229,7 +233,7 @@ impl Logic for Transfer {
                         self.width.d.next = self.check.code.val();
                     }
                     self.state.d.next = TransferState::Idle;
-                    if self.write.val() & self.count.q.val().any() {
+                    if self.write.val() & self.words.val().any() {
                         self.state.d.next = TransferState::WriteData;
                     }
                 }
@@ -408,6 +412,7 @@ pub(crate) mod tests {
         want: usize,
         phase: Phase,
         opcode: u32,
+        words_arg: u32,
         status: u32,
         offered: bool,
         ready: bool,
@@ -431,6 +436,7 @@ pub(crate) mod tests {
         t.rsp_ready.next = e.ready;
         t.start.next = e.phase == Phase::Idle && e.offered;
         t.write.next = e.opcode == op::WRITE;
+        t.words.next = (e.words_arg as u64).into();
         t.ok.next = e.status == Status::Ok as u32;
         t.read.next = e.phase == Phase::Status && e.ready && e.reads_on();
         t.rsp_in.next = (status_word(e.opcode, Status::from_code(e.status).unwrap()) as u64).into();
@@ -446,6 +452,7 @@ pub(crate) mod tests {
             Phase::Idle => {
                 if e.offered {
                     e.opcode = e.words[e.next] >> 24;
+                    e.words_arg = e.words[e.next] & 0xFF_FFFF;
                     e.next += 1;
                     e.phase = Phase::Transferring;
                 }
@@ -508,6 +515,7 @@ pub(crate) mod tests {
             want: want.responses.len(),
             phase: Phase::Idle,
             opcode: 0,
+            words_arg: 0,
             status: 0,
             offered: false,
             ready: false,
