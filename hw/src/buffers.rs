@@ -1,5 +1,5 @@
 //! The three banked buffers and their two sides: the host port (a pair of
-//! elements per word, written and read by the decoder) and the array side
+//! elements per word, written and read by `transfer`) and the array side
 //! (one read per bank per cycle for the feed, and C_in reads and result
 //! writes for the output stages) while a GEMM runs.
 //!
@@ -234,7 +234,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         self.mark_hi.next = self.prune.val() & !self.hi.val().any();
 
         // Host reads: the pair's two banks, of the buffer being read. Only
-        // in cycles that can carry one (the decoder reads `read_word` only
+        // in cycles that can carry one (`transfer` reads `read_word` only
         // then), so that a simulator skips the selection while a GEMM runs.
         self.read_lo.next = 0.into();
         self.read_hi.next = 0.into();

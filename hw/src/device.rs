@@ -1,12 +1,12 @@
 //! The whole device behind its host link, composed of its blocks: the
-//! command decoder (`decoder`), the GEMM's arguments and checks
-//! (`gemm_args`), the tile sequencer with its feed and drain chains
-//! (`sequencer`), the banked buffers (`buffers`) with the packing of
-//! narrow transfer elements between them and the link (`packing`), the
-//! array, one output
-//! stage per column, the counters, and the codebook decoder of EXPAND
-//! (`expander`), which takes the buffers' host port while it runs. Protocol and layouts:
-//! `srsa_spec::protocol` and docs/PROTOCOL.md.
+//! command decoder (`decoder`), WRITE and READ (`transfer`, with the
+//! packing of narrow transfer elements between the link and the banks),
+//! the GEMM's arguments and checks (`gemm_args`), the tile sequencer with
+//! its feed and drain chains (`sequencer`), the banked buffers
+//! (`buffers`), the array, one output stage per column, the counters, and
+//! the codebook decoder of EXPAND (`expander`), which takes the buffers'
+//! host port while it runs. Protocol and layouts: `srsa_spec::protocol`
+//! and docs/PROTOCOL.md.
 
 use crate::array::Array;
 use crate::buffers::Buffers;
@@ -15,8 +15,8 @@ use crate::decoder::Decoder;
 use crate::expander::Expander;
 use crate::gemm_args::GemmArgs;
 use crate::output_stage::OutputStage;
-use crate::packing::{Pack, Unpack};
 use crate::sequencer::Sequencer;
+use crate::transfer::Transfer;
 use rust_hdl::prelude::*;
 use srsa_spec::lfsr::{column_state, POWER_UP_SEED};
 use srsa_spec::protocol::feature;
@@ -42,8 +42,7 @@ pub struct Device<const R: usize, const C: usize, const DA: usize, const DC: usi
     pub args: GemmArgs<R, C, DA, DC>,
     pub sequencer: Sequencer<R, C, DA, DC>,
     pub buffers: Buffers<R, C, DA, DC>,
-    pub unpack: Unpack,
-    pub pack: Pack,
+    pub transfer: Transfer,
     pub array: Array<R, C>,
     pub out: Vec<OutputStage<DC>>,
     pub counters: Counters,
@@ -78,8 +77,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Device<R,
             args: GemmArgs::new(features),
             sequencer: Sequencer::new(features),
             buffers: Buffers::new(features),
-            unpack: Default::default(),
-            pack: Default::default(),
+            transfer: Transfer::new((C << DC) as u32, features),
             array: Default::default(),
             out: (0..C)
                 .map(|c| OutputStage::new(column_state(POWER_UP_SEED, c)))
@@ -101,9 +99,11 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         self.decoder.cmd_data.next = self.cmd_data.val();
         self.decoder.cmd_valid.next = self.cmd_valid.val();
         self.decoder.rsp_ready.next = self.rsp_ready.val();
-        self.cmd_ready.next = self.decoder.cmd_ready.val() | self.expander.cmd_ready.val();
-        self.rsp_data.next = self.pack.rsp.val();
-        self.rsp_valid.next = self.decoder.rsp_valid.val();
+        self.cmd_ready.next = self.decoder.cmd_ready.val()
+            | self.transfer.cmd_ready.val()
+            | self.expander.cmd_ready.val();
+        self.rsp_data.next = self.transfer.rsp.val();
+        self.rsp_valid.next = self.decoder.rsp_valid.val() | self.transfer.rsp_valid.val();
         self.decoder.gemm_status.next = self.args.status.val();
         self.decoder.gemm_done.next = self.sequencer.done.val();
         self.decoder.counter_word.next = self.counters.word.val();
@@ -151,7 +151,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         self.buffers.elem.next = self.expander.elem.val();
         self.buffers.write_word.next = self.expander.word.val();
         self.buffers.prune.next = self.expander.prune.val();
-        self.buffers.rd_elem.next = self.decoder.rd_elem.val();
+        self.buffers.rd_elem.next = self.transfer.rd_elem.val();
         self.buffers.a_transposed.next = self.args.a_transposed.val();
         self.buffers.b_transposed.next = self.args.b_transposed.val();
         self.buffers.b_from_c.next = self.args.b_from_c.val();
@@ -165,24 +165,28 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         self.expander.cmd_valid.next = self.cmd_valid.val();
         self.decoder.expand_done.next = self.expander.done.val();
         self.decoder.expand_status.next = self.expander.status.val();
-        self.expander.host_write_in.next = self.decoder.host_write.val();
-        self.expander.buffer_in.next = self.decoder.buffer.val();
-        self.expander.elem_in.next = self.decoder.elem.val();
-        self.expander.word_in.next = self.unpack.pair.val();
-        self.expander.prune_in.next = self.decoder.prune.val();
+        self.expander.host_write_in.next = self.transfer.host_write.val();
+        self.expander.buffer_in.next = self.transfer.buffer.val();
+        self.expander.elem_in.next = self.transfer.elem.val();
+        self.expander.word_in.next = self.transfer.write_word.val();
+        self.expander.prune_in.next = self.transfer.prune.val();
 
-        // ---- Packing between the link's words and the banks' pairs. ----
-        self.unpack.clock.next = self.clock.val();
-        self.unpack.word.next = self.cmd_data.val();
-        self.unpack.from_held.next = self.decoder.from_held.val();
-        self.unpack.advance.next = self.decoder.host_write.val();
-        self.unpack.width.next = self.decoder.width_code.val();
-        self.pack.clock.next = self.clock.val();
-        self.pack.pair.next = self.buffers.read_word.val();
-        self.pack.capture.next = self.decoder.capture.val();
-        self.pack.width.next = self.decoder.width_code.val();
-        self.pack.select.next = self.decoder.rsp_packed.val();
-        self.pack.rsp_in.next = self.decoder.rsp_data.val();
+        // ---- WRITE and READ: the link's words and the banks' pairs. ----
+        self.transfer.clock.next = self.clock.val();
+        self.transfer.reset.next = self.reset.val();
+        self.transfer.start.next = self.decoder.transfer_start.val();
+        self.transfer.write.next = self.decoder.transfer_write.val();
+        self.transfer.words.next = self.decoder.transfer_words.val();
+        self.transfer.ok.next = self.decoder.transfer_ok.val();
+        self.transfer.read.next = self.decoder.transfer_read.val();
+        self.transfer.cmd_data.next = self.cmd_data.val();
+        self.transfer.cmd_valid.next = self.cmd_valid.val();
+        self.transfer.rsp_ready.next = self.rsp_ready.val();
+        self.transfer.rsp_in.next = self.decoder.rsp_data.val();
+        self.transfer.read_word.next = self.buffers.read_word.val();
+        self.decoder.transfer_checked.next = self.transfer.checked.val();
+        self.decoder.transfer_status.next = self.transfer.status.val();
+        self.decoder.transfer_done.next = self.transfer.done.val();
 
         // ---- Array: operands from the banks, flags from the sequencer. ----
         self.array.clock.next = self.clock.val();

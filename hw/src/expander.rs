@@ -7,7 +7,7 @@
 //! the writes; the rest of the payload is consumed. It reports `done` with
 //! the status, and the decoder sends it.
 //!
-//! Between commands the block passes the decoder's host write port
+//! Between commands the block passes `transfer`'s host write port
 //! (`*_in`) through to the buffers; while it runs, the port is its own.
 //!
 //! The argument check is `expand_check`'s, and the codebook with the

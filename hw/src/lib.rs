@@ -6,7 +6,9 @@
 //! - [`array`]: the R x C systolic array
 //! - [`array_top`]: the bare array behind a test feed, `srsa bench`'s yardstick
 //! - [`output_stage`]: a column's C_in add, rounding and write-back
-//! - [`decoder`]: command decoder and response mux
+//! - [`decoder`]: command decoder: headers, argument words, responses
+//! - [`transfer`]: WRITE and READ: the address word, the payload to the buffers, the read words
+//! - [`transfer_check`]: a WRITE's or READ's address word, checked
 //! - [`gemm_args`]: a GEMM's argument words, its regions and their checks
 //! - [`gemm_format`]: a GEMM's shape and format words, decoded and checked
 //! - [`sequencer`]: tile sequencer with its feed chains
@@ -52,6 +54,8 @@ pub mod skid;
 pub mod stream_top;
 #[cfg(test)]
 mod testbench;
+pub mod transfer;
+pub mod transfer_check;
 pub mod uart;
 pub mod uart_top;
 pub mod verilog;

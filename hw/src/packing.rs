@@ -2,11 +2,11 @@
 //! 4-bit elements goes to the buffers one sign-extended pair a cycle, and a
 //! READ gathers pairs, each element saturated to the width, into a word.
 //!
-//! Two blocks, apart from the decoder's FSM on purpose, each holding its
-//! own partial word: the buffers compute their read data from what the
-//! decoder sends them, and Verilator orders a whole `always` block as one
-//! unit, so a decoder that read anything derived from the read data would
-//! close a combinational loop (UNOPTFLAT) through the buffers. The decoder
+//! Two blocks, apart from `transfer`'s FSM on purpose, each holding its
+//! own partial word: the buffers compute their read data from what
+//! `transfer` sends them, and Verilator orders a whole `always` block as
+//! one unit, so an FSM that read anything derived from the read data would
+//! close a combinational loop (UNOPTFLAT) through the buffers. `transfer`
 //! only steers: `Pack` also muxes the response word.
 
 use crate::constant;
@@ -265,8 +265,8 @@ mod tests {
         failures: Vec<String>,
     }
 
-    /// Random payload words of every width, unpacked pair by pair as the
-    /// decoder steers them (the first pair off the link, the rest from
+    /// Random payload words of every width, unpacked pair by pair as
+    /// `transfer` steers them (the first pair off the link, the rest from
     /// the held word while the link shows junk), against the spec's
     /// `unpack_as`.
     #[test]
@@ -326,7 +326,7 @@ mod tests {
     }
 
     /// Random elements of every magnitude gathered into words pair by pair
-    /// (the decoder captures every pair but a word's last), against the
+    /// (`transfer` captures every pair but a word's last), against the
     /// spec's `pack_as`, which saturates; and the response mux.
     #[test]
     fn pack_matches_spec() {

@@ -33,6 +33,7 @@ clocked!(
     crate::sequencer::Sequencer<R, C, DA, DC>,
     [const R: usize, const C: usize] crate::decoder::Decoder<R, C>,
     [] crate::counters::Counters,
+    [] crate::transfer::Transfer,
     [] crate::skid::Skid,
 );
 
