@@ -259,8 +259,8 @@ mod tests {
                 for (i, w) in cases.iter().enumerate() {
                     let enable = i % 5 != 4;
                     x.enable.next = enable;
-                    for j in 0..3 {
-                        x.word[j].next = (w[j] as u64).into();
+                    for (port, &word) in x.word.iter_mut().zip(w.iter()) {
+                        port.next = (word as u64).into();
                     }
                     x = sim.wait(1, x)?;
                     let got = if x.bad_request.val() {
