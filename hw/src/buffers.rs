@@ -22,6 +22,7 @@
 //! zeros it stores when `prune` is set (and unmarks everything else), and
 //! a result write stores the output stage's mark.
 
+use crate::ports::HostPortIn;
 use crate::rotator::{Rotator, SHIFT_BITS};
 use rust_hdl::prelude::*;
 use rust_hdl::widgets::ramrom::ram::RAM;
@@ -39,12 +40,7 @@ pub struct Buffers<const R: usize, const C: usize, const DA: usize, const DC: us
     // is the pair whose read is issued this cycle. `read_word` is zero in
     // a cycle that writes or runs a GEMM: no read is answered then, and a
     // simulator skips the selection.
-    pub host_write: Signal<In, Bit>,
-    pub buffer: Signal<In, Bits<2>>,
-    pub elem: Signal<In, Bits<24>>,
-    pub write_word: Signal<In, Bits<32>>,
-    /// The host write carries the prune flag.
-    pub prune: Signal<In, Bit>,
+    pub host: HostPortIn,
     pub rd_elem: Signal<In, Bits<24>>,
     pub read_word: Signal<Out, Bits<32>>,
 
@@ -124,11 +120,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Buffers<R
         Self {
             clock: Default::default(),
             running: Default::default(),
-            host_write: Default::default(),
-            buffer: Default::default(),
-            elem: Default::default(),
-            write_word: Default::default(),
-            prune: Default::default(),
+            host: Default::default(),
             rd_elem: Default::default(),
             read_word: Default::default(),
             a_addr: std::array::from_fn(|_| Default::default()),
@@ -220,18 +212,18 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
                 self.b_addr_rot.x[j].next = self.b_addr[(n - j) % n].val();
             }
         }
-        self.bank_a.next = self.elem.val() & self.r_mask.val();
+        self.bank_a.next = self.host.elem.val() & self.r_mask.val();
         self.bank_a_hi.next = self.bank_a.val() + 1;
-        self.bank_c.next = self.elem.val() & self.c_mask.val();
+        self.bank_c.next = self.host.elem.val() & self.c_mask.val();
         self.bank_c_hi.next = self.bank_c.val() + 1;
-        self.row_a.next = bit_cast::<DA, 24>(self.elem.val() >> self.log2r.val());
-        self.row_c.next = bit_cast::<DC, 24>(self.elem.val() >> self.log2c.val());
+        self.row_a.next = bit_cast::<DA, 24>(self.host.elem.val() >> self.log2r.val());
+        self.row_c.next = bit_cast::<DC, 24>(self.host.elem.val() >> self.log2c.val());
         self.rd_row_a.next = bit_cast::<DA, 24>(self.rd_elem.val() >> self.log2r.val());
         self.rd_row_c.next = bit_cast::<DC, 24>(self.rd_elem.val() >> self.log2c.val());
-        self.lo.next = self.write_word.val().get_bits::<16>(0);
-        self.hi.next = self.write_word.val().get_bits::<16>(16);
-        self.mark_lo.next = self.prune.val() & !self.lo.val().any();
-        self.mark_hi.next = self.prune.val() & !self.hi.val().any();
+        self.lo.next = self.host.word.val().get_bits::<16>(0);
+        self.hi.next = self.host.word.val().get_bits::<16>(16);
+        self.mark_lo.next = self.host.prune.val() & !self.lo.val().any();
+        self.mark_hi.next = self.host.prune.val() & !self.hi.val().any();
 
         // Host reads: the pair's two banks, of the buffer being read. Only
         // in cycles that can carry one (`transfer` reads `read_word` only
@@ -250,9 +242,9 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             self.m_bank[b].read_clock.next = self.clock.val();
             self.m_bank[b].write_clock.next = self.clock.val();
         }
-        if !self.running.val() & !self.host_write.val() {
+        if !self.running.val() & !self.host.write.val() {
             for b in 0..R {
-                if self.buffer.val() == self.buf_a.val() {
+                if self.host.buffer.val() == self.buf_a.val() {
                     if self.bank_a.val().index() == b {
                         self.read_lo.next = self.a_bank[b].read_data.val();
                     }
@@ -263,16 +255,16 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             }
             for b in 0..C {
                 if self.bank_c.val().index() == b {
-                    if self.buffer.val() == self.buf_b.val() {
+                    if self.host.buffer.val() == self.buf_b.val() {
                         self.read_lo.next = self.b_bank[b].read_data.val();
-                    } else if self.buffer.val() == self.buf_c.val() {
+                    } else if self.host.buffer.val() == self.buf_c.val() {
                         self.read_lo.next = self.c_bank[b].read_data.val();
                     }
                 }
                 if self.bank_c_hi.val().index() == b {
-                    if self.buffer.val() == self.buf_b.val() {
+                    if self.host.buffer.val() == self.buf_b.val() {
                         self.read_hi.next = self.b_bank[b].read_data.val();
-                    } else if self.buffer.val() == self.buf_c.val() {
+                    } else if self.host.buffer.val() == self.buf_c.val() {
                         self.read_hi.next = self.c_bank[b].read_data.val();
                     }
                 }
@@ -290,8 +282,8 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             }
             // Tested only in a host write's cycles (as the read selection).
             self.a_bank[r].write_enable.next = false;
-            if self.host_write.val() {
-                self.a_bank[r].write_enable.next = (self.buffer.val() == self.buf_a.val())
+            if self.host.write.val() {
+                self.a_bank[r].write_enable.next = (self.host.buffer.val() == self.buf_a.val())
                     & ((self.bank_a.val().index() == r) | (self.bank_a_hi.val().index() == r));
             }
             self.a_bank[r].read_address.next = self.rd_row_a.val();
@@ -313,8 +305,8 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
                 self.b_bank[c].write_data.next = self.hi.val();
             }
             self.b_bank[c].write_enable.next = false;
-            if self.host_write.val() {
-                self.b_bank[c].write_enable.next = (self.buffer.val() == self.buf_b.val())
+            if self.host.write.val() {
+                self.b_bank[c].write_enable.next = (self.host.buffer.val() == self.buf_b.val())
                     & ((self.bank_c.val().index() == c) | (self.bank_c_hi.val().index() == c));
             }
             self.b_read[c].next = self.b_addr[c].val();
@@ -336,8 +328,8 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
                 self.c_bank[c].write_address.next = self.row_c.val();
                 self.c_bank[c].write_data.next = self.b_bank[c].write_data.val();
                 self.c_bank[c].write_enable.next = false;
-                if self.host_write.val() {
-                    self.c_bank[c].write_enable.next = (self.buffer.val() == self.buf_c.val())
+                if self.host.write.val() {
+                    self.c_bank[c].write_enable.next = (self.host.buffer.val() == self.buf_c.val())
                         & ((self.bank_c.val().index() == c) | (self.bank_c_hi.val().index() == c));
                 }
             }
@@ -501,10 +493,10 @@ mod tests {
                 x.b_from_c.next = asked.2;
                 x.feed_step.next = d.feed_step.into();
                 x.running.next = d.running;
-                x.host_write.next = d.host_write;
-                x.buffer.next = (d.buffer as u64).into();
-                x.elem.next = (d.elem as u64).into();
-                x.write_word.next = (d.word as u64).into();
+                x.host.write.next = d.host_write;
+                x.host.buffer.next = (d.buffer as u64).into();
+                x.host.elem.next = (d.elem as u64).into();
+                x.host.word.next = (d.word as u64).into();
                 x.rd_elem.next = (d.rd_elem as u64).into();
                 for r in 0..R {
                     x.a_addr[r].next = d.a_addr[r].into();

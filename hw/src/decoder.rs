@@ -594,11 +594,11 @@ mod tests {
         if t.rsp_valid.val() && t.rsp_ready.val() {
             g.responses.push(t.rsp_data.val().to_u64() as u32);
         }
-        if t.transfer.host_write.val() {
+        if t.transfer.host.write.val() {
             g.writes.push((
-                t.transfer.buffer.val().to_u64(),
-                t.transfer.elem.val().to_u64(),
-                t.transfer.write_word.val().to_u64() as u32,
+                t.transfer.host.buffer.val().to_u64(),
+                t.transfer.host.elem.val().to_u64(),
+                t.transfer.host.word.val().to_u64() as u32,
             ));
         }
         if t.decoder.arg_load.val() {
@@ -625,7 +625,7 @@ mod tests {
         };
         // The banks answer the read issued this cycle next cycle.
         e.read_data = memory(
-            t.transfer.buffer.val().to_u64(),
+            t.transfer.host.buffer.val().to_u64(),
             t.transfer.rd_elem.val().to_u64(),
         );
         g.responses.len() < e.want || e.next < e.words.len()

@@ -15,6 +15,7 @@ use crate::decoder::Decoder;
 use crate::expander::Expander;
 use crate::gemm_args::GemmArgs;
 use crate::output_stage::OutputStage;
+use crate::ports::{HostPort, TileWalk};
 use crate::sequencer::Sequencer;
 use crate::transfer::Transfer;
 use rust_hdl::prelude::*;
@@ -119,19 +120,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         self.sequencer.clock.next = self.clock.val();
         self.sequencer.reset.next = self.reset.val();
         self.sequencer.start.next = self.decoder.gemm_start.val();
-        self.sequencer.k_last.next = self.args.k_last.val();
-        self.sequencer.idle_steps.next = self.args.idle_steps.val();
-        self.sequencer.a_transposed.next = self.args.a_transposed.val();
-        self.sequencer.b_transposed.next = self.args.b_transposed.val();
-        self.sequencer.a_stride.next = self.args.a_stride.val();
-        self.sequencer.b_stride.next = self.args.b_stride.val();
-        self.sequencer.tile_rows.next = self.args.tile_rows.val();
-        self.sequencer.tile_cols.next = self.args.tile_cols.val();
-        self.sequencer.np.next = self.args.np.val();
-        self.sequencer.a_base.next = self.args.a_base.val();
-        self.sequencer.b_base.next = self.args.b_base.val();
-        self.sequencer.cin_base.next = self.args.cin_base.val();
-        self.sequencer.out_base.next = self.args.out_base.val();
+        TileWalk::<DA, DC>::join(&mut self.args.walk, &mut self.sequencer.walk);
 
         // ---- Counters. ----
         self.counters.clock.next = self.clock.val();
@@ -146,14 +135,9 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         // ---- Buffers: the host side, and the array side while running. ----
         self.buffers.clock.next = self.clock.val();
         self.buffers.running.next = self.sequencer.running.val();
-        self.buffers.host_write.next = self.expander.host_write.val();
-        self.buffers.buffer.next = self.expander.buffer.val();
-        self.buffers.elem.next = self.expander.elem.val();
-        self.buffers.write_word.next = self.expander.word.val();
-        self.buffers.prune.next = self.expander.prune.val();
         self.buffers.rd_elem.next = self.transfer.rd_elem.val();
-        self.buffers.a_transposed.next = self.args.a_transposed.val();
-        self.buffers.b_transposed.next = self.args.b_transposed.val();
+        self.buffers.a_transposed.next = self.args.walk.a_transposed.val();
+        self.buffers.b_transposed.next = self.args.walk.b_transposed.val();
         self.buffers.b_from_c.next = self.args.b_from_c.val();
         self.buffers.feed_step.next = self.sequencer.feed_step.val();
 
@@ -165,11 +149,8 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         self.expander.cmd_valid.next = self.cmd_valid.val();
         self.decoder.expand_done.next = self.expander.done.val();
         self.decoder.expand_status.next = self.expander.status.val();
-        self.expander.host_write_in.next = self.transfer.host_write.val();
-        self.expander.buffer_in.next = self.transfer.buffer.val();
-        self.expander.elem_in.next = self.transfer.elem.val();
-        self.expander.word_in.next = self.transfer.write_word.val();
-        self.expander.prune_in.next = self.transfer.prune.val();
+        HostPort::join(&mut self.transfer.host, &mut self.expander.host_in);
+        HostPort::join(&mut self.expander.host, &mut self.buffers.host);
 
         // ---- WRITE and READ: the link's words and the banks' pairs. ----
         self.transfer.clock.next = self.clock.val();
@@ -208,15 +189,15 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             self.out[c].out_addr.next = self.sequencer.out_addr[c].val();
             self.buffers.cin_addr[c].next = self.sequencer.cin_addr[c].val();
             self.out[c].cin.next = self.buffers.c_data[c].val();
-            self.out[c].acc_init.next = self.args.acc_init.val();
-            self.out[c].masked.next = self.args.masked.val();
+            self.out[c].settings.acc_init.next = self.args.settings.acc_init.val();
+            self.out[c].settings.masked.next = self.args.settings.masked.val();
             self.out[c].cin_pruned.next = self.buffers.c_pruned[c].val();
             self.buffers.out_pruned[c].next = self.out[c].write_pruned.val();
-            self.out[c].align.next = self.args.align.val();
-            self.out[c].shift.next = self.args.shift.val();
-            self.out[c].mode.next = self.args.mode.val();
-            self.out[c].relu.next = self.args.relu.val();
-            self.out[c].sign_bits.next = self.args.sign_bits.val();
+            self.out[c].settings.align.next = self.args.settings.align.val();
+            self.out[c].settings.shift.next = self.args.settings.shift.val();
+            self.out[c].settings.mode.next = self.args.settings.mode.val();
+            self.out[c].settings.relu.next = self.args.settings.relu.val();
+            self.out[c].settings.sign_bits.next = self.args.settings.sign_bits.val();
             self.out[c].seed_load.next = self.decoder.seed_load[c].val();
             self.out[c].seed0.next = self.decoder.seed0.val();
             self.out[c].seed1.next = self.decoder.seed1.val();

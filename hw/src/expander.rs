@@ -16,6 +16,7 @@
 use crate::codebook::Codebook;
 use crate::constant;
 use crate::expand_check::ExpandCheck;
+use crate::ports::{HostPort, HostPortIn};
 use rust_hdl::prelude::*;
 use srsa_spec::protocol::{feature, Status, BUFFER_FROM, PRUNE_BIT};
 
@@ -45,16 +46,8 @@ pub struct Expander {
     pub done: Signal<Out, Bit>,
     pub status: Signal<Out, Bits<8>>,
 
-    pub host_write_in: Signal<In, Bit>,
-    pub buffer_in: Signal<In, Bits<2>>,
-    pub elem_in: Signal<In, Bits<24>>,
-    pub word_in: Signal<In, Bits<32>>,
-    pub prune_in: Signal<In, Bit>,
-    pub host_write: Signal<Out, Bit>,
-    pub buffer: Signal<Out, Bits<2>>,
-    pub elem: Signal<Out, Bits<24>>,
-    pub word: Signal<Out, Bits<32>>,
-    pub prune: Signal<Out, Bit>,
+    pub host_in: HostPortIn,
+    pub host: HostPort,
 
     check: ExpandCheck,
     book: Codebook,
@@ -117,16 +110,8 @@ impl Expander {
             cmd_ready: Default::default(),
             done: Default::default(),
             status: Default::default(),
-            host_write_in: Default::default(),
-            buffer_in: Default::default(),
-            elem_in: Default::default(),
-            word_in: Default::default(),
-            prune_in: Default::default(),
-            host_write: Default::default(),
-            buffer: Default::default(),
-            elem: Default::default(),
-            word: Default::default(),
-            prune: Default::default(),
+            host_in: Default::default(),
+            host: Default::default(),
             check: ExpandCheck::new(capacity, features),
             book: Default::default(),
             state: Default::default(),
@@ -199,18 +184,19 @@ impl Logic for Expander {
         self.run_end.next =
             bit_cast::<32, 24>(self.pos.q.val()) + bit_cast::<32, 16>(self.pair_gap.val());
 
-        self.host_write.next = self.host_write_in.val();
-        self.buffer.next = self.buffer_in.val();
-        self.elem.next = self.elem_in.val();
-        self.word.next = self.word_in.val();
-        self.prune.next = self.prune_in.val();
+        self.host.write.next = self.host_in.write.val();
+        self.host.buffer.next = self.host_in.buffer.val();
+        self.host.elem.next = self.host_in.elem.val();
+        self.host.word.next = self.host_in.word.val();
+        self.host.prune.next = self.host_in.prune.val();
         self.running.next = self.has_expand.val() & (self.state.q.val() != ExpandState::Idle);
         if self.running.val() {
-            self.host_write.next = self.book.pair_write.val();
-            self.buffer.next = bit_cast::<2, 32>(self.addr_word.q.val() >> self.buffer_from.val());
-            self.elem.next = self.book.pair_elem.val();
-            self.word.next = self.book.pair_word.val();
-            self.prune.next =
+            self.host.write.next = self.book.pair_write.val();
+            self.host.buffer.next =
+                bit_cast::<2, 32>(self.addr_word.q.val() >> self.buffer_from.val());
+            self.host.elem.next = self.book.pair_elem.val();
+            self.host.word.next = self.book.pair_word.val();
+            self.host.prune.next =
                 bit_cast::<1, 32>(self.addr_word.q.val() >> self.prune_bit.val()).any();
         }
 

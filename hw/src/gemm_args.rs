@@ -17,6 +17,7 @@
 //! it did before the feature existed.
 
 use crate::gemm_format::GemmFormat;
+use crate::ports::{OutputSettings, TileWalk};
 use crate::{constant, dffs};
 use rust_hdl::prelude::*;
 use srsa_spec::protocol::{Status, GEMM_ARGS};
@@ -35,43 +36,11 @@ pub struct GemmArgs<const R: usize, const C: usize, const DA: usize, const DC: u
     /// OK or why the GEMM is refused (valid after the four size steps).
     pub status: Signal<Out, Bits<8>>,
     pub k: Signal<Out, Bits<16>>,
-    /// K - 1: the last feed step of a tile.
-    pub k_last: Signal<Out, Bits<16>>,
-    /// Tile rows Mp / R and tile columns Np / C.
-    pub tile_rows: Signal<Out, Bits<16>>,
-    pub tile_cols: Signal<Out, Bits<16>>,
-    /// C bank rows per tile row of the output (Np / C * R).
-    pub np: Signal<Out, Bits<DC>>,
-    /// The bases in bank rows.
-    pub a_base: Signal<Out, Bits<DA>>,
-    pub b_base: Signal<Out, Bits<DC>>,
-    pub cin_base: Signal<Out, Bits<DC>>,
-    pub out_base: Signal<Out, Bits<DC>>,
-    /// Registered for the output stages.
-    pub shift: Signal<Out, Bits<5>>,
-    pub align: Signal<Out, Bits<5>>,
-    pub mode: Signal<Out, Bits<2>>,
-    pub relu: Signal<Out, Bit>,
-    /// The bits a WL_out-bit output's sign fills (WL_out - 1..=15), which
-    /// the output stage's saturation compares.
-    pub sign_bits: Signal<Out, Bits<16>>,
-    pub acc_init: Signal<Out, Bit>,
-    /// Outputs whose C_in is marked pruned are written as 0 (always zero
-    /// on a device without the mask).
-    pub masked: Signal<Out, Bit>,
+    pub walk: TileWalk<DA, DC>,
+    pub settings: OutputSettings,
     /// M * Ncol: the MACs each feed step of this GEMM adds to the counter.
     pub mn: Signal<Out, Bits<32>>,
-    /// The operand paths asked for (always zero for a path the device lacks).
-    pub a_transposed: Signal<Out, Bit>,
-    pub b_transposed: Signal<Out, Bit>,
     pub b_from_c: Signal<Out, Bit>,
-    /// Idle steps after a tile's K feed steps: the tile period
-    /// (srsa_spec::protocol::tile_period) minus K.
-    pub idle_steps: Signal<Out, Bits<16>>,
-    /// With A (B) read transposed, the bank rows from one row of A (column
-    /// of B) to the next: pad(K, R) / R (pad(K, C) / C).
-    pub a_stride: Signal<Out, Bits<16>>,
-    pub b_stride: Signal<Out, Bits<16>>,
 
     arg: Vec<DFF<Bits<32>>>,
     /// Words 0 to 2 decoded, and the checks that need no regions.
@@ -150,21 +119,8 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> GemmArgs<
             index: Default::default(),
             status: Default::default(),
             k: Default::default(),
-            k_last: Default::default(),
-            tile_rows: Default::default(),
-            tile_cols: Default::default(),
-            np: Default::default(),
-            a_base: Default::default(),
-            b_base: Default::default(),
-            cin_base: Default::default(),
-            out_base: Default::default(),
-            shift: Default::default(),
-            align: Default::default(),
-            mode: Default::default(),
-            relu: Default::default(),
-            sign_bits: Default::default(),
-            acc_init: Default::default(),
-            masked: Default::default(),
+            walk: Default::default(),
+            settings: Default::default(),
             mn: Default::default(),
             arg: dffs(GEMM_ARGS),
             format: GemmFormat::new(features),
@@ -195,12 +151,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> GemmArgs<
             mul_b: Default::default(),
             mul_product: Default::default(),
             mul_far: Default::default(),
-            a_transposed: Default::default(),
-            b_transposed: Default::default(),
             b_from_c: Default::default(),
-            idle_steps: Default::default(),
-            a_stride: Default::default(),
-            b_stride: Default::default(),
             k_a: Default::default(),
             k_b: Default::default(),
             k_min_r: Default::default(),
@@ -251,7 +202,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
 
         // ---- Fields, and the output stages' settings registered. ----
         self.k.next = self.format.k.val();
-        self.k_last.next = self.format.k.val() - 1;
+        self.walk.k_last.next = self.format.k.val() - 1;
         self.out_shift.d.next = self.format.shift.val();
         self.out_align.d.next = self.format.align.val();
         self.out_mode.d.next = self.format.mode.val();
@@ -259,34 +210,34 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         self.out_sign.d.next = self.format.sign_bits.val();
         self.out_acc.d.next = self.format.acc_init.val();
         self.out_masked.d.next = self.format.masked.val();
-        self.masked.next = self.out_masked.q.val();
-        self.shift.next = self.out_shift.q.val();
-        self.align.next = self.out_align.q.val();
-        self.mode.next = self.out_mode.q.val();
-        self.relu.next = self.out_relu.q.val();
-        self.sign_bits.next = self.out_sign.q.val();
-        self.acc_init.next = self.out_acc.q.val();
+        self.settings.masked.next = self.out_masked.q.val();
+        self.settings.shift.next = self.out_shift.q.val();
+        self.settings.align.next = self.out_align.q.val();
+        self.settings.mode.next = self.out_mode.q.val();
+        self.settings.relu.next = self.out_relu.q.val();
+        self.settings.sign_bits.next = self.out_sign.q.val();
+        self.settings.acc_init.next = self.out_acc.q.val();
         self.mn.next = self.out_mn.q.val();
-        self.tile_rows.next = bit_cast::<16, 32>(
+        self.walk.tile_rows.next = bit_cast::<16, 32>(
             (bit_cast::<32, 16>(self.format.m.val()) + self.r_minus_1.val()) >> self.log2r.val(),
         );
-        self.tile_cols.next = bit_cast::<16, 32>(
+        self.walk.tile_cols.next = bit_cast::<16, 32>(
             (bit_cast::<32, 16>(self.format.ncol.val()) + self.c_minus_1.val()) >> self.log2c.val(),
         );
-        self.np.next = bit_cast::<DC, 16>(self.tile_cols.val()) << self.log2r.val();
+        self.walk.np.next = bit_cast::<DC, 16>(self.walk.tile_cols.val()) << self.log2r.val();
         // ---- Operand paths, and the tile period they ask for. ----
-        self.a_transposed.next = self.format.a_transposed.val();
-        self.b_transposed.next = self.format.b_transposed.val();
+        self.walk.a_transposed.next = self.format.a_transposed.val();
+        self.walk.b_transposed.next = self.format.b_transposed.val();
         self.b_from_c.next = self.format.b_from_c.val();
-        self.a_stride.next = (self.format.k.val() + self.r_mask16.val()) >> self.log2r.val();
-        self.b_stride.next = (self.format.k.val() + self.c_mask16.val()) >> self.log2c.val();
+        self.walk.a_stride.next = (self.format.k.val() + self.r_mask16.val()) >> self.log2r.val();
+        self.walk.b_stride.next = (self.format.k.val() + self.c_mask16.val()) >> self.log2c.val();
         self.k_a.next = self.format.k.val();
         if self.format.a_transposed.val() {
-            self.k_a.next = self.a_stride.val() << self.log2r.val();
+            self.k_a.next = self.walk.a_stride.val() << self.log2r.val();
         }
         self.k_b.next = self.format.k.val();
         if self.format.b_transposed.val() {
-            self.k_b.next = self.b_stride.val() << self.log2c.val();
+            self.k_b.next = self.walk.b_stride.val() << self.log2c.val();
         }
         // max(K, R), padded to R if A is transposed and to C if B is: the
         // sides are powers of two, so the larger mask pads to both.
@@ -302,7 +253,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             self.period_mask.next = self.period_mask.val() | self.c_mask16.val();
         }
         self.period.next = (self.k_min_r.val() + self.period_mask.val()) & !self.period_mask.val();
-        self.idle_steps.next = self.period.val() - self.format.k.val();
+        self.walk.idle_steps.next = self.period.val() - self.format.k.val();
 
         self.base_rows[0].next = self.arg[3].q.val() >> self.log2r.val();
         self.base_rows[1].next = self.arg[4].q.val() >> self.log2c.val();
@@ -312,10 +263,10 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         self.b_start.next = bit_cast::<20, 32>(self.base_rows[1].val());
         self.cin_start.next = bit_cast::<20, 32>(self.base_rows[2].val());
         self.out_start.next = bit_cast::<20, 32>(self.base_rows[3].val());
-        self.a_base.next = bit_cast::<DA, 20>(self.a_start.val());
-        self.b_base.next = bit_cast::<DC, 20>(self.b_start.val());
-        self.cin_base.next = bit_cast::<DC, 20>(self.cin_start.val());
-        self.out_base.next = bit_cast::<DC, 20>(self.out_start.val());
+        self.walk.a_base.next = bit_cast::<DA, 20>(self.a_start.val());
+        self.walk.b_base.next = bit_cast::<DC, 20>(self.b_start.val());
+        self.walk.cin_base.next = bit_cast::<DC, 20>(self.cin_start.val());
+        self.walk.out_base.next = bit_cast::<DC, 20>(self.out_start.val());
 
         // ---- The size products, one a cycle through one multiplier. ----
         // Everything below is evaluated only in the size steps: a simulator
@@ -333,13 +284,13 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         self.misaligned.next = false;
         if self.sizing.val() {
             self.mul_a.next = self.k_a.val();
-            self.mul_b.next = self.tile_rows.val();
+            self.mul_b.next = self.walk.tile_rows.val();
             if self.index.val() == 1 {
                 self.mul_a.next = self.k_b.val();
-                self.mul_b.next = self.tile_cols.val();
+                self.mul_b.next = self.walk.tile_cols.val();
             }
             if self.index.val() == 2 {
-                self.mul_a.next = self.tile_cols.val();
+                self.mul_a.next = self.walk.tile_cols.val();
             }
             if self.index.val() == 3 {
                 self.mul_a.next = self.format.m.val();
@@ -614,28 +565,28 @@ mod tests {
             |x| {
                 let fields = [
                     x.k.val().to_u64(),
-                    x.k_last.val().to_u64(),
-                    x.tile_rows.val().to_u64(),
-                    x.tile_cols.val().to_u64(),
-                    x.np.val().to_u64(),
-                    x.a_base.val().to_u64(),
-                    x.b_base.val().to_u64(),
-                    x.cin_base.val().to_u64(),
-                    x.out_base.val().to_u64(),
-                    x.shift.val().to_u64(),
-                    x.align.val().to_u64(),
-                    x.mode.val().to_u64(),
-                    x.relu.val() as u64,
-                    x.sign_bits.val().to_u64(),
-                    x.acc_init.val() as u64,
+                    x.walk.k_last.val().to_u64(),
+                    x.walk.tile_rows.val().to_u64(),
+                    x.walk.tile_cols.val().to_u64(),
+                    x.walk.np.val().to_u64(),
+                    x.walk.a_base.val().to_u64(),
+                    x.walk.b_base.val().to_u64(),
+                    x.walk.cin_base.val().to_u64(),
+                    x.walk.out_base.val().to_u64(),
+                    x.settings.shift.val().to_u64(),
+                    x.settings.align.val().to_u64(),
+                    x.settings.mode.val().to_u64(),
+                    x.settings.relu.val() as u64,
+                    x.settings.sign_bits.val().to_u64(),
+                    x.settings.acc_init.val() as u64,
                     x.mn.val().to_u64(),
-                    x.a_transposed.val() as u64,
-                    x.b_transposed.val() as u64,
+                    x.walk.a_transposed.val() as u64,
+                    x.walk.b_transposed.val() as u64,
                     x.b_from_c.val() as u64,
-                    x.idle_steps.val().to_u64(),
-                    x.a_stride.val().to_u64(),
-                    x.b_stride.val().to_u64(),
-                    x.masked.val() as u64,
+                    x.walk.idle_steps.val().to_u64(),
+                    x.walk.a_stride.val().to_u64(),
+                    x.walk.b_stride.val().to_u64(),
+                    x.settings.masked.val() as u64,
                 ];
                 (x.status.val().to_u64() as u8, fields)
             },

@@ -19,6 +19,7 @@
 //! - [`expander`]: EXPAND, a codebook and coded pairs expanded into a buffer
 //! - [`expand_check`]: EXPAND's argument words, decoded and checked
 //! - [`codebook`]: EXPAND's codebook, and its elements paired for the banks
+//! - [`ports`]: the bundles between blocks: the buffers' host port, a GEMM's tile walk, the output stages' settings
 //! - [`device`]: the host-link top, composed of the blocks above
 //! - [`skid`]: a two-word skid buffer, registering a word stream
 //! - [`stream_top`]: the word-stream top: the device behind a skid buffer each way
@@ -46,6 +47,7 @@ pub mod lfsr;
 pub mod output_stage;
 pub mod packing;
 pub mod pe;
+pub mod ports;
 pub mod rotator;
 pub mod rounding;
 pub mod sequencer;

@@ -17,6 +17,7 @@
 //! `sign_bits` at X+2; the device holds them for a whole GEMM.
 
 use crate::lfsr::Lfsr;
+use crate::ports::OutputSettingsIn;
 use crate::rounding::RoundingUnit;
 use rust_hdl::prelude::*;
 use srsa_spec::lfsr::{State, COMPONENTS};
@@ -31,14 +32,7 @@ pub struct OutputStage<const D: usize> {
     pub cin: Signal<In, Bits<16>>,
     /// C_in's pruned mark (read with it).
     pub cin_pruned: Signal<In, Bit>,
-    pub acc_init: Signal<In, Bit>,
-    pub masked: Signal<In, Bit>,
-    pub align: Signal<In, Bits<5>>,
-    pub shift: Signal<In, Bits<5>>,
-    pub mode: Signal<In, Bits<2>>,
-    pub relu: Signal<In, Bit>,
-    /// The sign bits of a WL_out-bit output (`GemmArgs::sign_bits`).
-    pub sign_bits: Signal<In, Bits<16>>,
+    pub settings: OutputSettingsIn,
     pub seed_load: Signal<In, Bit>,
     /// The generator's three component words (separate ports: rust-hdl
     /// cannot index a port array of an element of a block array).
@@ -74,13 +68,7 @@ impl<const D: usize> OutputStage<D> {
             out_addr: Default::default(),
             cin: Default::default(),
             cin_pruned: Default::default(),
-            acc_init: Default::default(),
-            masked: Default::default(),
-            align: Default::default(),
-            shift: Default::default(),
-            mode: Default::default(),
-            relu: Default::default(),
-            sign_bits: Default::default(),
+            settings: Default::default(),
             seed_load: Default::default(),
             seed0: Default::default(),
             seed1: Default::default(),
@@ -134,19 +122,20 @@ impl<const D: usize> Logic for OutputStage<D> {
                 self.cin_wide.next = bit_cast::<48, 16>(self.cin.val()) | self.sign_fill.val();
             }
             self.value.d.next = self.held_sum.q.val();
-            if self.acc_init.val() {
+            if self.settings.acc_init.val() {
                 self.value.d.next =
-                    self.held_sum.q.val() + (self.cin_wide.val() << self.align.val());
+                    self.held_sum.q.val() + (self.cin_wide.val() << self.settings.align.val());
             }
         }
         self.value_addr.d.next = self.held_addr.q.val();
         self.value_valid.d.next = self.valid.q.val();
-        self.value_pruned.d.next = self.valid.q.val() & self.masked.val() & self.cin_pruned.val();
+        self.value_pruned.d.next =
+            self.valid.q.val() & self.settings.masked.val() & self.cin_pruned.val();
         self.round.value.next = self.value.q.val();
-        self.round.shift.next = self.shift.val();
-        self.round.mode.next = self.mode.val();
-        self.round.relu.next = self.relu.val();
-        self.round.sign_bits.next = self.sign_bits.val();
+        self.round.shift.next = self.settings.shift.val();
+        self.round.mode.next = self.settings.mode.val();
+        self.round.relu.next = self.settings.relu.val();
+        self.round.sign_bits.next = self.settings.sign_bits.val();
         self.round.draw.next = self.lfsr.draw.val();
         self.round.enable.next = self.value_valid.q.val();
         self.lfsr.advance.next = self.value_valid.q.val();
@@ -354,14 +343,14 @@ mod tests {
                 x.sum.next = ((cy.sum as u64) & ((1 << 48) - 1)).into();
                 x.out_addr.next = cy.addr.into();
                 x.cin.next = (cy.cin as u16 as u64).into();
-                x.acc_init.next = cfg.acc_init;
+                x.settings.acc_init.next = cfg.acc_init;
                 x.cin_pruned.next = cy.cin_pruned;
-                x.masked.next = cfg.masked;
-                x.align.next = (cfg.formats.cin_align() as u64).into();
-                x.shift.next = (cfg.formats.shift() as u64).into();
-                x.mode.next = (cfg.mode.code() as u64).into();
-                x.relu.next = cfg.relu;
-                x.sign_bits.next = (crate::rounding::sign_bits(cfg.formats.wl_out) as u64).into();
+                x.settings.masked.next = cfg.masked;
+                x.settings.align.next = (cfg.formats.cin_align() as u64).into();
+                x.settings.shift.next = (cfg.formats.shift() as u64).into();
+                x.settings.mode.next = (cfg.mode.code() as u64).into();
+                x.settings.relu.next = cfg.relu;
+                x.settings.sign_bits.next = (crate::rounding::sign_bits(cfg.formats.wl_out) as u64).into();
                 x.seed_load.next = cy.seed_load;
                 x.seed0.next = (cy.seed[0] as u64).into();
                 x.seed1.next = (cy.seed[1] as u64).into();

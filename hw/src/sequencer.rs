@@ -23,6 +23,7 @@
 
 use crate::dffs;
 use crate::drain::Drain;
+use crate::ports::TileWalkIn;
 use crate::rotator::SHIFT_BITS;
 use rust_hdl::prelude::*;
 use srsa_spec::protocol::feature;
@@ -42,21 +43,7 @@ pub struct Sequencer<const R: usize, const C: usize, const DA: usize, const DC: 
     pub reset: Signal<In, Bit>,
     /// Starts a checked GEMM with the arguments below (held until `done`).
     pub start: Signal<In, Bit>,
-    pub k_last: Signal<In, Bits<16>>,
-    /// Idle steps after each tile's K (`gemm_args`).
-    pub idle_steps: Signal<In, Bits<16>>,
-    pub a_transposed: Signal<In, Bit>,
-    pub b_transposed: Signal<In, Bit>,
-    /// Bank rows between rows of A (columns of B) read transposed.
-    pub a_stride: Signal<In, Bits<16>>,
-    pub b_stride: Signal<In, Bits<16>>,
-    pub tile_rows: Signal<In, Bits<16>>,
-    pub tile_cols: Signal<In, Bits<16>>,
-    pub np: Signal<In, Bits<DC>>,
-    pub a_base: Signal<In, Bits<DA>>,
-    pub b_base: Signal<In, Bits<DC>>,
-    pub cin_base: Signal<In, Bits<DC>>,
-    pub out_base: Signal<In, Bits<DC>>,
+    pub walk: TileWalkIn<DA, DC>,
 
     /// From `start` to `done`: the banks are the array's.
     pub running: Signal<Out, Bit>,
@@ -130,12 +117,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Sequencer
             clock: Default::default(),
             reset: Default::default(),
             start: Default::default(),
-            k_last: Default::default(),
-            idle_steps: Default::default(),
-            a_transposed: Default::default(),
-            b_transposed: Default::default(),
-            a_stride: Default::default(),
-            b_stride: Default::default(),
+            walk: Default::default(),
             feed_step: Default::default(),
             step: Default::default(),
             stage0_step: Default::default(),
@@ -153,13 +135,6 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Sequencer
             log2c: Constant::new((C.trailing_zeros() as u64).into()),
             r_mask16: Constant::new(((R - 1) as u64).into()),
             c_mask16: Constant::new(((C - 1) as u64).into()),
-            tile_rows: Default::default(),
-            tile_cols: Default::default(),
-            np: Default::default(),
-            a_base: Default::default(),
-            b_base: Default::default(),
-            cin_base: Default::default(),
-            out_base: Default::default(),
             running: Default::default(),
             busy: Default::default(),
             done: Default::default(),
@@ -235,10 +210,10 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         self.valid_chain[0].d.next = false;
         self.first_chain[0].d.next = false;
         self.last_chain[0].d.next = false;
-        self.at.next = self.a_transposed.val() & self.has_at.val();
-        self.bt.next = self.b_transposed.val() & self.has_bt.val();
-        self.a_row_stride.next = bit_cast::<DA, 16>(self.a_stride.val());
-        self.b_row_stride.next = bit_cast::<DC, 16>(self.b_stride.val());
+        self.at.next = self.walk.a_transposed.val() & self.has_at.val();
+        self.bt.next = self.walk.b_transposed.val() & self.has_bt.val();
+        self.a_row_stride.next = bit_cast::<DA, 16>(self.walk.a_stride.val());
+        self.b_row_stride.next = bit_cast::<DC, 16>(self.walk.b_stride.val());
         self.a_tile_stride.next = self.a_row_stride.val() << self.log2r.val();
         self.b_tile_stride.next = self.b_row_stride.val() << self.log2c.val();
         // Transposed, stage s (row s) is a row of A further on than row s - 1.
@@ -282,7 +257,7 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             self.cin_row.q.val() + bit_cast::<DC, 16>(self.tile_col.q.val());
         self.drain.out_start.next =
             self.out_row.q.val() + bit_cast::<DC, 16>(self.tile_col.q.val());
-        self.drain.stride.next = self.tile_cols.val();
+        self.drain.stride.next = self.walk.tile_cols.val();
         for c in 0..C {
             self.take[c].next = self.drain.take[c].val();
             self.cin_addr[c].next = self.drain.cin_addr[c].val();
@@ -300,13 +275,13 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
                     self.k_step.d.next = 0.into();
                     self.tile_row.d.next = 0.into();
                     self.tile_col.d.next = 0.into();
-                    self.a_next.d.next = self.a_base.val();
-                    self.b_next.d.next = self.b_base.val();
-                    self.a_tile.d.next = self.a_base.val();
-                    self.b_tile.d.next = self.b_base.val();
+                    self.a_next.d.next = self.walk.a_base.val();
+                    self.b_next.d.next = self.walk.b_base.val();
+                    self.a_tile.d.next = self.walk.a_base.val();
+                    self.b_tile.d.next = self.walk.b_base.val();
                     self.step.d.next = 0.into();
-                    self.cin_row.d.next = self.cin_base.val();
-                    self.out_row.d.next = self.out_base.val();
+                    self.cin_row.d.next = self.walk.cin_base.val();
+                    self.out_row.d.next = self.walk.out_base.val();
                     self.phase.d.next = Phase::Run;
                 }
             }
@@ -314,41 +289,41 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
                 self.busy.next = true;
                 self.valid_chain[0].d.next = true;
                 self.first_chain[0].d.next = self.k_step.q.val() == 0;
-                self.last_chain[0].d.next = self.k_step.q.val() == self.k_last.val();
-                if self.k_step.q.val() == self.k_last.val() {
+                self.last_chain[0].d.next = self.k_step.q.val() == self.walk.k_last.val();
+                if self.k_step.q.val() == self.walk.k_last.val() {
                     // Last step of this tile: start its drain, move on.
                     self.drain.start.next = true;
                     self.k_step.d.next = 0.into();
-                    if self.idle_steps.val().any() {
-                        self.gap.d.next = self.idle_steps.val();
+                    if self.walk.idle_steps.val().any() {
+                        self.gap.d.next = self.walk.idle_steps.val();
                         self.phase.d.next = Phase::Gap;
                     }
-                    if self.tile_col.q.val() + 1 == self.tile_cols.val() {
+                    if self.tile_col.q.val() + 1 == self.walk.tile_cols.val() {
                         self.tile_col.d.next = 0.into();
                         self.tile_row.d.next = self.tile_row.q.val() + 1;
-                        self.cin_row.d.next = self.cin_row.q.val() + self.np.val();
-                        self.out_row.d.next = self.out_row.q.val() + self.np.val();
+                        self.cin_row.d.next = self.cin_row.q.val() + self.walk.np.val();
+                        self.out_row.d.next = self.out_row.q.val() + self.walk.np.val();
                         self.a_next.d.next =
-                            self.a_base.val() + bit_cast::<DA, 16>(self.tile_row.q.val() + 1);
+                            self.walk.a_base.val() + bit_cast::<DA, 16>(self.tile_row.q.val() + 1);
                         if self.at.val() {
                             self.a_tile.d.next = self.a_tile.q.val() + self.a_tile_stride.val();
                             self.a_next.d.next = self.a_tile.q.val() + self.a_tile_stride.val();
                         }
-                        self.b_next.d.next = self.b_base.val();
-                        self.b_tile.d.next = self.b_base.val();
-                        if self.tile_row.q.val() + 1 == self.tile_rows.val() {
+                        self.b_next.d.next = self.walk.b_base.val();
+                        self.b_tile.d.next = self.walk.b_base.val();
+                        if self.tile_row.q.val() + 1 == self.walk.tile_rows.val() {
                             self.flush.d.next = self.flush_len.val();
                             self.phase.d.next = Phase::Flush;
                         }
                     } else {
                         self.tile_col.d.next = self.tile_col.q.val() + 1;
                         self.a_next.d.next =
-                            self.a_base.val() + bit_cast::<DA, 16>(self.tile_row.q.val());
+                            self.walk.a_base.val() + bit_cast::<DA, 16>(self.tile_row.q.val());
                         if self.at.val() {
                             self.a_next.d.next = self.a_tile.q.val();
                         }
                         self.b_next.d.next =
-                            self.b_base.val() + bit_cast::<DC, 16>(self.tile_col.q.val() + 1);
+                            self.walk.b_base.val() + bit_cast::<DC, 16>(self.tile_col.q.val() + 1);
                         if self.bt.val() {
                             self.b_tile.d.next = self.b_tile.q.val() + self.b_tile_stride.val();
                             self.b_next.d.next = self.b_tile.q.val() + self.b_tile_stride.val();
@@ -357,9 +332,9 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
                 } else {
                     self.k_step.d.next = self.k_step.q.val() + 1;
                     self.a_next.d.next =
-                        self.a_next.q.val() + bit_cast::<DA, 16>(self.tile_rows.val());
+                        self.a_next.q.val() + bit_cast::<DA, 16>(self.walk.tile_rows.val());
                     self.b_next.d.next =
-                        self.b_next.q.val() + bit_cast::<DC, 16>(self.tile_cols.val());
+                        self.b_next.q.val() + bit_cast::<DC, 16>(self.walk.tile_cols.val());
                     // Transposed, a bank row holds R (C) consecutive steps.
                     if self.at.val() {
                         self.a_next.d.next = self.a_next.q.val();
@@ -501,19 +476,19 @@ mod tests {
                 x.reset.next = *reset;
                 let g = gemm(&j);
                 let period = tile_period(R as u32, C as u32, &g);
-                x.idle_steps.next = ((period - j.k) as u64).into();
-                x.a_transposed.next = j.a_transposed;
-                x.b_transposed.next = j.b_transposed;
-                x.a_stride.next = (pad(j.k, R as u32) as u64 / R as u64).into();
-                x.b_stride.next = (pad(j.k, C as u32) as u64 / C as u64).into();
-                x.k_last.next = (j.k as u64 - 1).into();
-                x.tile_rows.next = tr.into();
-                x.tile_cols.next = tc.into();
-                x.np.next = (tc * R as u64).into();
-                x.a_base.next = j.a_base.into();
-                x.b_base.next = j.b_base.into();
-                x.cin_base.next = j.cin_base.into();
-                x.out_base.next = j.out_base.into();
+                x.walk.idle_steps.next = ((period - j.k) as u64).into();
+                x.walk.a_transposed.next = j.a_transposed;
+                x.walk.b_transposed.next = j.b_transposed;
+                x.walk.a_stride.next = (pad(j.k, R as u32) as u64 / R as u64).into();
+                x.walk.b_stride.next = (pad(j.k, C as u32) as u64 / C as u64).into();
+                x.walk.k_last.next = (j.k as u64 - 1).into();
+                x.walk.tile_rows.next = tr.into();
+                x.walk.tile_cols.next = tc.into();
+                x.walk.np.next = (tc * R as u64).into();
+                x.walk.a_base.next = j.a_base.into();
+                x.walk.b_base.next = j.b_base.into();
+                x.walk.cin_base.next = j.cin_base.into();
+                x.walk.out_base.next = j.out_base.into();
             },
             |x| Rec {
                 start: x.start.val(),

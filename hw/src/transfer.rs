@@ -13,6 +13,7 @@
 
 use crate::constant;
 use crate::packing::{Pack, Unpack};
+use crate::ports::HostPort;
 use crate::transfer_check::TransferCheck;
 use rust_hdl::prelude::*;
 use srsa_spec::protocol::{feature, Status, Width, PRUNE_BIT};
@@ -62,12 +63,7 @@ pub struct Transfer {
 
     // The buffers' host port (see `buffers`): the pair written, and the
     // pair read the cycle before.
-    pub host_write: Signal<Out, Bit>,
-    pub buffer: Signal<Out, Bits<2>>,
-    pub elem: Signal<Out, Bits<24>>,
-    pub write_word: Signal<Out, Bits<32>>,
-    /// A WRITE's prune flag (address word bit 31).
-    pub prune: Signal<Out, Bit>,
+    pub host: HostPort,
     pub rd_elem: Signal<Out, Bits<24>>,
     pub read_word: Signal<In, Bits<32>>,
 
@@ -121,11 +117,7 @@ impl Transfer {
             done: Default::default(),
             rsp_in: Default::default(),
             rsp: Default::default(),
-            host_write: Default::default(),
-            buffer: Default::default(),
-            elem: Default::default(),
-            write_word: Default::default(),
-            prune: Default::default(),
+            host: Default::default(),
             rd_elem: Default::default(),
             read_word: Default::default(),
             check: TransferCheck::new(capacity, features),
@@ -174,9 +166,9 @@ impl Logic for Transfer {
         self.in_word.next = self.has_packed.val() & self.sub.q.val().any();
         self.elem_step.next = self.elem_at.q.val() + 2;
         self.count_step.next = self.count.q.val() - 1;
-        self.elem.next = self.elem_at.q.val();
-        self.buffer.next = self.buffer_id.q.val();
-        self.prune.next = self.prune_flag.q.val();
+        self.host.elem.next = self.elem_at.q.val();
+        self.host.buffer.next = self.buffer_id.q.val();
+        self.host.prune.next = self.prune_flag.q.val();
         self.rd_elem.next = self.elem_at.q.val();
         if (self.state.q.val() == TransferState::ReadEmit)
             & (self.rsp_ready.val() | self.in_word.val())
@@ -187,7 +179,7 @@ impl Logic for Transfer {
         self.cmd_ready.next = (self.state.q.val() == TransferState::Address)
             | ((self.state.q.val() == TransferState::WriteData) & !self.in_word.val());
         self.rsp_valid.next = (self.state.q.val() == TransferState::ReadEmit) & !self.in_word.val();
-        self.host_write.next = (self.state.q.val() == TransferState::WriteData)
+        self.host.write.next = (self.state.q.val() == TransferState::WriteData)
             & (self.in_word.val() | (self.cmd_valid.val() & self.ok.val()));
         // `checked` and `done` (the match's moves to Idle, without reset)
         // from registers and inputs alone, and read nowhere here: the
@@ -283,15 +275,15 @@ impl Logic for Transfer {
             self.state.d.next = TransferState::Idle;
             self.cmd_ready.next = false;
             self.rsp_valid.next = false;
-            self.host_write.next = false;
+            self.host.write.next = false;
         }
 
         self.unpack.clock.next = self.clock.val();
         self.unpack.word.next = self.cmd_data.val();
         self.unpack.from_held.next = self.in_word.val();
-        self.unpack.advance.next = self.host_write.val();
+        self.unpack.advance.next = self.host.write.val();
         self.unpack.width.next = self.width.q.val();
-        self.write_word.next = self.unpack.pair.val();
+        self.host.word.next = self.unpack.pair.val();
         self.pack.clock.next = self.clock.val();
         self.pack.pair.next = self.read_word.val();
         self.pack.capture.next =
@@ -487,15 +479,15 @@ pub(crate) mod tests {
                 }
             }
         }
-        if t.host_write.val() {
+        if t.host.write.val() {
             e.got.writes.push((
-                t.buffer.val().to_u64(),
-                t.elem.val().to_u64(),
-                t.write_word.val().to_u64() as u32,
+                t.host.buffer.val().to_u64(),
+                t.host.elem.val().to_u64(),
+                t.host.word.val().to_u64() as u32,
             ));
         }
         // The banks answer the read issued this cycle next cycle.
-        e.read_data = memory(t.buffer.val().to_u64(), t.rd_elem.val().to_u64());
+        e.read_data = memory(t.host.buffer.val().to_u64(), t.rd_elem.val().to_u64());
         e.got.responses.len() < e.want || e.next < e.words.len()
     }
 
