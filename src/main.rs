@@ -88,6 +88,14 @@ enum Command {
 }
 
 fn main() {
+    // Rust ignores SIGPIPE, so a reader that closes the pipe early (`srsa
+    // ... | head`) would make the next print panic; end quietly instead,
+    // as other command-line tools do.
+    #[cfg(unix)]
+    // SAFETY: called before any other thread exists, with a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     if let Err(e) = run(Cli::parse()) {
         eprintln!("error: {e:#}");
         std::process::exit(1);

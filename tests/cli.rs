@@ -980,3 +980,28 @@ fn compress_writes_a_model_that_evaluates_alike_and_damage_is_refused() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("no layer fc9"), "{}", stderr(&o));
 }
+
+/// A reader that goes away early (`srsa ... | head`) ends the program
+/// quietly, as it does any Unix tool, instead of a panic on the next print.
+#[cfg(unix)]
+#[test]
+fn a_closed_stdout_ends_the_program_without_a_panic() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = TempDir::new("closed_stdout");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let o = Command::new(env!("CARGO_BIN_EXE_srsa"))
+        .args(["identify", "--device", "golden", "--n", "4"])
+        .current_dir(&dir.0)
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    println!("status {:?}, stderr: {err}", o.status);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        o.status.success() || o.status.signal() == Some(libc::SIGPIPE),
+        "{:?}",
+        o.status
+    );
+}
