@@ -405,6 +405,20 @@ fn bad_input_gets_a_message_not_a_panic() {
             vec!["identify", "--device", "serial:/dev/null@4294967295"],
             "4294967295",
         ),
+        // And every other subcommand once.
+        (vec!["verilog", "--n", "3", "--out", "v"], "3x3"),
+        (vec!["bitstream", "--board", "nosuch"], "nosuch"),
+        (vec!["fuzz", "--n", "3", "--streams", "1"], "3"),
+        (vec!["bench", "--sizes", "3", "--sim-only"], "3x3"),
+        (
+            vec!["sqnr", "--checkpoint", "missing.ckpt", "--budget", "6"],
+            "missing.ckpt",
+        ),
+        (
+            vec!["compress", "--checkpoint", "missing.ckpt", "--out", "m.srz"],
+            "missing.ckpt",
+        ),
+        (vec!["eval", "--model", "missing.srz"], "missing.srz"),
     ];
     for (args, named) in cases {
         let o = srsa(&args, &dir.0);
