@@ -444,6 +444,10 @@ mod tests {
     fn verilog_generates_and_lints() {
         // With the project's file header and lint waivers, as every top.
         let v = crate::verilog::finish(FrameRx::default()).unwrap();
+        // For a resource estimate on its own: yosys synth_ice40 on this file.
+        if let Ok(path) = std::env::var("SRSA_FRAME_VERILOG") {
+            std::fs::write(path, &v).unwrap();
+        }
         assert!(v.contains("module top"));
         let dir = std::env::temp_dir().join(format!("srsa-frame-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
