@@ -201,6 +201,7 @@ fn run(seed: u64, noise: Noise, cases: usize, t: &mut Totals) {
                     i < cases,
                     "seed {seed}: case {i} on a clean line failed: {e}"
                 );
+                println!("seed {seed} case {i}: no result (an error, not a wrong one): {e}");
                 t.lost += 1;
             }
         }
