@@ -13,6 +13,7 @@ pub mod bit_allocation;
 pub mod cases;
 pub mod compression;
 pub mod driver;
+pub mod framed;
 pub mod fuzz;
 pub mod golden;
 pub mod kernel;

@@ -2,6 +2,7 @@
 //! word-stream protocol as four bytes a word, least significant first, 8N1,
 //! exactly what the UART board top (`hw/src/uart_top.rs`) speaks.
 
+use crate::framed::ByteLine;
 use serialport::SerialPort;
 use srsa_spec::protocol::{Link, LinkError};
 use std::io::{Read, Write};
@@ -78,6 +79,54 @@ impl SerialLink {
         let line = words as f64 * 40.0 / self.baud as f64;
         let work = cycles as f64 / SLOWEST_CLOCK_HZ as f64;
         Duration::from_secs_f64(line + work + 1.0)
+    }
+}
+
+/// Serial layer 2 over the port: [`crate::framed::FramedLink`] wraps a
+/// `SerialLink` for a board that frames its commands.
+impl ByteLine for SerialLink {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), LinkError> {
+        self.port
+            .write_all(bytes)
+            .and_then(|_| self.port.flush())
+            .map_err(|e| LinkError::Io(format!("write to {}: {e}", self.path)))
+    }
+
+    fn read(&mut self, byte_times: u64) -> Result<Option<u8>, LinkError> {
+        if !self.partial.is_empty() {
+            return Ok(Some(self.partial.remove(0)));
+        }
+        let wait = Duration::from_secs_f64(byte_times as f64 * 10.0 / self.baud as f64);
+        let deadline = Instant::now() + wait;
+        let mut buf = [0u8; 256];
+        loop {
+            match self.port.read(&mut buf) {
+                Ok(k) if k > 0 => {
+                    self.partial.extend_from_slice(&buf[1..k]);
+                    return Ok(Some(buf[0]));
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(LinkError::Io(format!("read from {}: {e}", self.path))),
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+        }
+    }
+
+    fn byte_times(&self, cycles: u64) -> u64 {
+        (cycles as u128 * self.baud as u128 / (10 * SLOWEST_CLOCK_HZ as u128)) as u64 + 1
+    }
+
+    /// A USB-UART delivers in packets, up to tens of milliseconds late.
+    fn latency(&self) -> u64 {
+        (self.baud / 10 / 20) as u64
+    }
+
+    fn name(&self) -> String {
+        format!("serial:{}@{}", self.path, self.baud)
     }
 }
 

@@ -24,6 +24,7 @@
 //! - [`skid`]: a two-word skid buffer, registering a word stream
 //! - [`stream_top`]: the word-stream top: the device behind a skid buffer each way
 //! - [`uart`]: serial receiver and transmitter (8N1)
+//! - [`frame`]: serial layer 2, receiving: frames checked by CRC-32 before their words reach the device
 //! - [`uart_top`]: the board top: the device behind a UART
 //! - [`shapes`]: the shape table: every generated array shape and its use
 //! - [`verilog`]: Verilog generation
@@ -41,6 +42,7 @@ pub mod drain;
 pub mod expand_check;
 pub mod expander;
 pub mod formal;
+pub mod frame;
 pub mod gemm_args;
 pub mod gemm_format;
 pub mod lfsr;

@@ -35,6 +35,7 @@ clocked!(
     [] crate::counters::Counters,
     [] crate::transfer::Transfer,
     [] crate::skid::Skid,
+    [] crate::frame::FrameRx,
 );
 
 /// Runs `uut` for at most `max_cycles` cycles: each cycle `drive` sets the

@@ -7,3 +7,4 @@ pub mod expand;
 pub mod lfsr;
 pub mod numerics;
 pub mod protocol;
+pub mod serial;
