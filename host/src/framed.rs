@@ -22,8 +22,10 @@
 //! stochastic GEMM draws again, an in-place accumulate adds twice, part of
 //! a split command) is an error: it ran, and what it answered is lost.
 
+use srsa_spec::numerics::Rounding;
 use srsa_spec::protocol::{
-    arg_words, op, parse_status, payload_words, Link, LinkError, COUNTER_WORDS, IDENTIFY_WORDS,
+    arg_words, gemm_fields, op, parse_status, payload_words, Gemm, Link, LinkError, COUNTER_WORDS,
+    GEMM_ARGS, IDENTIFY_WORDS,
 };
 use srsa_spec::serial::{
     ack_word, dup_word, encode_frame, response_crc, GAP_BYTE_TIMES, MAX_FRAME_WORDS, NAK,
@@ -100,28 +102,32 @@ fn data_words(header: u32) -> usize {
     }
 }
 
-/// Whether executing this whole command twice in a row leaves what once
-/// would: all but a stochastic GEMM (it draws again) and an accumulate in
-/// place (it adds twice).
-fn repeatable(cmd: &[u32]) -> bool {
-    if cmd[0] >> 24 != op::GEMM || cmd.len() < 8 {
-        return true;
+/// The fields of a whole GEMM command (header and argument words), as
+/// the device reads them; `None` for any other command and for a mode code
+/// the device refuses.
+fn gemm(cmd: &[u32]) -> Option<Gemm> {
+    if cmd[0] >> 24 != op::GEMM {
+        return None;
     }
-    let stochastic = (cmd[2] >> 16) & 3 == 2;
-    let in_place = (cmd[2] >> 19) & 1 == 1 && cmd[6] == cmd[7];
-    !(stochastic || in_place)
+    gemm_fields(cmd.get(1..1 + GEMM_ARGS)?.try_into().ok()?)
 }
 
-/// A bound on a GEMM's busy cycles from its shape word and K alone, on any
+/// Whether executing this whole command twice in a row leaves what once
+/// would: all but a stochastic GEMM (it draws again) and an accumulate in
+/// place (it adds twice). A refused GEMM executes nothing.
+fn repeatable(cmd: &[u32]) -> bool {
+    gemm(cmd)
+        .is_none_or(|g| g.mode != Rounding::Stochastic && !(g.acc_init && g.cin_base == g.out_base))
+}
+
+/// A bound on a GEMM's busy cycles from its shape and K alone, on any
 /// array (the smallest array, 2 x 2, has the most tiles; the tile period is
 /// at most K rounded up to 32).
 fn gemm_cycles(cmd: &[u32]) -> u64 {
-    if cmd[0] >> 24 != op::GEMM || cmd.len() < 8 {
-        return 0;
-    }
-    let (m, n) = ((cmd[1] & 0xFFFF) as u64, (cmd[1] >> 16) as u64);
-    let k = (cmd[2] & 0xFFFF) as u64;
-    m.div_ceil(2) * n.div_ceil(2) * (k + 32) + k + 100
+    gemm(cmd).map_or(0, |g| {
+        let (m, n, k) = (g.m as u64, g.ncol as u64, g.k as u64);
+        m.div_ceil(2) * n.div_ceil(2) * (k + 32) + k + 100
+    })
 }
 
 fn next_seq(s: u8) -> u8 {

@@ -53,6 +53,30 @@ pub fn parse_spec(spec: &str) -> Result<(String, u32), String> {
 }
 
 impl SerialLink {
+    fn write_bytes(&mut self, bytes: &[u8]) -> Result<(), LinkError> {
+        self.port
+            .write_all(bytes)
+            .and_then(|_| self.port.flush())
+            .map_err(|e| LinkError::Io(format!("write to {}: {e}", self.path)))
+    }
+
+    /// Bytes the port has for `buf` within its read timeout: 0 when none
+    /// came (a timeout or an interrupted read is not an error here).
+    fn read_some(&mut self, buf: &mut [u8]) -> Result<usize, LinkError> {
+        match self.port.read(buf) {
+            Ok(k) => Ok(k),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted
+                ) =>
+            {
+                Ok(0)
+            }
+            Err(e) => Err(LinkError::Io(format!("read from {}: {e}", self.path))),
+        }
+    }
+
     /// Opens `path` at `baud`, 8N1, no flow control, and drops whatever the
     /// port had buffered.
     pub fn open(path: &str, baud: u32) -> Result<SerialLink, LinkError> {
@@ -86,10 +110,7 @@ impl SerialLink {
 /// `SerialLink` for a board that frames its commands.
 impl ByteLine for SerialLink {
     fn write(&mut self, bytes: &[u8]) -> Result<(), LinkError> {
-        self.port
-            .write_all(bytes)
-            .and_then(|_| self.port.flush())
-            .map_err(|e| LinkError::Io(format!("write to {}: {e}", self.path)))
+        self.write_bytes(bytes)
     }
 
     fn read(&mut self, byte_times: u64) -> Result<Option<u8>, LinkError> {
@@ -100,15 +121,10 @@ impl ByteLine for SerialLink {
         let deadline = Instant::now() + wait;
         let mut buf = [0u8; 256];
         loop {
-            match self.port.read(&mut buf) {
-                Ok(k) if k > 0 => {
-                    self.partial.extend_from_slice(&buf[1..k]);
-                    return Ok(Some(buf[0]));
-                }
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(LinkError::Io(format!("read from {}: {e}", self.path))),
+            let k = self.read_some(&mut buf)?;
+            if k > 0 {
+                self.partial.extend_from_slice(&buf[1..k]);
+                return Ok(Some(buf[0]));
             }
             if Instant::now() >= deadline {
                 return Ok(None);
@@ -126,17 +142,14 @@ impl ByteLine for SerialLink {
     }
 
     fn name(&self) -> String {
-        format!("serial:{}@{}", self.path, self.baud)
+        Link::name(self)
     }
 }
 
 impl Link for SerialLink {
     fn send(&mut self, words: &[u32]) -> Result<(), LinkError> {
         let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-        self.port
-            .write_all(&bytes)
-            .and_then(|_| self.port.flush())
-            .map_err(|e| LinkError::Io(format!("write to {}: {e}", self.path)))
+        self.write_bytes(&bytes)
     }
 
     fn recv(&mut self, n: usize, max_cycles: u64) -> Result<Vec<u32>, LinkError> {
@@ -151,12 +164,8 @@ impl Link for SerialLink {
                 });
             }
             let room = (want - self.partial.len()).min(buf.len());
-            match self.port.read(&mut buf[..room]) {
-                Ok(k) => self.partial.extend_from_slice(&buf[..k]),
-                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(LinkError::Io(format!("read from {}: {e}", self.path))),
-            }
+            let k = self.read_some(&mut buf[..room])?;
+            self.partial.extend_from_slice(&buf[..k]);
         }
         let words = self.partial[..want]
             .chunks_exact(4)

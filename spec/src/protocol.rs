@@ -541,16 +541,10 @@ pub const MASK_FROM: u32 = 28;
 /// The bits of GEMM word 1 above the defined fields.
 pub const RESERVED_FROM: u32 = 29;
 
-/// Decodes and validates GEMM argument words for a device with an R x C
-/// array, `buffer_elems` elements per buffer and the operand paths of
-/// `features`: the device's own check.
-pub fn decode_gemm(
-    w: &[u32; GEMM_ARGS],
-    rows: u32,
-    cols: u32,
-    buffer_elems: u32,
-    features: u32,
-) -> Result<Gemm, Status> {
+/// A GEMM's fields as its argument words hold them, unchecked: `None`
+/// only for a rounding-mode code that names no mode. [`decode_gemm`] adds
+/// the device's checks.
+pub fn gemm_fields(w: &[u32; GEMM_ARGS]) -> Option<Gemm> {
     let m = w[0] & 0xFFFF;
     let ncol = w[0] >> 16;
     let k = w[1] & 0xFFFF;
@@ -565,11 +559,11 @@ pub fn decode_gemm(
         fl_out: (w[2] >> 24) as u8,
         wl_out: ((w[1] >> WL_FROM) & 0x1F) as u8,
     };
-    let g = Gemm {
+    Some(Gemm {
         m,
         k,
         ncol,
-        mode: Rounding::from_code(mode_code).ok_or(Status::BadFormat)?,
+        mode: Rounding::from_code(mode_code)?,
         relu,
         acc_init,
         a_transposed: flag(PATHS_FROM),
@@ -581,7 +575,21 @@ pub fn decode_gemm(
         b_base: w[4],
         cin_base: w[5],
         out_base: w[6],
-    };
+    })
+}
+
+/// Decodes and validates GEMM argument words for a device with an R x C
+/// array, `buffer_elems` elements per buffer and the operand paths of
+/// `features`: the device's own check.
+pub fn decode_gemm(
+    w: &[u32; GEMM_ARGS],
+    rows: u32,
+    cols: u32,
+    buffer_elems: u32,
+    features: u32,
+) -> Result<Gemm, Status> {
+    let g = gemm_fields(w).ok_or(Status::BadFormat)?;
+    let (m, k, ncol, acc_init, formats) = (g.m, g.k, g.ncol, g.acc_init, g.formats);
     // Reserved bits must be zero, every feature asked for must exist, C's
     // read port cannot serve both B and C_in, and the mask is C_in's.
     let narrow = formats.wl_out != WL as u8;
