@@ -4,11 +4,13 @@
 //! word's `index`), then steps `index` 0..=3 with `sizing` high while the
 //! one multiplier forms the size products the range checks need; `status`
 //! is then the device's verdict (registered in the last size step), in
-//! the priority order of `srsa_spec::protocol::decode_gemm`. The decoded
-//! fields stay stable for the whole GEMM, and the conversion settings are
-//! registered for the output stages: decoded from the argument words they
-//! would otherwise start every column's longest path (the words are stable
-//! long before a sum).
+//! the priority order of `srsa_spec::protocol::decode_gemm`. What the
+//! GEMM reads while it runs (the tile walk, K, B's path and the output
+//! stages' conversion settings) is registered in the size steps and held
+//! until the next GEMM's: decoded from the argument words the settings
+//! would otherwise start every column's longest path, and a simulator
+//! would decode them again in every cycle. All the arithmetic sits in the
+//! size steps' branch.
 //!
 //! The optional features (`srsa_spec::protocol::feature`) a device is
 //! built with are constants here: a feature it lacks is refused, and its
@@ -61,6 +63,26 @@ pub struct GemmArgs<const R: usize, const C: usize, const DA: usize, const DC: u
     out_acc: DFF<Bit>,
     out_masked: DFF<Bit>,
     out_mn: DFF<Bits<32>>,
+    /// The tile walk, K and B's path, registered in the size steps like
+    /// the settings (if `registered`): formed combinationally from the
+    /// argument words, a simulator forms them again in every cycle of a
+    /// GEMM (209 instructions of the 8x8 device's 6,320 a cycle).
+    registered: Constant<Bit>,
+    w_k: DFF<Bits<16>>,
+    w_k_last: DFF<Bits<16>>,
+    w_idle: DFF<Bits<16>>,
+    w_at: DFF<Bit>,
+    w_bt: DFF<Bit>,
+    w_bfc: DFF<Bit>,
+    w_a_stride: DFF<Bits<16>>,
+    w_b_stride: DFF<Bits<16>>,
+    w_tile_rows: DFF<Bits<16>>,
+    w_tile_cols: DFF<Bits<16>>,
+    w_np: DFF<Bits<DC>>,
+    w_a_base: DFF<Bits<DA>>,
+    w_b_base: DFF<Bits<DC>>,
+    w_cin_base: DFF<Bits<DC>>,
+    w_out_base: DFF<Bits<DC>>,
 
     // Region arithmetic is 20 bits wide: a base or length with a bit at or
     // above 2^18 (`far`) is out of every buffer by itself, and below it the
@@ -82,6 +104,10 @@ pub struct GemmArgs<const R: usize, const C: usize, const DA: usize, const DC: u
     mul_b: Signal<Local, Bits<16>>,
     mul_product: Signal<Local, Bits<32>>,
     mul_far: Signal<Local, Bit>,
+    tile_rows: Signal<Local, Bits<16>>,
+    tile_cols: Signal<Local, Bits<16>>,
+    a_stride: Signal<Local, Bits<16>>,
+    b_stride: Signal<Local, Bits<16>>,
     /// K as A's and B's regions count it (padded when transposed).
     k_a: Signal<Local, Bits<16>>,
     k_b: Signal<Local, Bits<16>>,
@@ -135,6 +161,29 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> GemmArgs<
             out_acc: Default::default(),
             out_masked: Default::default(),
             out_mn: Default::default(),
+            // Only lines with optional features are simulated lines; the
+            // board lines have none, and no cells for the flip-flops (the
+            // iCEBreaker needed 5407 of its 5280 LCs with them).
+            registered: Constant::new(features != 0),
+            w_k: Default::default(),
+            w_k_last: Default::default(),
+            w_idle: Default::default(),
+            w_at: Default::default(),
+            w_bt: Default::default(),
+            w_bfc: Default::default(),
+            w_a_stride: Default::default(),
+            w_b_stride: Default::default(),
+            w_tile_rows: Default::default(),
+            w_tile_cols: Default::default(),
+            w_np: Default::default(),
+            w_a_base: Default::default(),
+            w_b_base: Default::default(),
+            w_cin_base: Default::default(),
+            w_out_base: Default::default(),
+            tile_rows: Default::default(),
+            tile_cols: Default::default(),
+            a_stride: Default::default(),
+            b_stride: Default::default(),
             base_rows: Default::default(),
             a_start: Default::default(),
             b_start: Default::default(),
@@ -181,8 +230,33 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, size_far, verdict, out_shift, out_align, out_mode, out_relu, out_sign,
-            out_acc, out_masked, out_mn
+            self,
+            clock,
+            size_far,
+            verdict,
+            out_shift,
+            out_align,
+            out_mode,
+            out_relu,
+            out_sign,
+            out_acc,
+            out_masked,
+            out_mn,
+            w_k,
+            w_k_last,
+            w_idle,
+            w_at,
+            w_bt,
+            w_bfc,
+            w_a_stride,
+            w_b_stride,
+            w_tile_rows,
+            w_tile_cols,
+            w_np,
+            w_a_base,
+            w_b_base,
+            w_cin_base,
+            w_out_base
         );
         for i in 0..3 {
             self.product[i].clock.next = self.clock.val();
@@ -200,16 +274,23 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         }
         self.format.enable.next = self.sizing.val();
 
-        // ---- Fields, and the output stages' settings registered. ----
-        self.k.next = self.format.k.val();
-        self.walk.k_last.next = self.format.k.val() - 1;
-        self.out_shift.d.next = self.format.shift.val();
-        self.out_align.d.next = self.format.align.val();
-        self.out_mode.d.next = self.format.mode.val();
-        self.out_relu.d.next = self.format.relu.val();
-        self.out_sign.d.next = self.format.sign_bits.val();
-        self.out_acc.d.next = self.format.acc_init.val();
-        self.out_masked.d.next = self.format.masked.val();
+        // ---- What the GEMM reads while it runs. ----
+        self.format.enable.next = self.sizing.val() | !self.registered.val();
+        self.k.next = self.w_k.q.val();
+        self.b_from_c.next = self.w_bfc.q.val();
+        self.walk.k_last.next = self.w_k_last.q.val();
+        self.walk.idle_steps.next = self.w_idle.q.val();
+        self.walk.a_transposed.next = self.w_at.q.val();
+        self.walk.b_transposed.next = self.w_bt.q.val();
+        self.walk.a_stride.next = self.w_a_stride.q.val();
+        self.walk.b_stride.next = self.w_b_stride.q.val();
+        self.walk.tile_rows.next = self.w_tile_rows.q.val();
+        self.walk.tile_cols.next = self.w_tile_cols.q.val();
+        self.walk.np.next = self.w_np.q.val();
+        self.walk.a_base.next = self.w_a_base.q.val();
+        self.walk.b_base.next = self.w_b_base.q.val();
+        self.walk.cin_base.next = self.w_cin_base.q.val();
+        self.walk.out_base.next = self.w_out_base.q.val();
         self.settings.masked.next = self.out_masked.q.val();
         self.settings.shift.next = self.out_shift.q.val();
         self.settings.align.next = self.out_align.q.val();
@@ -218,59 +299,27 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         self.settings.sign_bits.next = self.out_sign.q.val();
         self.settings.acc_init.next = self.out_acc.q.val();
         self.mn.next = self.out_mn.q.val();
-        self.walk.tile_rows.next = bit_cast::<16, 32>(
-            (bit_cast::<32, 16>(self.format.m.val()) + self.r_minus_1.val()) >> self.log2r.val(),
-        );
-        self.walk.tile_cols.next = bit_cast::<16, 32>(
-            (bit_cast::<32, 16>(self.format.ncol.val()) + self.c_minus_1.val()) >> self.log2c.val(),
-        );
-        self.walk.np.next = bit_cast::<DC, 16>(self.walk.tile_cols.val()) << self.log2r.val();
-        // ---- Operand paths, and the tile period they ask for. ----
-        self.walk.a_transposed.next = self.format.a_transposed.val();
-        self.walk.b_transposed.next = self.format.b_transposed.val();
-        self.b_from_c.next = self.format.b_from_c.val();
-        self.walk.a_stride.next = (self.format.k.val() + self.r_mask16.val()) >> self.log2r.val();
-        self.walk.b_stride.next = (self.format.k.val() + self.c_mask16.val()) >> self.log2c.val();
-        self.k_a.next = self.format.k.val();
-        if self.format.a_transposed.val() {
-            self.k_a.next = self.walk.a_stride.val() << self.log2r.val();
-        }
-        self.k_b.next = self.format.k.val();
-        if self.format.b_transposed.val() {
-            self.k_b.next = self.walk.b_stride.val() << self.log2c.val();
-        }
-        // max(K, R), padded to R if A is transposed and to C if B is: the
-        // sides are powers of two, so the larger mask pads to both.
-        self.k_min_r.next = self.format.k.val();
-        if self.format.k.val() < self.rows16.val() {
-            self.k_min_r.next = self.rows16.val();
-        }
+
+        // Everything below is evaluated only in the size steps (zero
+        // otherwise) when the walk is registered: a simulator skips an
+        // untaken branch, and nothing it computes changes later. Every
+        // step registers the same fields.
+        self.tile_rows.next = 0.into();
+        self.tile_cols.next = 0.into();
+        self.a_stride.next = 0.into();
+        self.b_stride.next = 0.into();
+        self.k_a.next = 0.into();
+        self.k_b.next = 0.into();
+        self.k_min_r.next = 0.into();
         self.period_mask.next = 0.into();
-        if self.format.a_transposed.val() {
-            self.period_mask.next = self.r_mask16.val();
+        self.period.next = 0.into();
+        for i in 0..4 {
+            self.base_rows[i].next = 0.into();
         }
-        if self.format.b_transposed.val() {
-            self.period_mask.next = self.period_mask.val() | self.c_mask16.val();
-        }
-        self.period.next = (self.k_min_r.val() + self.period_mask.val()) & !self.period_mask.val();
-        self.walk.idle_steps.next = self.period.val() - self.format.k.val();
-
-        self.base_rows[0].next = self.arg[3].q.val() >> self.log2r.val();
-        self.base_rows[1].next = self.arg[4].q.val() >> self.log2c.val();
-        self.base_rows[2].next = self.arg[5].q.val() >> self.log2c.val();
-        self.base_rows[3].next = self.arg[6].q.val() >> self.log2c.val();
-        self.a_start.next = bit_cast::<20, 32>(self.base_rows[0].val());
-        self.b_start.next = bit_cast::<20, 32>(self.base_rows[1].val());
-        self.cin_start.next = bit_cast::<20, 32>(self.base_rows[2].val());
-        self.out_start.next = bit_cast::<20, 32>(self.base_rows[3].val());
-        self.walk.a_base.next = bit_cast::<DA, 20>(self.a_start.val());
-        self.walk.b_base.next = bit_cast::<DC, 20>(self.b_start.val());
-        self.walk.cin_base.next = bit_cast::<DC, 20>(self.cin_start.val());
-        self.walk.out_base.next = bit_cast::<DC, 20>(self.out_start.val());
-
-        // ---- The size products, one a cycle through one multiplier. ----
-        // Everything below is evaluated only in the size steps: a simulator
-        // skips an untaken branch, and nothing it computes changes later.
+        self.a_start.next = 0.into();
+        self.b_start.next = 0.into();
+        self.cin_start.next = 0.into();
+        self.out_start.next = 0.into();
         self.mul_a.next = 0.into();
         self.mul_b.next = 0.into();
         self.mul_product.next = 0.into();
@@ -282,15 +331,104 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         self.out_end.next = 0.into();
         self.cin_end.next = 0.into();
         self.misaligned.next = false;
+        if self.sizing.val() | !self.registered.val() {
+            // ---- The walk's fields. ----
+            self.w_k.d.next = self.format.k.val();
+            self.w_k_last.d.next = self.format.k.val() - 1;
+            self.tile_rows.next = bit_cast::<16, 32>(
+                (bit_cast::<32, 16>(self.format.m.val()) + self.r_minus_1.val())
+                    >> self.log2r.val(),
+            );
+            self.tile_cols.next = bit_cast::<16, 32>(
+                (bit_cast::<32, 16>(self.format.ncol.val()) + self.c_minus_1.val())
+                    >> self.log2c.val(),
+            );
+            self.w_tile_rows.d.next = self.tile_rows.val();
+            self.w_tile_cols.d.next = self.tile_cols.val();
+            self.w_np.d.next = bit_cast::<DC, 16>(self.tile_cols.val()) << self.log2r.val();
+            // ---- Operand paths, and the tile period they ask for. ----
+            self.w_at.d.next = self.format.a_transposed.val();
+            self.w_bt.d.next = self.format.b_transposed.val();
+            self.w_bfc.d.next = self.format.b_from_c.val();
+            self.a_stride.next = (self.format.k.val() + self.r_mask16.val()) >> self.log2r.val();
+            self.b_stride.next = (self.format.k.val() + self.c_mask16.val()) >> self.log2c.val();
+            self.w_a_stride.d.next = self.a_stride.val();
+            self.w_b_stride.d.next = self.b_stride.val();
+            self.k_a.next = self.format.k.val();
+            if self.format.a_transposed.val() {
+                self.k_a.next = self.a_stride.val() << self.log2r.val();
+            }
+            self.k_b.next = self.format.k.val();
+            if self.format.b_transposed.val() {
+                self.k_b.next = self.b_stride.val() << self.log2c.val();
+            }
+            // max(K, R), padded to R if A is transposed and to C if B is:
+            // the sides are powers of two, so the larger mask pads to both.
+            self.k_min_r.next = self.format.k.val();
+            if self.format.k.val() < self.rows16.val() {
+                self.k_min_r.next = self.rows16.val();
+            }
+            if self.format.a_transposed.val() {
+                self.period_mask.next = self.r_mask16.val();
+            }
+            if self.format.b_transposed.val() {
+                self.period_mask.next = self.period_mask.val() | self.c_mask16.val();
+            }
+            self.period.next =
+                (self.k_min_r.val() + self.period_mask.val()) & !self.period_mask.val();
+            self.w_idle.d.next = self.period.val() - self.format.k.val();
+
+            self.base_rows[0].next = self.arg[3].q.val() >> self.log2r.val();
+            self.base_rows[1].next = self.arg[4].q.val() >> self.log2c.val();
+            self.base_rows[2].next = self.arg[5].q.val() >> self.log2c.val();
+            self.base_rows[3].next = self.arg[6].q.val() >> self.log2c.val();
+            self.a_start.next = bit_cast::<20, 32>(self.base_rows[0].val());
+            self.b_start.next = bit_cast::<20, 32>(self.base_rows[1].val());
+            self.cin_start.next = bit_cast::<20, 32>(self.base_rows[2].val());
+            self.out_start.next = bit_cast::<20, 32>(self.base_rows[3].val());
+            self.w_a_base.d.next = bit_cast::<DA, 20>(self.a_start.val());
+            self.w_b_base.d.next = bit_cast::<DC, 20>(self.b_start.val());
+            self.w_cin_base.d.next = bit_cast::<DC, 20>(self.cin_start.val());
+            self.w_out_base.d.next = bit_cast::<DC, 20>(self.out_start.val());
+        }
+        if !self.registered.val() {
+            // The same values straight from the fields (the registers are
+            // then unread, and synthesis drops them).
+            self.k.next = self.format.k.val();
+            self.b_from_c.next = self.format.b_from_c.val();
+            self.walk.k_last.next = self.w_k_last.d.val();
+            self.walk.idle_steps.next = self.w_idle.d.val();
+            self.walk.a_transposed.next = self.format.a_transposed.val();
+            self.walk.b_transposed.next = self.format.b_transposed.val();
+            self.walk.a_stride.next = self.a_stride.val();
+            self.walk.b_stride.next = self.b_stride.val();
+            self.walk.tile_rows.next = self.tile_rows.val();
+            self.walk.tile_cols.next = self.tile_cols.val();
+            self.walk.np.next = self.w_np.d.val();
+            self.walk.a_base.next = self.w_a_base.d.val();
+            self.walk.b_base.next = self.w_b_base.d.val();
+            self.walk.cin_base.next = self.w_cin_base.d.val();
+            self.walk.out_base.next = self.w_out_base.d.val();
+        }
         if self.sizing.val() {
+            // ---- The output stages' settings. ----
+            self.out_shift.d.next = self.format.shift.val();
+            self.out_align.d.next = self.format.align.val();
+            self.out_mode.d.next = self.format.mode.val();
+            self.out_relu.d.next = self.format.relu.val();
+            self.out_sign.d.next = self.format.sign_bits.val();
+            self.out_acc.d.next = self.format.acc_init.val();
+            self.out_masked.d.next = self.format.masked.val();
+
+            // ---- The size products, one a cycle through one multiplier. ----
             self.mul_a.next = self.k_a.val();
-            self.mul_b.next = self.walk.tile_rows.val();
+            self.mul_b.next = self.tile_rows.val();
             if self.index.val() == 1 {
                 self.mul_a.next = self.k_b.val();
-                self.mul_b.next = self.walk.tile_cols.val();
+                self.mul_b.next = self.tile_cols.val();
             }
             if self.index.val() == 2 {
-                self.mul_a.next = self.walk.tile_cols.val();
+                self.mul_a.next = self.tile_cols.val();
             }
             if self.index.val() == 3 {
                 self.mul_a.next = self.format.m.val();

@@ -3,10 +3,10 @@
 //! conversion settings derived from them, and the checks that need no
 //! region arithmetic, in decode_gemm's three groups.
 //!
-//! Combinational. The fields are always valid (they are read through the
-//! whole GEMM); the checks are evaluated only while `enable` is high, in
-//! the size steps, because a simulator skips an untaken branch and the
-//! verdict is registered then.
+//! Combinational, and evaluated only while `enable` is high (the size
+//! steps; every output is zero otherwise): `gemm_args` registers what it
+//! needs from the fields and the verdict then, and a simulator skips an
+//! untaken branch in every other cycle.
 
 use crate::constant;
 use rust_hdl::prelude::*;
@@ -131,39 +131,62 @@ impl GemmFormat {
 impl Logic for GemmFormat {
     #[hdl_gen]
     fn update(&mut self) {
-        self.m.next = self.word[0].val().get_bits::<16>(0);
-        self.ncol.next = self.word[0].val().get_bits::<16>(16);
-        self.k.next = self.word[1].val().get_bits::<16>(0);
-        self.mode.next = self.word[1].val().get_bits::<2>(16);
-        self.relu.next = self.word[1].val().get_bit(18);
-        self.acc_init.next = self.word[1].val().get_bit(19);
-        self.fl_a.next = bit_cast::<16, 8>(self.word[2].val().get_bits::<8>(0));
-        self.fl_b.next = bit_cast::<16, 8>(self.word[2].val().get_bits::<8>(8));
-        self.fl_c.next = bit_cast::<16, 8>(self.word[2].val().get_bits::<8>(16));
-        self.fl_out.next = bit_cast::<16, 8>(self.word[2].val().get_bits::<8>(24));
-        self.fl_ab.next = self.fl_a.val() + self.fl_b.val();
-        self.shift.next = bit_cast::<5, 16>(self.fl_ab.val() - self.fl_out.val());
-        self.align.next = bit_cast::<5, 16>(self.fl_ab.val() - self.fl_c.val());
-        self.wl_out.next =
-            bit_cast::<16, 5>(bit_cast::<5, 32>(self.word[1].val() >> self.wl_from.val()));
-        // An out-of-range WL is refused below, so its mask is a don't-care.
-        self.sign_bits.next = self.ones16.val() << (self.wl_out.val() - 1);
-        if !self.has_wl.val() {
-            self.sign_bits.next = self.full_sign.val();
-        }
-        self.g_masked.next = bit_cast::<1, 32>(self.word[1].val() >> self.mask_from.val()).any();
-        self.masked.next = self.g_masked.val() & self.has_mask.val();
-        // (Bit positions as shifts by constants: generated Verilog cannot
-        // name a Rust constant in an index.)
-        self.asked.next = bit_cast::<3, 32>(self.word[1].val() >> self.path_from.val());
-        self.a_transposed.next = self.asked.val().get_bit(0) & self.has_at.val();
-        self.b_transposed.next = self.asked.val().get_bit(1) & self.has_bt.val();
-        self.b_from_c.next = self.asked.val().get_bit(2) & self.has_bc.val();
-
+        // Zero outside the size steps: nothing reads the fields then, and a
+        // simulator skips the untaken branch in every cycle of a GEMM.
+        self.m.next = 0.into();
+        self.ncol.next = 0.into();
+        self.k.next = 0.into();
+        self.mode.next = 0.into();
+        self.relu.next = false;
+        self.acc_init.next = false;
+        self.fl_a.next = 0.into();
+        self.fl_b.next = 0.into();
+        self.fl_c.next = 0.into();
+        self.fl_out.next = 0.into();
+        self.fl_ab.next = 0.into();
+        self.shift.next = 0.into();
+        self.align.next = 0.into();
+        self.wl_out.next = 0.into();
+        self.sign_bits.next = 0.into();
+        self.g_masked.next = false;
+        self.masked.next = false;
+        self.asked.next = 0.into();
+        self.a_transposed.next = false;
+        self.b_transposed.next = false;
+        self.b_from_c.next = false;
         self.bad_request.next = false;
         self.bad_size.next = false;
         self.bad_format.next = false;
         if self.enable.val() {
+            self.m.next = self.word[0].val().get_bits::<16>(0);
+            self.ncol.next = self.word[0].val().get_bits::<16>(16);
+            self.k.next = self.word[1].val().get_bits::<16>(0);
+            self.mode.next = self.word[1].val().get_bits::<2>(16);
+            self.relu.next = self.word[1].val().get_bit(18);
+            self.acc_init.next = self.word[1].val().get_bit(19);
+            self.fl_a.next = bit_cast::<16, 8>(self.word[2].val().get_bits::<8>(0));
+            self.fl_b.next = bit_cast::<16, 8>(self.word[2].val().get_bits::<8>(8));
+            self.fl_c.next = bit_cast::<16, 8>(self.word[2].val().get_bits::<8>(16));
+            self.fl_out.next = bit_cast::<16, 8>(self.word[2].val().get_bits::<8>(24));
+            self.fl_ab.next = self.fl_a.val() + self.fl_b.val();
+            self.shift.next = bit_cast::<5, 16>(self.fl_ab.val() - self.fl_out.val());
+            self.align.next = bit_cast::<5, 16>(self.fl_ab.val() - self.fl_c.val());
+            self.wl_out.next =
+                bit_cast::<16, 5>(bit_cast::<5, 32>(self.word[1].val() >> self.wl_from.val()));
+            // An out-of-range WL is refused below, so its mask is a don't-care.
+            self.sign_bits.next = self.ones16.val() << (self.wl_out.val() - 1);
+            if !self.has_wl.val() {
+                self.sign_bits.next = self.full_sign.val();
+            }
+            self.g_masked.next =
+                bit_cast::<1, 32>(self.word[1].val() >> self.mask_from.val()).any();
+            self.masked.next = self.g_masked.val() & self.has_mask.val();
+            // (Bit positions as shifts by constants: generated Verilog cannot
+            // name a Rust constant in an index.)
+            self.asked.next = bit_cast::<3, 32>(self.word[1].val() >> self.path_from.val());
+            self.a_transposed.next = self.asked.val().get_bit(0) & self.has_at.val();
+            self.b_transposed.next = self.asked.val().get_bit(1) & self.has_bt.val();
+            self.b_from_c.next = self.asked.val().get_bit(2) & self.has_bc.val();
             self.bad_request.next = ((self.mode.val() != self.mode_truncate.val())
                 & (self.mode.val() != self.mode_nearest.val())
                 & (self.mode.val() != self.mode_stochastic.val()))
@@ -281,7 +304,10 @@ mod tests {
                     if got != want {
                         panic!("case {i} (features {features:#x}), words {w:#010x?}: {got:?}, the spec says {want:?}");
                     }
-                    if let Ok(g) = decoded {
+                    if !enable {
+                        let idle = (x.m.val().any(), x.k.val().any(), x.shift.val().any(), x.sign_bits.val().any(), x.a_transposed.val());
+                        assert_eq!(idle, (false, false, false, false, false), "case {i}: fields outside the size steps");
+                    } else if let Ok(g) = decoded {
                         let f = g.formats;
                         let sign = if features & feature::WORD_LENGTH != 0 {
                             0xFFFFu64 << (f.wl_out - 1) & 0xFFFF
