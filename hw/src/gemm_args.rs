@@ -66,7 +66,7 @@ pub struct GemmArgs<const R: usize, const C: usize, const DA: usize, const DC: u
     /// The tile walk, K and B's path, registered in the size steps like
     /// the settings (if `registered`): formed combinationally from the
     /// argument words, a simulator forms them again in every cycle of a
-    /// GEMM (209 instructions of the 8x8 device's 6,320 a cycle).
+    /// GEMM (docs/BENCHMARKS.md, "after protocol v6").
     registered: Constant<Bit>,
     w_k: DFF<Bits<16>>,
     w_k_last: DFF<Bits<16>>,
@@ -272,7 +272,6 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
         for i in 0..3 {
             self.format.word[i].next = self.arg[i].q.val();
         }
-        self.format.enable.next = self.sizing.val();
 
         // ---- What the GEMM reads while it runs. ----
         self.format.enable.next = self.sizing.val() | !self.registered.val();
@@ -392,18 +391,18 @@ impl<const R: usize, const C: usize, const DA: usize, const DC: usize> Logic
             self.w_out_base.d.next = bit_cast::<DC, 20>(self.out_start.val());
         }
         if !self.registered.val() {
-            // The same values straight from the fields (the registers are
-            // then unread, and synthesis drops them).
-            self.k.next = self.format.k.val();
-            self.b_from_c.next = self.format.b_from_c.val();
+            // The registers' inputs, formed in every cycle (the registers
+            // are then unread, and synthesis drops them).
+            self.k.next = self.w_k.d.val();
+            self.b_from_c.next = self.w_bfc.d.val();
             self.walk.k_last.next = self.w_k_last.d.val();
             self.walk.idle_steps.next = self.w_idle.d.val();
-            self.walk.a_transposed.next = self.format.a_transposed.val();
-            self.walk.b_transposed.next = self.format.b_transposed.val();
-            self.walk.a_stride.next = self.a_stride.val();
-            self.walk.b_stride.next = self.b_stride.val();
-            self.walk.tile_rows.next = self.tile_rows.val();
-            self.walk.tile_cols.next = self.tile_cols.val();
+            self.walk.a_transposed.next = self.w_at.d.val();
+            self.walk.b_transposed.next = self.w_bt.d.val();
+            self.walk.a_stride.next = self.w_a_stride.d.val();
+            self.walk.b_stride.next = self.w_b_stride.d.val();
+            self.walk.tile_rows.next = self.w_tile_rows.d.val();
+            self.walk.tile_cols.next = self.w_tile_cols.d.val();
             self.walk.np.next = self.w_np.d.val();
             self.walk.a_base.next = self.w_a_base.d.val();
             self.walk.b_base.next = self.w_b_base.d.val();
