@@ -11,10 +11,13 @@
 //! split over frames. The host parses the responses it expects from the
 //! commands it sent: a status word each, then the data of an OK one.
 //!
-//! Retry rule: a NAK, a timeout or a response that fails its check leaves
-//! the outcome unknown; the host waits for the line to go quiet and sends
-//! the same frame with the same sequence number, which the board executes
-//! only if it has not already. A DUP answer (already executed, responses
+//! Retry rule: a timeout or a response that fails its check leaves the
+//! outcome unknown, and a NAK says the board ran nothing of the frame;
+//! either way the host waits for the line to go quiet and sends the same
+//! frame with the same sequence number, which the board executes only if
+//! it has not already. A frame that has had only NAKs, `SHRINK_AFTER_NAKS`
+//! of them, is split in two and the halves sent in its place: on a line
+//! noisy enough to spoil most long frames, short ones still get through. A DUP answer (already executed, responses
 //! lost) is resolved by the CRC the board kept: if it is the CRC of the
 //! responses the host predicts (an OK status per command), those were the
 //! responses. Otherwise a frame of whole commands that are safe to repeat
@@ -52,17 +55,94 @@ pub const MAX_ATTEMPTS: usize = 32;
 /// never quiet this long is broken, not noisy.
 const MAX_DRAIN_BYTES: usize = 1 << 16;
 
+/// Consecutive NAKs, with no other answer to the frame, after which the
+/// host splits the frame in two: a NAK means nothing of it ran, and on a
+/// line whose fault rate makes a long frame rarely arrive whole, two halves
+/// get through far sooner than 32 more copies of the whole.
+pub const SHRINK_AFTER_NAKS: usize = 3;
+/// A frame this short is not split further.
+pub const MIN_FRAME_WORDS: usize = 16;
+
+/// A command whose last word is in a frame: what its answer holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Ended {
+    /// Index in the frame's payload just after the command's last word.
+    end: usize,
+    opcode: u32,
+    /// Data words of an OK response.
+    data: usize,
+    /// Safe to execute twice (see `repeatable`).
+    repeatable: bool,
+    /// Device cycles it may take at most (GEMMs).
+    cycles: u64,
+}
+
 /// One frame as the host sent it and what it expects back.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Frame {
     payload: Vec<u32>,
-    /// Per command that ends in this frame: its opcode and the data words
-    /// of an OK response.
-    expect: Vec<(u32, usize)>,
+    /// The commands that end in this frame, in order.
+    ended: Vec<Ended>,
+    /// The payload starts with a command's header (not inside a command
+    /// split over frames).
+    starts_whole: bool,
+}
+
+impl Frame {
+    fn empty() -> Frame {
+        Frame {
+            payload: Vec::new(),
+            ended: Vec::new(),
+            starts_whole: true,
+        }
+    }
+
     /// Whole commands only, all safe to execute twice.
-    repeatable: bool,
-    /// Device cycles its commands may take at most (GEMMs).
-    cycles: u64,
+    fn repeatable(&self) -> bool {
+        self.starts_whole
+            && self.ended.last().map_or(0, |c| c.end) == self.payload.len()
+            && self.ended.iter().all(|c| c.repeatable)
+    }
+
+    /// Device cycles its commands may take at most.
+    fn cycles(&self) -> u64 {
+        self.ended.iter().map(|c| c.cycles).sum()
+    }
+
+    /// The frame as two frames that carry the same words in the same order:
+    /// split after the command end nearest the middle, if one lies in the
+    /// middle half (so both halves stay whole commands), else in the middle.
+    fn split(&self) -> (Frame, Frame) {
+        let len = self.payload.len();
+        let at = self
+            .ended
+            .iter()
+            .map(|c| c.end)
+            .filter(|&e| e >= len / 4 && e <= len - len / 4 && e < len)
+            .min_by_key(|&e| e.abs_diff(len / 2))
+            .unwrap_or(len / 2);
+        let (first, second): (Vec<Ended>, Vec<Ended>) =
+            self.ended.iter().cloned().partition(|c| c.end <= at);
+        let starts_whole = first.last().is_some_and(|c| c.end == at);
+        (
+            Frame {
+                payload: self.payload[..at].to_vec(),
+                ended: first,
+                starts_whole: self.starts_whole,
+            },
+            Frame {
+                payload: self.payload[at..].to_vec(),
+                ended: second
+                    .into_iter()
+                    .map(|c| Ended {
+                        end: c.end - at,
+                        ..c
+                    })
+                    .collect(),
+                starts_whole,
+            },
+        )
+    }
 }
 
 /// Counts of what the link had to do, for tests and reports.
@@ -76,6 +156,8 @@ pub struct FrameStats {
     pub duplicates: u64,
     /// Frames sent again under a new sequence number after a DUP.
     pub repeats: u64,
+    /// Frames split in two after `SHRINK_AFTER_NAKS` NAKs.
+    pub splits: u64,
 }
 
 pub struct FramedLink<B: ByteLine> {
@@ -176,12 +258,8 @@ impl<B: ByteLine> FramedLink<B> {
         if self.pending.is_empty() {
             return Ok(None);
         }
-        let mut f = Frame {
-            payload: Vec::new(),
-            expect: Vec::new(),
-            repeatable: true,
-            cycles: 0,
-        };
+        let mut f = Frame::empty();
+        f.starts_whole = self.split_done == 0;
         while let Some(len) = self.head_len() {
             let room = MAX_FRAME_WORDS - f.payload.len();
             let left = len - self.split_done;
@@ -195,15 +273,18 @@ impl<B: ByteLine> FramedLink<B> {
                 f.payload
                     .extend(self.pending.iter().skip(self.split_done).take(room));
                 self.split_done += room;
-                f.repeatable = false;
                 return Ok(Some(f));
             }
             let cmd: Vec<u32> = self.pending.drain(..len).collect();
             f.payload.extend_from_slice(&cmd[self.split_done..]);
-            f.repeatable &= self.split_done == 0 && repeatable(&cmd);
             self.split_done = 0;
-            f.expect.push((h >> 24, data_words(h)));
-            f.cycles += gemm_cycles(&cmd);
+            f.ended.push(Ended {
+                end: f.payload.len(),
+                opcode: h >> 24,
+                data: data_words(h),
+                repeatable: repeatable(&cmd),
+                cycles: gemm_cycles(&cmd),
+            });
             if alone {
                 break;
             }
@@ -231,13 +312,13 @@ impl<B: ByteLine> FramedLink<B> {
     }
 
     fn reply(&mut self, f: &Frame, seq: u8, max_cycles: u64) -> Result<Reply, LinkError> {
-        let data: usize = f.expect.iter().map(|&(_, d)| d + 1).sum();
+        let data: usize = f.ended.iter().map(|c| c.data + 1).sum();
         let mut budget = (4 * (f.payload.len() + data + 4)) as u64
-            + self.line.byte_times(max_cycles.saturating_add(f.cycles))
+            + self.line.byte_times(max_cycles.saturating_add(f.cycles()))
             + self.line.latency()
             + GAP_BYTE_TIMES;
         let mut words = Vec::new();
-        for (i, &(opcode, data)) in f.expect.iter().enumerate() {
+        for (i, &Ended { opcode, data, .. }) in f.ended.iter().enumerate() {
             let Some(w) = self.read_word(&mut budget)? else {
                 return Ok(Reply::Bad);
             };
@@ -267,10 +348,10 @@ impl<B: ByteLine> FramedLink<B> {
         let Some(ack) = self.read_word(&mut budget)? else {
             return Ok(Reply::Bad);
         };
-        if f.expect.is_empty() && ack == NAK {
+        if f.ended.is_empty() && ack == NAK {
             return Ok(Reply::Nak);
         }
-        if f.expect.is_empty() && ack == dup_word(seq) {
+        if f.ended.is_empty() && ack == dup_word(seq) {
             return Ok(match self.read_word(&mut budget)? {
                 Some(crc) => Reply::Dup(crc),
                 None => Reply::Bad,
@@ -304,6 +385,8 @@ impl<B: ByteLine> FramedLink<B> {
     fn transact(&mut self, f: &Frame, max_cycles: u64) -> Result<Vec<u32>, LinkError> {
         self.stats.frames += 1;
         let mut seq = self.seq;
+        // NAKs so far, while every answer to this frame has been a NAK.
+        let mut naks_only = Some(0);
         for _ in 0..MAX_ATTEMPTS {
             self.stats.attempts += 1;
             let words = encode_frame(seq, &f.payload).map_err(LinkError::Io)?;
@@ -314,17 +397,24 @@ impl<B: ByteLine> FramedLink<B> {
                     self.seq = next_seq(seq);
                     return Ok(w);
                 }
-                Reply::Nak => self.stats.naks += 1,
-                Reply::Bad => self.stats.bad_replies += 1,
+                Reply::Nak => {
+                    self.stats.naks += 1;
+                    naks_only = naks_only.map(|n| n + 1);
+                }
+                Reply::Bad => {
+                    self.stats.bad_replies += 1;
+                    naks_only = None;
+                }
                 Reply::Dup(crc) => {
                     self.stats.duplicates += 1;
-                    let predicted: Vec<u32> = f.expect.iter().map(|&(o, _)| o << 24).collect();
-                    let no_data = f.expect.iter().all(|&(_, d)| d == 0);
+                    naks_only = None;
+                    let predicted: Vec<u32> = f.ended.iter().map(|c| c.opcode << 24).collect();
+                    let no_data = f.ended.iter().all(|c| c.data == 0);
                     if no_data && crc == response_crc(&predicted, seq) {
                         self.seq = next_seq(seq);
                         return Ok(predicted);
                     }
-                    if !f.repeatable {
+                    if !f.repeatable() {
                         self.seq = next_seq(seq);
                         return Err(LinkError::Io(format!(
                             "{}: frame {seq} was executed but its responses were lost, \
@@ -338,6 +428,17 @@ impl<B: ByteLine> FramedLink<B> {
                 }
             }
             self.drain()?;
+            // Only NAKs: the board ran none of it, so `seq` is still
+            // unused and the words may travel in other frames.
+            if naks_only.is_some_and(|n| n >= SHRINK_AFTER_NAKS)
+                && f.payload.len() >= 2 * MIN_FRAME_WORDS
+            {
+                self.stats.splits += 1;
+                let (a, b) = f.split();
+                let mut words = self.transact(&a, max_cycles)?;
+                words.extend(self.transact(&b, max_cycles)?);
+                return Ok(words);
+            }
         }
         Err(LinkError::Io(format!(
             "{}: no good reply to a frame of {} words after {MAX_ATTEMPTS} attempts",
@@ -350,12 +451,7 @@ impl<B: ByteLine> FramedLink<B> {
     /// board always executes number 0, so whatever number it last executed
     /// cannot make the session's first real frame a duplicate.
     fn open(&mut self) -> Result<(), LinkError> {
-        let ping = Frame {
-            payload: Vec::new(),
-            expect: Vec::new(),
-            repeatable: true,
-            cycles: 0,
-        };
+        let ping = Frame::empty();
         self.seq = 0;
         self.drain()?;
         self.transact(&ping, 0).map_err(|e| {
@@ -417,12 +513,15 @@ mod tests {
     pub struct Wire {
         board: FramedBoard<GoldenDevice>,
         rx: VecDeque<u8>,
+        /// Writes longer than this many bytes arrive with one bit flipped.
+        spoil_over: usize,
     }
 
     impl ByteLine for Wire {
         fn write(&mut self, bytes: &[u8]) -> Result<(), LinkError> {
-            for &b in bytes {
-                self.board.byte(b)?;
+            for (i, &b) in bytes.iter().enumerate() {
+                let flip = bytes.len() > self.spoil_over && i == bytes.len() / 2;
+                self.board.byte(b ^ u8::from(flip))?;
             }
             self.rx.extend(self.board.take_tx());
             Ok(())
@@ -448,6 +547,7 @@ mod tests {
         FramedLink::new(Wire {
             board: FramedBoard::new(GoldenDevice::new(4, 4096)),
             rx: VecDeque::new(),
+            spoil_over: usize::MAX,
         })
     }
 
@@ -471,6 +571,74 @@ mod tests {
         assert_eq!(l.line.board.executed, 6);
         // Nothing pending: a timeout, not a hang.
         assert!(matches!(l.recv(1, 10), Err(LinkError::Timeout { .. })));
+    }
+
+    #[test]
+    fn frames_that_only_get_naks_are_split_until_they_pass() {
+        let mut l = link();
+        // Every frame over 40 payload words is spoiled on the line.
+        l.line.spoil_over = 4 * (40 + 2);
+        let data: Vec<u32> = (0..300).map(|i| i * 0x30001).collect();
+        let mut cmd = vec![header(op::WRITE, 300), address_word(0, 0)];
+        cmd.extend(&data);
+        cmd.extend([header(op::SEED, 0), 1, 2, 3]);
+        l.send(&cmd).unwrap();
+        cmd = vec![header(op::READ, 40), address_word(0, 0)];
+        l.send(&cmd).unwrap();
+        let got = l.recv(2 + 1 + 40, 1000).unwrap();
+        assert_eq!(got[0], status_word(op::WRITE, Status::Ok));
+        assert_eq!(got[1], status_word(op::SEED, Status::Ok));
+        assert_eq!(got[2], status_word(op::READ, Status::Ok));
+        assert_eq!(&got[3..], &data[..40]);
+        // 256 + 50 words -> halves of 128 -> 64 -> 32: each spoiled size
+        // got SHRINK_AFTER_NAKS NAKs, and nothing ran twice.
+        assert!(l.stats.splits >= 7, "{:?}", l.stats);
+        assert_eq!(l.stats.naks, SHRINK_AFTER_NAKS as u64 * l.stats.splits);
+        assert_eq!(l.stats.duplicates + l.stats.bad_replies, 0);
+        assert_eq!(l.line.board.executed + l.stats.splits, l.stats.frames);
+        // A frame of MIN_FRAME_WORDS or more that can never pass is given
+        // up after MAX_ATTEMPTS, with an error, not split without end.
+        l.line.spoil_over = 0;
+        l.send(&[header(op::WRITE, 30), address_word(0, 0)])
+            .unwrap();
+        l.send(&[0; 30]).unwrap();
+        assert!(l.recv(1, 1000).is_err());
+    }
+
+    #[test]
+    fn a_split_keeps_the_words_and_their_commands() {
+        let ended = |end, opcode, repeatable| Ended {
+            end,
+            opcode,
+            data: 0,
+            repeatable,
+            cycles: end as u64,
+        };
+        let f = Frame {
+            payload: (0..100).collect(),
+            ended: vec![ended(8, 1, true), ended(45, 2, true), ended(90, 3, false)],
+            starts_whole: true,
+        };
+        assert!(!f.repeatable());
+        let (a, b) = f.split();
+        assert_eq!([a.payload.clone(), b.payload.clone()].concat(), f.payload);
+        assert_eq!(a.payload.len(), 45, "at the command end nearest the middle");
+        assert!(a.repeatable() && !b.repeatable() && b.starts_whole);
+        assert_eq!(b.ended[0].end, 45);
+        assert_eq!(a.cycles() + b.cycles(), f.cycles());
+        // No command end in the middle half: split in the middle, and
+        // neither half is whole commands.
+        let g = Frame {
+            payload: (0..64).collect(),
+            ended: vec![ended(60, 1, true)],
+            starts_whole: true,
+        };
+        let (a, b) = g.split();
+        assert_eq!(
+            (a.payload.len(), a.ended.len(), b.ended[0].end),
+            (32, 0, 28)
+        );
+        assert!(!a.repeatable() && !b.repeatable() && !b.starts_whole);
     }
 
     #[test]

@@ -216,6 +216,7 @@ fn run(seed: u64, noise: Noise, cases: usize, t: &mut Totals) {
     t.stats.bad_replies += s.bad_replies;
     t.stats.duplicates += s.duplicates;
     t.stats.repeats += s.repeats;
+    t.stats.splits += s.splits;
     let inj = l.line_mut().injected;
     t.injected.flips += inj.flips;
     t.injected.drops += inj.drops;
@@ -244,6 +245,8 @@ fn seeded_noisy_runs_all_recover_and_no_result_is_wrong() {
     assert_eq!(t.runs, 60);
     // The noise did bite: frames were refused and replies lost.
     assert!(t.stats.naks > 0 && t.stats.bad_replies > 0, "{t:?}");
+    // Long frames met runs of NAKs and were sent in halves.
+    assert!(t.stats.splits > 0, "{t:?}");
     assert!(t.completed >= 60 * 6, "{t:?}");
 }
 
